@@ -1,0 +1,87 @@
+/** Configuration types. Every value is read and validated in `src/config/load-config.ts` and nowhere else. */
+
+/** One trusted token issuer. */
+export interface IssuerConfig {
+  /** Exact `iss` value. */
+  readonly issuer: string;
+  /** Where the issuer's JWKS is served (https, or http on loopback only). One of jwksUri, jwksFile, sharedSecret. */
+  readonly jwksUri?: string;
+  /** A local JWKS file (JSON `{ "keys": [...] }`). */
+  readonly jwksFile?: string;
+  /**
+   * A shared HMAC secret (base64url). Only an issuer configured with it may use HS256/384/512;
+   * any other issuer refuses symmetric algorithms.
+   */
+  readonly sharedSecret?: string;
+  /** Accepted `alg` values. Default `["RS256", "ES256", "PS256", "EdDSA"]`. `none` is never accepted. */
+  readonly algorithms: readonly string[];
+  /** Claims that must be present besides `iss`, `sub`, `exp`, `iat`. */
+  readonly requiredClaims: readonly string[];
+  /**
+   * Audiences this issuer's tokens may carry besides the per-request one (for user tokens, the MCP
+   * server's canonical URI is always required; for callers/workloads, this list is the accepted set).
+   */
+  readonly audiences: readonly string[];
+}
+
+/** A trusted issuer of agent workload tokens (JWT-SVIDs or RFC 8693 delegated tokens). */
+export interface WorkloadIssuerConfig extends IssuerConfig {
+  /** SPIFFE trust domains whose IDs this issuer may vouch for. */
+  readonly trustDomains: readonly string[];
+}
+
+/** Token verification settings. */
+export interface IdentityConfig {
+  readonly userIssuers: readonly IssuerConfig[];
+  readonly workloadIssuers: readonly WorkloadIssuerConfig[];
+  /** Issuers of callers' (PEPs', operators') bearer tokens; their audience must be `pdpAudience`. */
+  readonly callerIssuers: readonly IssuerConfig[];
+  /** The PDP's own audience value (workload tokens may name it; caller tokens must). */
+  readonly pdpAudience: string;
+  /** Tokens with `exp - iat` over this are refused. Default 3600. */
+  readonly maxTokenLifetimeSeconds: number;
+  /** Allowed clock skew for exp/nbf/iat, at most 60. Default 30. */
+  readonly clockSkewSeconds: number;
+  /** Verified-token cache size (entries). Default 10000. 0 disables the cache. */
+  readonly tokenCacheSize: number;
+  /** Minimum seconds between JWKS refetches for an unknown `kid` (JWKS cooldown). Default 30. */
+  readonly jwksCooldownSeconds: number;
+  /** Seconds a fetched JWKS is used before it is refetched. Default 600. */
+  readonly jwksCacheMaxAgeSeconds: number;
+  /** JWKS fetch timeout in milliseconds. Default 5000. */
+  readonly jwksTimeoutMs: number;
+}
+
+/** TLS for the gRPC listener. */
+export interface TlsConfig {
+  readonly certFile: string;
+  readonly keyFile: string;
+  /** CA bundle for client certificates (mTLS). */
+  readonly caFile?: string;
+  /** Require a client certificate (mTLS). */
+  readonly requireClientCert: boolean;
+}
+
+/** The whole PDP configuration. */
+export interface PdpConfig {
+  /** `development` allows plaintext and unauthenticated callers on loopback only, and the bundled dev issuer. */
+  readonly mode: "development" | "production";
+  readonly host: string;
+  readonly port: number;
+  readonly tls?: TlsConfig;
+  /** Largest accepted request message in bytes. Default 1 MiB. */
+  readonly maxMessageBytes: number;
+  /** Largest accepted `arguments` object, serialised as JSON, in bytes. Default 64 KiB. */
+  readonly maxArgumentsBytes: number;
+  /** The Cedar directory (schema, policies, entities, tests). Default the bundled `cedar/`. */
+  readonly cedarDir: string;
+  readonly identity: IdentityConfig;
+  /** Caller identities (JWT `sub` or certificate URI SAN) with operator rights. */
+  readonly operators: readonly string[];
+  /** pino level for the operational log. */
+  readonly logLevel: string;
+  /** Where decision records go: `stdout`, `stderr`, a file path, or `off`. Default `stdout`. */
+  readonly decisionLog: string;
+  /** Seconds to let in-flight calls finish on shutdown. Default 10. */
+  readonly shutdownGraceSeconds: number;
+}

@@ -1,0 +1,64 @@
+/**
+ * What the identity module hands to the rest of the PDP: verified facts only. Nothing here comes
+ * from a field the caller merely declared.
+ */
+
+/** A verified user access token (RFC 9068 style). */
+export interface VerifiedUser {
+  /** `iss`, exactly as in the token and in the trusted-issuer list. */
+  readonly issuer: string;
+  /** `sub`. */
+  readonly subject: string;
+  /** The OAuth client the token was issued to: `client_id`, else `azp`. Empty when neither is present. */
+  readonly clientId: string;
+  /** `aud` as a list. */
+  readonly audience: readonly string[];
+  /** Space-separated `scope` (or `scp` array) as a list. */
+  readonly scopes: readonly string[];
+  /** `jti`, when present. */
+  readonly tokenId?: string;
+  /** `iat` in seconds since the epoch. */
+  readonly issuedAt: number;
+  /** `exp` in seconds since the epoch. */
+  readonly expiresAt: number;
+}
+
+/** A verified agent workload identity. */
+export interface VerifiedWorkload {
+  /** The workload's SPIFFE ID (`sub` of a JWT-SVID, or `act.sub` of an RFC 8693 delegated token). */
+  readonly agentId: string;
+  /** The SPIFFE trust domain of `agentId` (e.g. `prod.example.org`). */
+  readonly trustDomain: string;
+  /** `iss` of the workload token. */
+  readonly issuer: string;
+  /** True when the identity came from an RFC 8693 `act` claim rather than `sub`. */
+  readonly delegated: boolean;
+  /** `jti`, when present. */
+  readonly tokenId?: string;
+  readonly issuedAt: number;
+  readonly expiresAt: number;
+}
+
+/** A verified caller of the PDP (an enforcement point or an operator), from a bearer JWT or an mTLS certificate. */
+export interface VerifiedCaller {
+  /** The caller's identity: the JWT `sub`, or the certificate's URI SAN. For a PEP, its server's canonical URI. */
+  readonly id: string;
+  /** How the caller proved it. */
+  readonly via: "jwt" | "mtls" | "development";
+  /** True when `id` is listed as an operator in config. */
+  readonly operator: boolean;
+}
+
+/** Verifies tokens; every method either returns verified facts or throws a PdpError (TOKEN_INVALID, TOKEN_EXPIRED, AUDIENCE_MISMATCH, CLIENT_MISMATCH). */
+export interface TokenVerifier {
+  /**
+   * Verifies a user access token for the protected MCP server `serverUri` (its canonical URI, which must be in `aud`).
+   */
+  verifyUser(token: string, serverUri: string): Promise<VerifiedUser>;
+  /** Verifies an agent workload token whose audience must be the PDP itself or `serverUri`. */
+  verifyWorkload(token: string, serverUri: string): Promise<VerifiedWorkload>;
+  /** Verifies a caller's bearer token (audience: the PDP). */
+  verifyCaller(token: string): Promise<VerifiedCaller>;
+  /** Stops background work (JWKS refresh timers, if any). */
+  close(): Promise<void>;
+}

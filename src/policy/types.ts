@@ -1,0 +1,99 @@
+/** The policy engine's contract with the decision pipeline. */
+
+/** A JSON value as it arrives in `arguments`. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+/** The Cedar actions the PDP evaluates. */
+export type PolicyAction = "open_session" | "call_tool" | "read_resource" | "get_prompt";
+
+/**
+ * One authorization question in verified terms. Built by the decision pipeline from verified tokens
+ * and checked request fields only; the engine turns it into a Cedar request (entities, context).
+ */
+export interface DecisionInput {
+  /** The agent workload (verified SPIFFE ID and its trust domain). The Cedar principal. */
+  readonly agent: { readonly id: string; readonly trustDomain: string };
+  /** The user the agent acts for (verified). */
+  readonly user: { readonly issuer: string; readonly subject: string; readonly scopes: readonly string[] };
+  /** The MCP client (verified: equals the token's client_id/azp). */
+  readonly clientId: string;
+  /** The protected MCP server's canonical URI (verified: the caller's own identity, and in the token's aud). */
+  readonly serverId: string;
+  /** The identity provider that issued the user token (its issuer URL). */
+  readonly idp: string;
+  readonly action: PolicyAction;
+  /** Tool or prompt name (call_tool, get_prompt). */
+  readonly tool?: string;
+  /** Resource URI (read_resource). */
+  readonly resourceUri?: string;
+  /** Declared purpose of the task. */
+  readonly purpose: string;
+  /** The call's arguments (a JSON object). */
+  readonly arguments?: { readonly [key: string]: JsonValue };
+  /** The session so far, when there is one (policy input for chain and budget rules). */
+  readonly session?: SessionFacts;
+}
+
+/** What a session has done so far, as policy sees it. */
+export interface SessionFacts {
+  readonly callCount: number;
+  /** Tool names called so far in this session, oldest first (bounded). */
+  readonly tools: readonly string[];
+  /** Data labels accumulated from tools called so far (e.g. `sensitive`). */
+  readonly labels: readonly string[];
+  /** Sum of the risk scores of the tools called so far. */
+  readonly riskTotal: number;
+}
+
+/** A determining policy: its `@id` and `@reason` annotations. */
+export interface DeterminingPolicy {
+  readonly policyId: string;
+  readonly reason: string;
+}
+
+/** The engine's answer. */
+export interface PolicyDecision {
+  /** `allow` only when a permit applied, no forbid applied, and no forbid failed to evaluate. */
+  readonly decision: "allow" | "deny";
+  /**
+   * Why: `permit` (a permit applied), `forbid` (a forbid applied), `no_permit` (default deny),
+   * `error` (a forbid policy errored, or Cedar failed: fail closed).
+   */
+  readonly outcome: "permit" | "forbid" | "no_permit" | "error";
+  /** Determining policies (sorted by policy id for a stable order). */
+  readonly reasons: readonly DeterminingPolicy[];
+  /** Evaluation errors, with the policy `@id` they came from (for logs; never shown to callers verbatim). */
+  readonly errors: readonly string[];
+  /** The version (hash) of the policy set this decision was made under. */
+  readonly version: string;
+}
+
+/** What the static entities say about a tool (from `cedar/entities`). */
+export interface ToolInfo {
+  readonly serverId: string;
+  readonly name: string;
+  readonly risk: number;
+  readonly labels: readonly string[];
+  readonly impact: string;
+}
+
+/** Status of the loaded policy set. */
+export interface PolicyStatus {
+  readonly version: string;
+  readonly loadedAt: Date;
+  readonly policyCount: number;
+  readonly entityCount: number;
+  readonly lastError?: string;
+  readonly lastErrorAt?: Date;
+}
+
+/** Evaluates decisions against the current policy set. Synchronous: cedar-wasm is. */
+export interface PolicyEngine {
+  /** The current policy version (hash of all files). */
+  readonly version: string;
+  /** Never throws: a failure is a `deny` with outcome `error`. */
+  evaluate(input: DecisionInput): PolicyDecision;
+  /** Static facts about a tool, or undefined when the entities do not list it. */
+  tool(serverId: string, name: string): ToolInfo | undefined;
+  status(): PolicyStatus;
+}
