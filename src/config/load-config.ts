@@ -1,0 +1,197 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { PdpError } from "../errors.js";
+import { DEV_ISSUER, devIdentityConfig } from "../identity/dev-issuer.js";
+import type { IdentityConfig, IssuerConfig, PdpConfig, TlsConfig, WorkloadIssuerConfig } from "./types.js";
+
+/** The package root (where the bundled `cedar/` lives), from `src/config` or `dist/config`. */
+export const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+const DEFAULT_ALGORITHMS = ["RS256", "ES256", "PS256", "EdDSA"];
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+
+/** Options for {@link loadConfig}. */
+export interface LoadConfigOptions {
+  /** A JSON config file; default `MCP_PDP_CONFIG` if set, else none (embedded defaults). */
+  readonly file?: string;
+  /** Environment to read overrides from. Default `process.env`. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Values that win over file and environment (used by tests and the CLI). */
+  readonly overrides?: Partial<Record<keyof PdpConfig, unknown>>;
+}
+
+type Raw = Record<string, unknown>;
+
+function fail(message: string): never {
+  throw new PdpError("CONFIG_INVALID", `config: ${message}`);
+}
+
+function str(v: unknown, name: string, fallback?: string): string {
+  if (v === undefined || v === "") {
+    if (fallback === undefined) fail(`${name} is required`);
+    return fallback;
+  }
+  if (typeof v !== "string") fail(`${name} must be a string`);
+  return v;
+}
+
+function int(v: unknown, name: string, fallback: number, min: number, max: number): number {
+  const n = v === undefined || v === "" ? fallback : typeof v === "string" ? Number(v) : v;
+  if (typeof n !== "number" || !Number.isInteger(n) || n < min || n > max) fail(`${name} must be an integer in [${min}, ${max}]`);
+  return n;
+}
+
+function bool(v: unknown, name: string, fallback: boolean): boolean {
+  if (v === undefined || v === "") return fallback;
+  if (typeof v === "boolean") return v;
+  if (v === "true" || v === "1") return true;
+  if (v === "false" || v === "0") return false;
+  fail(`${name} must be true or false`);
+}
+
+function strList(v: unknown, name: string): string[] {
+  if (v === undefined || v === "") return [];
+  if (typeof v === "string") return v.split(",").map((s) => s.trim()).filter(Boolean);
+  if (!Array.isArray(v) || v.some((s) => typeof s !== "string")) fail(`${name} must be a list of strings`);
+  return v as string[];
+}
+
+function issuer(raw: unknown, name: string, baseDir: string): IssuerConfig {
+  if (!raw || typeof raw !== "object") fail(`${name} must be an object`);
+  const r = raw as Raw;
+  const sources = ["jwksUri", "jwksFile", "jwks", "sharedSecret"].filter((k) => r[k] !== undefined);
+  if (sources.length !== 1) fail(`${name} needs exactly one of jwksUri, jwksFile, jwks, sharedSecret`);
+  const algorithms = strList(r.algorithms, `${name}.algorithms`);
+  if (algorithms.some((a) => a.toLowerCase() === "none")) fail(`${name}.algorithms: "none" is never accepted`);
+  return {
+    issuer: str(r.issuer, `${name}.issuer`),
+    ...(r.jwksUri !== undefined && { jwksUri: str(r.jwksUri, `${name}.jwksUri`) }),
+    ...(r.jwksFile !== undefined && { jwksFile: path.resolve(baseDir, str(r.jwksFile, `${name}.jwksFile`)) }),
+    ...(r.jwks !== undefined && { jwks: r.jwks as IssuerConfig["jwks"] }),
+    ...(r.sharedSecret !== undefined && { sharedSecret: str(r.sharedSecret, `${name}.sharedSecret`) }),
+    algorithms: algorithms.length ? algorithms : r.sharedSecret !== undefined ? ["HS256"] : DEFAULT_ALGORITHMS,
+    requiredClaims: strList(r.requiredClaims, `${name}.requiredClaims`),
+    audiences: strList(r.audiences, `${name}.audiences`),
+  };
+}
+
+function issuers(raw: unknown, name: string, baseDir: string): IssuerConfig[] {
+  if (raw === undefined) return [];
+  if (!Array.isArray(raw)) fail(`${name} must be a list`);
+  return raw.map((r, i) => issuer(r, `${name}[${i}]`, baseDir));
+}
+
+function identity(raw: unknown, mode: PdpConfig["mode"], baseDir: string): IdentityConfig {
+  const r = (raw ?? {}) as Raw;
+  const dev = devIdentityConfig();
+  const userIssuers = issuers(r.userIssuers, "identity.userIssuers", baseDir);
+  const workloadIssuers: WorkloadIssuerConfig[] = issuers(r.workloadIssuers, "identity.workloadIssuers", baseDir).map(
+    (iss, i) => {
+      const domains = strList(((r.workloadIssuers as Raw[])[i] as Raw).trustDomains, `identity.workloadIssuers[${i}].trustDomains`);
+      if (domains.length === 0) fail(`identity.workloadIssuers[${i}].trustDomains must name at least one trust domain`);
+      return { ...iss, trustDomains: domains };
+    },
+  );
+  const callerIssuers = issuers(r.callerIssuers, "identity.callerIssuers", baseDir);
+  const useDev = mode === "development" && userIssuers.length === 0 && workloadIssuers.length === 0;
+  const skew = int(r.clockSkewSeconds, "identity.clockSkewSeconds", dev.clockSkewSeconds, 0, 60);
+  return {
+    userIssuers: useDev ? dev.userIssuers : userIssuers,
+    workloadIssuers: useDev ? dev.workloadIssuers : workloadIssuers,
+    callerIssuers: useDev && callerIssuers.length === 0 ? dev.callerIssuers : callerIssuers,
+    pdpAudience: str(r.pdpAudience, "identity.pdpAudience", dev.pdpAudience),
+    maxTokenLifetimeSeconds: int(r.maxTokenLifetimeSeconds, "identity.maxTokenLifetimeSeconds", 3600, 1, 86400),
+    clockSkewSeconds: skew,
+    tokenCacheSize: int(r.tokenCacheSize, "identity.tokenCacheSize", 10000, 0, 10_000_000),
+    jwksCooldownSeconds: int(r.jwksCooldownSeconds, "identity.jwksCooldownSeconds", 30, 0, 3600),
+    jwksCacheMaxAgeSeconds: int(r.jwksCacheMaxAgeSeconds, "identity.jwksCacheMaxAgeSeconds", 600, 1, 86400),
+    jwksTimeoutMs: int(r.jwksTimeoutMs, "identity.jwksTimeoutMs", 5000, 100, 60000),
+  };
+}
+
+function tls(raw: unknown, baseDir: string): TlsConfig | undefined {
+  if (raw === undefined) return undefined;
+  const r = raw as Raw;
+  const caFile = r.caFile === undefined ? undefined : path.resolve(baseDir, str(r.caFile, "tls.caFile"));
+  const requireClientCert = bool(r.requireClientCert, "tls.requireClientCert", false);
+  if (requireClientCert && !caFile) fail("tls.requireClientCert needs tls.caFile");
+  return {
+    certFile: path.resolve(baseDir, str(r.certFile, "tls.certFile")),
+    keyFile: path.resolve(baseDir, str(r.keyFile, "tls.keyFile")),
+    ...(caFile && { caFile }),
+    requireClientCert,
+  };
+}
+
+/** Environment variables and the config key each one overrides. */
+export const ENV_OVERRIDES: Readonly<Record<string, string>> = {
+  MCP_PDP_MODE: "mode",
+  MCP_PDP_HOST: "host",
+  MCP_PDP_PORT: "port",
+  MCP_PDP_CEDAR_DIR: "cedarDir",
+  MCP_PDP_LOG_LEVEL: "logLevel",
+  MCP_PDP_DECISION_LOG: "decisionLog",
+  MCP_PDP_OPERATORS: "operators",
+  MCP_PDP_ALLOW_PLAINTEXT: "allowPlaintext",
+};
+
+function readFile(file: string): Raw {
+  try {
+    const parsed: unknown = JSON.parse(readFileSync(file, "utf8"));
+    if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) fail(`${file} must hold a JSON object`);
+    return parsed as Raw;
+  } catch (err) {
+    if (err instanceof PdpError) throw err;
+    fail(`cannot read ${file}: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Reads the configuration: embedded defaults, then the JSON file, then `MCP_PDP_*` environment
+ * variables, then explicit overrides. Validates everything; throws PdpError CONFIG_INVALID.
+ */
+export function loadConfig(options: LoadConfigOptions = {}): PdpConfig {
+  const env = options.env ?? process.env;
+  const file = options.file ?? env.MCP_PDP_CONFIG;
+  const raw: Raw = file ? readFile(file) : {};
+  const baseDir = file ? path.dirname(path.resolve(file)) : process.cwd();
+  for (const [name, key] of Object.entries(ENV_OVERRIDES)) if (env[name] !== undefined) raw[key] = env[name];
+  Object.assign(raw, options.overrides);
+
+  const mode = str(raw.mode, "mode", "development");
+  if (mode !== "development" && mode !== "production") fail(`mode must be "development" or "production", not "${mode}"`);
+  const host = str(raw.host, "host", "127.0.0.1");
+  const config: PdpConfig = {
+    mode,
+    host,
+    port: int(raw.port, "port", 50051, 0, 65535),
+    ...(raw.tls !== undefined && { tls: tls(raw.tls, baseDir) }),
+    allowPlaintext: bool(raw.allowPlaintext, "allowPlaintext", false),
+    maxMessageBytes: int(raw.maxMessageBytes, "maxMessageBytes", 1024 * 1024, 1024, 64 * 1024 * 1024),
+    maxArgumentsBytes: int(raw.maxArgumentsBytes, "maxArgumentsBytes", 64 * 1024, 0, 16 * 1024 * 1024),
+    cedarDir: path.resolve(baseDir, str(raw.cedarDir, "cedarDir", path.join(packageRoot, "cedar"))),
+    identity: identity(raw.identity, mode, baseDir),
+    operators: strList(raw.operators, "operators"),
+    logLevel: str(raw.logLevel, "logLevel", "info"),
+    decisionLog: str(raw.decisionLog, "decisionLog", "stdout"),
+    shutdownGraceSeconds: int(raw.shutdownGraceSeconds, "shutdownGraceSeconds", 10, 0, 300),
+  };
+  checkSafety(config);
+  return config;
+}
+
+/** Refuses configurations that would quietly weaken the PDP. */
+function checkSafety(config: PdpConfig): void {
+  const all = [...config.identity.userIssuers, ...config.identity.workloadIssuers, ...config.identity.callerIssuers];
+  if (config.mode === "development") {
+    if (!LOOPBACK.test(config.host)) fail(`development mode listens on loopback only, not on "${config.host}"`);
+    return;
+  }
+  if (all.some((i) => i.issuer === DEV_ISSUER)) fail("the development issuer is refused outside development mode");
+  if (config.identity.userIssuers.length === 0) fail("production mode needs identity.userIssuers");
+  if (config.identity.workloadIssuers.length === 0) fail("production mode needs identity.workloadIssuers");
+  if (!config.tls && !config.allowPlaintext) fail("production mode needs tls (or allowPlaintext: true behind a TLS-terminating proxy)");
+  if (config.identity.callerIssuers.length === 0 && !config.tls?.requireClientCert)
+    fail("production mode needs caller authentication: identity.callerIssuers or tls.requireClientCert");
+}

@@ -1,0 +1,38 @@
+import { loadConfig } from "./config/load-config.js";
+import { PdpError } from "./errors.js";
+import { createLogger } from "./log.js";
+import { startApp } from "./app.js";
+
+/** `mcp-pdp serve`: reads config, starts the PDP, stops it gracefully on SIGTERM/SIGINT. Returns the exit code on failure to start. */
+export async function serve(configFile?: string): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(configFile ? { file: configFile } : {});
+  } catch (err) {
+    process.stderr.write(`mcp-pdp: ${PdpError.from(err, "CONFIG_INVALID").message}\n`);
+    process.exit(2);
+  }
+  const logger = createLogger(config.logLevel);
+  let app;
+  try {
+    app = await startApp(config, logger);
+  } catch (err) {
+    const e = PdpError.from(err);
+    logger.fatal({ code: e.code, err: e.code === "INTERNAL" ? e.cause : undefined }, "mcp-pdp cannot start");
+    process.stderr.write(`mcp-pdp: cannot start: ${e.code === "INTERNAL" ? String((e.cause as Error)?.message ?? e.cause) : e.message}\n`);
+    process.exit(1);
+  }
+  const running = app;
+  const stop = (signal: string) => {
+    logger.info({ signal }, "shutting down");
+    running.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.once("SIGTERM", () => stop("SIGTERM"));
+  process.once("SIGINT", () => stop("SIGINT"));
+}
