@@ -1,0 +1,77 @@
+/**
+ * Starts a real PDP (the composition root, gRPC on 127.0.0.1:0) for a test, with decision
+ * records captured in memory as well as the operational log captured as text.
+ */
+import { Writable } from "node:stream";
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { pino } from "pino";
+import { startApp, type App } from "../../src/app.js";
+import type { DecisionLog } from "../../src/audit/decision-log.js";
+import type { DecisionRecord } from "../../src/audit/decision-record.js";
+import { loadConfig, packageRoot } from "../../src/config/load-config.js";
+import type { PdpConfig } from "../../src/config/types.js";
+import { createClient, type Client } from "../../src/grpc/client.js";
+import { AuthorizationService } from "../../src/gen/mcppdp/v1/authorization_pb.js";
+import { REDACTED_FIELDS } from "../../src/log.js";
+
+/** A running PDP for one test. */
+export interface TestPdp {
+  readonly app: App;
+  readonly address: string;
+  /** Decision records written so far. */
+  readonly records: DecisionRecord[];
+  /** Everything the operational log wrote, as text. */
+  logText(): string;
+  /** An AuthorizationService client (closed by `close()`). */
+  readonly authz: Client<(typeof AuthorizationService)["method"]>;
+  close(): Promise<void>;
+}
+
+/** Starts a PDP with the embedded defaults plus `overrides` (port 0, quiet log). */
+export async function startTestPdp(overrides: Partial<Record<keyof PdpConfig, unknown>> = {}): Promise<TestPdp> {
+  const config = loadConfig({ env: {}, overrides: { port: 0, logLevel: "debug", ...overrides } });
+  const records: DecisionRecord[] = [];
+  const decisionLog: DecisionLog = { write: (r) => void records.push(r), flush: async () => {} };
+  let log = "";
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      log += String(chunk);
+      cb();
+    },
+  });
+  const logger = pino({ level: "debug", redact: { paths: [...REDACTED_FIELDS], censor: "[redacted]" } }, sink);
+  const app = await startApp(config, logger, { decisionLog });
+  const address = `127.0.0.1:${app.port}`;
+  const authz = createClient(AuthorizationService, address);
+  return {
+    app,
+    address,
+    records,
+    logText: () => log,
+    authz,
+    async close() {
+      authz.close();
+      await app.stop();
+    },
+  };
+}
+
+/**
+ * Copies the bundled `cedar/` to a temporary directory and lets the test change it (e.g. trust
+ * another IdP); returns the new directory.
+ */
+export function copyCedar(edit?: (dir: string) => void): string {
+  const dir = mkdtempSync(path.join(tmpdir(), "mcp-pdp-cedar-"));
+  cpSync(path.join(packageRoot, "cedar"), dir, { recursive: true });
+  edit?.(dir);
+  return dir;
+}
+
+/** Edits a JSON file in place. */
+export function editJson(file: string, edit: (value: any) => void): void {
+  const value = JSON.parse(readFileSync(file, "utf8"));
+  edit(value);
+  writeFileSync(file, JSON.stringify(value, null, 2));
+}
