@@ -1,13 +1,17 @@
 /** Configuration types. Every value is read and validated in `src/config/load-config.ts` and nowhere else. */
 
+import type { JSONWebKeySet } from "jose";
+
 /** One trusted token issuer. */
 export interface IssuerConfig {
   /** Exact `iss` value. */
   readonly issuer: string;
-  /** Where the issuer's JWKS is served (https, or http on loopback only). One of jwksUri, jwksFile, sharedSecret. */
+  /** Where the issuer's JWKS is served (https, or http on loopback only). Exactly one of jwksUri, jwksFile, jwks, sharedSecret. */
   readonly jwksUri?: string;
-  /** A local JWKS file (JSON `{ "keys": [...] }`). */
+  /** A local JWKS file (JSON `{ "keys": [...] }`), read once when the verifier is built. */
   readonly jwksFile?: string;
+  /** An inline JWKS (public keys only), e.g. the bundled development issuer's. */
+  readonly jwks?: JSONWebKeySet;
   /**
    * A shared HMAC secret (base64url). Only an issuer configured with it may use HS256/384/512;
    * any other issuer refuses symmetric algorithms.
@@ -69,6 +73,11 @@ export interface PdpConfig {
   readonly host: string;
   readonly port: number;
   readonly tls?: TlsConfig;
+  /**
+   * Production without TLS on the listener, for a deployment behind a TLS-terminating proxy or
+   * mesh sidecar. Logged as a warning at every start. Callers must still authenticate.
+   */
+  readonly allowPlaintext: boolean;
   /** Largest accepted request message in bytes. Default 1 MiB. */
   readonly maxMessageBytes: number;
   /** Largest accepted `arguments` object, serialised as JSON, in bytes. Default 64 KiB. */

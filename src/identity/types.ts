@@ -59,6 +59,11 @@ export interface TokenVerifier {
   verifyWorkload(token: string, serverUri: string): Promise<VerifiedWorkload>;
   /** Verifies a caller's bearer token (audience: the PDP). */
   verifyCaller(token: string): Promise<VerifiedCaller>;
-  /** Stops background work (JWKS refresh timers, if any). */
+  /**
+   * Forgets every cached verification result, so that the next presentation of any token is verified
+   * afresh (revocation calls this).
+   */
+  dropCached(): void;
+  /** Stops background work (JWKS refresh timers, if any) and drops the cache. */
   close(): Promise<void>;
 }

@@ -1,0 +1,23 @@
+/** Token verification: issuers, JWKS, audience, lifetime, workload identity. Re-exports only. */
+export type { TokenVerifier, VerifiedCaller, VerifiedUser, VerifiedWorkload } from "./types.js";
+export { createTokenVerifier, MAX_CLOCK_SKEW_SECONDS } from "./token-verifier.js";
+export type { TokenVerifierOptions } from "./token-verifier.js";
+export { TokenCache, tokenCacheKey } from "./token-cache.js";
+export type { TokenKind } from "./token-cache.js";
+export { parseSpiffeId, isTrustDomain } from "./spiffe.js";
+export type { SpiffeId } from "./spiffe.js";
+export { allowedAlgorithms, createIssuerKeys, DEFAULT_ALGORITHMS, parseJwksUri } from "./issuer-keys.js";
+export type { IssuerKeys, JwksSettings } from "./issuer-keys.js";
+export { toCallerError, toTokenError } from "./token-errors.js";
+export {
+  DEV_ISSUER,
+  DEV_JWKS,
+  DEV_KEY_ID,
+  DEV_MCP_SERVER_URI,
+  DEV_PDP_AUDIENCE,
+  DEV_PUBLIC_JWK,
+  DEV_TRUST_DOMAIN,
+  devIdentityConfig,
+  mintDevToken,
+} from "./dev-issuer.js";
+export type { DevTokenKind, DevTokenOptions } from "./dev-issuer.js";

@@ -1,0 +1,218 @@
+import { decodeJwt, decodeProtectedHeader, jwtVerify } from "jose";
+import type { JWTPayload } from "jose";
+import type { IdentityConfig, IssuerConfig, WorkloadIssuerConfig } from "../config/types.js";
+import { PdpError } from "../errors.js";
+import { createIssuerKeys } from "./issuer-keys.js";
+import type { IssuerKeys } from "./issuer-keys.js";
+import { parseSpiffeId } from "./spiffe.js";
+import type { SpiffeId } from "./spiffe.js";
+import { TokenCache, tokenCacheKey } from "./token-cache.js";
+import type { TokenKind } from "./token-cache.js";
+import { toCallerError, toTokenError } from "./token-errors.js";
+import type { TokenVerifier, VerifiedCaller, VerifiedUser, VerifiedWorkload } from "./types.js";
+
+/** Options for {@link createTokenVerifier}. */
+export interface TokenVerifierOptions {
+  /** Caller identities (JWT `sub`) with operator rights. */
+  readonly operators: readonly string[];
+  /** The clock, in seconds since the epoch. Default the system clock; tests pass a frozen one. */
+  readonly now?: () => number;
+}
+
+/** The most clock skew ever tolerated, whatever the config says. */
+export const MAX_CLOCK_SKEW_SECONDS = 60;
+
+const BASE_REQUIRED_CLAIMS = ["iss", "sub", "exp", "iat"];
+
+interface TrustedIssuer<C extends IssuerConfig = IssuerConfig> {
+  readonly config: C;
+  readonly keys: IssuerKeys;
+  readonly requiredClaims: readonly string[];
+}
+
+interface Verified<C extends IssuerConfig> {
+  readonly payload: JWTPayload & { iss: string; sub: string; exp: number; iat: number };
+  readonly issuer: TrustedIssuer<C>;
+}
+
+/**
+ * Builds the PDP's token verifier from the identity config. Issuer key sources are prepared here:
+ * JWKS files are read once, remote JWKS URIs are checked (https, or http on loopback) and fetched
+ * lazily. Throws PdpError CONFIG_INVALID on an unusable issuer.
+ */
+export function createTokenVerifier(config: IdentityConfig, options: TokenVerifierOptions): TokenVerifier {
+  const now = options.now ?? (() => Math.floor(Date.now() / 1000));
+  const users = trustIssuers(config.userIssuers, config);
+  const workloads = trustIssuers(config.workloadIssuers, config);
+  const callers = trustIssuers(config.callerIssuers, config);
+  const operators = new Set(options.operators);
+  const cache = new TokenCache<VerifiedUser | VerifiedWorkload | VerifiedCaller>(config.tokenCacheSize);
+  const clockTolerance = Math.min(Math.max(0, config.clockSkewSeconds), MAX_CLOCK_SKEW_SECONDS);
+
+  async function verify<C extends IssuerConfig>(
+    token: string,
+    issuers: ReadonlyMap<string, TrustedIssuer<C>>,
+    audience: string | string[],
+  ): Promise<Verified<C>> {
+    const issuer = selectIssuer(token, issuers);
+    const { payload } = await jwtVerify(token, issuer.keys.getKey, {
+      issuer: issuer.config.issuer,
+      audience,
+      algorithms: [...issuer.keys.algorithms],
+      clockTolerance,
+      requiredClaims: [...issuer.requiredClaims],
+      currentDate: new Date(now() * 1000),
+    });
+    const checked = checkLifetime(payload, now(), clockTolerance, config.maxTokenLifetimeSeconds);
+    return { payload: checked, issuer };
+  }
+
+  async function cached<T extends VerifiedUser | VerifiedWorkload | VerifiedCaller>(
+    kind: TokenKind,
+    serverUri: string,
+    token: string,
+    run: () => Promise<{ result: T; expiresAt: number }>,
+  ): Promise<T> {
+    const key = tokenCacheKey(kind, serverUri, token);
+    const hit = cache.get(key, now());
+    if (hit !== undefined) return hit as T;
+    const { result, expiresAt } = await run();
+    cache.set(key, result, expiresAt);
+    return result;
+  }
+
+  return {
+    verifyUser: (token, serverUri) =>
+      cached("user", serverUri, token, async () => {
+        const { payload } = await verify(token, users, serverUri).catch(rethrow(toTokenError));
+        return { result: toVerifiedUser(payload), expiresAt: payload.exp };
+      }),
+    verifyWorkload: (token, serverUri) =>
+      cached("workload", serverUri, token, async () => {
+        const verified = await verify(token, workloads, [config.pdpAudience, serverUri]).catch(rethrow(toTokenError));
+        return { result: toVerifiedWorkload(verified), expiresAt: verified.payload.exp };
+      }),
+    verifyCaller: (token) =>
+      cached("caller", "", token, async () => {
+        const { payload } = await verify(token, callers, config.pdpAudience).catch(rethrow(toCallerError));
+        const result: VerifiedCaller = { id: payload.sub, via: "jwt", operator: operators.has(payload.sub) };
+        return { result, expiresAt: payload.exp };
+      }),
+    dropCached: () => cache.clear(),
+    close: async () => cache.clear(),
+  };
+}
+
+function trustIssuers<C extends IssuerConfig>(
+  issuers: readonly C[],
+  config: IdentityConfig,
+): ReadonlyMap<string, TrustedIssuer<C>> {
+  const map = new Map<string, TrustedIssuer<C>>();
+  for (const issuer of issuers) {
+    if (map.has(issuer.issuer)) {
+      throw new PdpError("CONFIG_INVALID", `issuer ${issuer.issuer} is listed twice for the same token kind`);
+    }
+    const requiredClaims = [...new Set([...BASE_REQUIRED_CLAIMS, ...issuer.requiredClaims])];
+    map.set(issuer.issuer, { config: issuer, keys: createIssuerKeys(issuer, config), requiredClaims });
+  }
+  return map;
+}
+
+/**
+ * Chooses the issuer config by the token's `iss`, read WITHOUT verification (only to pick the keys
+ * and the algorithm allowlist that `jwtVerify` then enforces), and refuses `alg: none` outright.
+ */
+function selectIssuer<C extends IssuerConfig>(token: string, issuers: ReadonlyMap<string, TrustedIssuer<C>>): TrustedIssuer<C> {
+  const { alg, iss } = peek(token);
+  if (alg.toLowerCase() === "none") throw new PdpError("TOKEN_INVALID", "unsigned tokens are refused");
+  const issuer = iss === undefined ? undefined : issuers.get(iss);
+  if (issuer === undefined) throw new PdpError("TOKEN_INVALID", "untrusted token issuer");
+  return issuer;
+}
+
+function peek(token: string): { alg: string; iss: string | undefined } {
+  try {
+    const header = decodeProtectedHeader(token);
+    const claims = decodeJwt(token);
+    if (typeof header.alg !== "string") throw new TypeError("alg");
+    return { alg: header.alg, iss: typeof claims.iss === "string" ? claims.iss : undefined };
+  } catch (err) {
+    throw new PdpError("TOKEN_INVALID", "token is malformed", { cause: err });
+  }
+}
+
+/** Refuses a token whose life (`exp - iat`) exceeds the maximum, or that was issued in the future. */
+function checkLifetime(payload: JWTPayload, now: number, skew: number, maxLifetime: number): Verified<IssuerConfig>["payload"] {
+  const { iss, sub, exp, iat } = payload;
+  if (typeof iss !== "string" || typeof sub !== "string" || typeof exp !== "number" || typeof iat !== "number") {
+    throw new PdpError("TOKEN_INVALID", "token claims are missing or invalid");
+  }
+  if (iat > now + skew) throw new PdpError("TOKEN_INVALID", "token not yet valid");
+  if (exp - iat > maxLifetime) {
+    throw new PdpError("TOKEN_INVALID", `token lifetime exceeds the maximum of ${maxLifetime} seconds`);
+  }
+  return { ...payload, iss, sub, exp, iat };
+}
+
+function toVerifiedUser(payload: Verified<IssuerConfig>["payload"]): VerifiedUser {
+  return {
+    issuer: payload.iss,
+    subject: payload.sub,
+    clientId: stringClaim(payload.client_id) ?? stringClaim(payload.azp) ?? "",
+    audience: audienceList(payload.aud),
+    scopes: scopeList(payload),
+    ...(typeof payload.jti === "string" ? { tokenId: payload.jti } : {}),
+    issuedAt: payload.iat,
+    expiresAt: payload.exp,
+  };
+}
+
+/**
+ * The workload identity: `sub` when it is a SPIFFE ID, else the RFC 8693 `act.sub` (delegated). Its
+ * trust domain must be one the issuer may vouch for.
+ */
+function toVerifiedWorkload({ payload, issuer }: Verified<WorkloadIssuerConfig>): VerifiedWorkload {
+  const direct = parseSpiffeId(payload.sub);
+  const actor = direct === undefined ? actorSpiffeId(payload.act) : undefined;
+  const spiffe: SpiffeId | undefined = direct ?? actor;
+  if (spiffe === undefined) throw new PdpError("TOKEN_INVALID", "workload identity is not a valid SPIFFE ID");
+  if (!issuer.config.trustDomains.includes(spiffe.trustDomain)) {
+    throw new PdpError("TOKEN_INVALID", "untrusted trust domain");
+  }
+  return {
+    agentId: spiffe.id,
+    trustDomain: spiffe.trustDomain,
+    issuer: payload.iss,
+    delegated: direct === undefined,
+    ...(typeof payload.jti === "string" ? { tokenId: payload.jti } : {}),
+    issuedAt: payload.iat,
+    expiresAt: payload.exp,
+  };
+}
+
+function actorSpiffeId(act: unknown): SpiffeId | undefined {
+  if (typeof act !== "object" || act === null) return undefined;
+  const sub = (act as { sub?: unknown }).sub;
+  return typeof sub === "string" ? parseSpiffeId(sub) : undefined;
+}
+
+function stringClaim(value: unknown): string | undefined {
+  return typeof value === "string" && value.length > 0 ? value : undefined;
+}
+
+function audienceList(aud: JWTPayload["aud"]): readonly string[] {
+  if (aud === undefined) return [];
+  return typeof aud === "string" ? [aud] : aud;
+}
+
+function scopeList(payload: JWTPayload): readonly string[] {
+  if (typeof payload.scope === "string") return payload.scope.split(" ").filter((s) => s.length > 0);
+  if (Array.isArray(payload.scp)) return payload.scp.filter((s): s is string => typeof s === "string");
+  return [];
+}
+
+function rethrow(map: (err: unknown) => PdpError): (err: unknown) => never {
+  return (err) => {
+    throw map(err);
+  };
+}
