@@ -1,0 +1,147 @@
+/**
+ * The Cedar policy engine: one loaded version, preparsed once under fixed ids, evaluated per
+ * request with the schema. Never throws from `evaluate`: every failure is a deny.
+ */
+import "./v8-guard.js";
+import { preparsePolicySet, preparseSchema, statefulIsAuthorized } from "@cedar-policy/cedar-wasm/nodejs";
+import type { AuthorizationAnswer, DetailedError } from "@cedar-policy/cedar-wasm/nodejs";
+import { PdpError } from "../errors.js";
+import { createEntityBuilder } from "./entity-builder.js";
+import type { LoadedPolicySet, PolicyInfo } from "./load-policy-set.js";
+import type { DecisionInput, DeterminingPolicy, PolicyDecision, PolicyEngine, PolicyStatus } from "./types.js";
+
+/** Options for {@link createCedarEngine}. */
+export interface CedarEngineOptions {
+  /**
+   * The id under which the policy set and schema are preparsed. cedar-wasm keeps preparsed sets
+   * per thread and never frees them, so one id is reused for every version (a reload re-preparses
+   * under the same id). Default `"active"`. Two live engines in one thread need two ids: an
+   * engine whose id was taken over by another engine denies (outcome `error`) rather than
+   * evaluate someone else's policies.
+   */
+  readonly slot?: string;
+}
+
+/** The default preparse id for the policy set and the schema. */
+export const DEFAULT_SLOT = "active";
+
+/** The reason text of a forbid that failed to evaluate (its own `@reason` follows in parentheses). */
+export const FAILED_FORBID = "this forbid policy failed to evaluate, so the request is denied (fail closed)";
+
+/** Which engine currently owns each preparse slot in this thread. */
+const slotOwners = new Map<string, object>();
+
+/**
+ * Preparses a loaded policy set and its schema and returns an engine for it.
+ *
+ * @throws PdpError `POLICY_INVALID` when cedar-wasm refuses to preparse (the previous set under
+ *   the same slot stays in place).
+ */
+export function createCedarEngine(loaded: LoadedPolicySet, options: CedarEngineOptions = {}): PolicyEngine {
+  const slot = options.slot ?? DEFAULT_SLOT;
+  const schemaAnswer = preparseSchema(slot, loaded.schema);
+  if (schemaAnswer.type === "failure") throw preparseError("schema", schemaAnswer.errors);
+  const setAnswer = preparsePolicySet(slot, { staticPolicies: loaded.policyText });
+  if (setAnswer.type === "failure") throw preparseError("policy set", setAnswer.errors);
+  const owner = {};
+  slotOwners.set(slot, owner);
+
+  const builder = createEntityBuilder(loaded);
+  const { version, policies } = loaded;
+  const status: PolicyStatus = Object.freeze({
+    version,
+    loadedAt: loaded.loadedAt,
+    policyCount: policies.size,
+    entityCount: builder.entityCount,
+  });
+
+  return {
+    version,
+    tool: (serverId, name) => builder.tool(serverId, name),
+    status: () => status,
+    evaluate(input: DecisionInput): PolicyDecision {
+      try {
+        if (slotOwners.get(slot) !== owner) {
+          return failed(version, [`preparse slot "${slot}" was taken over by another engine`]);
+        }
+        const request = builder.build(input);
+        const answer = statefulIsAuthorized({
+          principal: request.principal,
+          action: request.action,
+          resource: request.resource,
+          context: request.context,
+          entities: request.entities,
+          preparsedPolicySetId: slot,
+          preparsedSchemaName: slot,
+        });
+        return decide(answer, policies, version);
+      } catch (err) {
+        return failed(version, [PdpError.from(err, "POLICY_ERROR").message]);
+      }
+    },
+  };
+}
+
+/**
+ * Turns Cedar's answer into a decision, failing closed:
+ * - Cedar failure (bad request, context or entities) → deny / `error`;
+ * - a forbid applied → deny / `forbid` (reasons: the forbids that applied);
+ * - a forbid failed to evaluate → deny / `error` (reasons: the forbids that failed, with
+ *   {@link FAILED_FORBID} before their own `@reason`);
+ * - a permit applied → allow / `permit` (reasons: the permits that applied);
+ * - otherwise → deny / `no_permit`.
+ * Errors in permit policies are reported in `errors` and only mean that permit did not apply.
+ */
+export function decide(
+  answer: AuthorizationAnswer,
+  policies: ReadonlyMap<string, PolicyInfo>,
+  version: string,
+): PolicyDecision {
+  if (answer.type === "failure") return failed(version, answer.errors.map((e) => e.message));
+  const { reason, errors } = answer.response.diagnostics;
+  const errorTexts = errors.map((e) => `${policies.get(e.policyId)?.id ?? e.policyId}: ${e.error.message}`);
+  const applied = reason.map((id) => lookup(policies, id));
+  const forbids = applied.filter((p) => p.effect === "forbid");
+  if (forbids.length > 0) return shape("deny", "forbid", forbids, errorTexts, version);
+  const failedForbids = errors.map((e) => lookup(policies, e.policyId)).filter((p) => p.effect === "forbid");
+  if (failedForbids.length > 0) {
+    // Their @reason describes the case where they apply, which is not known here: say what happened.
+    const failedReasons = failedForbids.map((p) => ({ ...p, reason: `${FAILED_FORBID} (${p.reason})` }));
+    return shape("deny", "error", failedReasons, errorTexts, version);
+  }
+  const permits = applied.filter((p) => p.effect === "permit");
+  if (permits.length > 0 && answer.response.decision === "allow") return shape("allow", "permit", permits, errorTexts, version);
+  if (answer.response.decision === "allow") return failed(version, ["Cedar allowed without a determining permit"]);
+  return shape("deny", "no_permit", [], errorTexts, version);
+}
+
+function lookup(policies: ReadonlyMap<string, PolicyInfo>, cedarId: string): PolicyInfo {
+  // An id outside the map cannot happen for a set we loaded; treat it as a forbid (fail closed).
+  return policies.get(cedarId) ?? { cedarId, id: cedarId, reason: "unknown policy", effect: "forbid", file: "", line: 0 };
+}
+
+function shape(
+  decision: PolicyDecision["decision"],
+  outcome: PolicyDecision["outcome"],
+  determining: readonly PolicyInfo[],
+  errors: readonly string[],
+  version: string,
+): PolicyDecision {
+  const seen = new Set<string>();
+  const reasons: DeterminingPolicy[] = [];
+  for (const p of determining) {
+    if (seen.has(p.id)) continue;
+    seen.add(p.id);
+    reasons.push({ policyId: p.id, reason: p.reason });
+  }
+  reasons.sort((a, b) => (a.policyId < b.policyId ? -1 : a.policyId > b.policyId ? 1 : 0));
+  return { decision, outcome, reasons, errors, version };
+}
+
+function failed(version: string, errors: readonly string[]): PolicyDecision {
+  return { decision: "deny", outcome: "error", reasons: [], errors, version };
+}
+
+function preparseError(what: string, errors: readonly DetailedError[]): PdpError {
+  return new PdpError("POLICY_INVALID", `cedar refused to preparse the ${what}: ${errors.map((e) => e.message).join("; ")}`);
+}

@@ -1,0 +1,367 @@
+/**
+ * Loads a policy directory (`schema.cedarschema`, `policies/*.cedar`, `entities/*.json`), checks
+ * it completely, and returns it ready for an engine. Anything wrong is a `POLICY_INVALID` error
+ * whose message names the file, the line, the policy `@id`, and Cedar's message and help.
+ */
+import "./v8-guard.js";
+import {
+  checkParseEntities,
+  checkParsePolicySet,
+  checkParseSchema,
+  policySetTextToParts,
+  policyToJson,
+  schemaToJsonWithResolvedTypes,
+  validate,
+} from "@cedar-policy/cedar-wasm/nodejs";
+import type { DetailedError, EntityJson, PolicyJson } from "@cedar-policy/cedar-wasm/nodejs";
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { PdpError } from "../errors.js";
+import { entityTypesRead } from "./entity-needs.js";
+import { jsonErrorIndex, SourceText, spanAt, splitPolicies } from "./policy-source.js";
+import type { PolicySpan } from "./policy-source.js";
+
+/** One policy of the loaded set, keyed by Cedar's own id (`policy0…N`). */
+export interface PolicyInfo {
+  /** Cedar's id for the policy in the combined text (`policy0`, `policy1`, …). */
+  readonly cedarId: string;
+  /** The `@id` annotation (unique across the set). */
+  readonly id: string;
+  /** The `@reason` annotation: a sentence a human can act on. */
+  readonly reason: string;
+  readonly effect: "permit" | "forbid";
+  /** File path relative to the policy directory, e.g. `policies/tool-allowlist.cedar`. */
+  readonly file: string;
+  /** 1-based line of the policy's first annotation. */
+  readonly line: number;
+}
+
+/** A policy directory that parsed and validated. Immutable; one per version. */
+export interface LoadedPolicySet {
+  /** The directory it was loaded from (as given). */
+  readonly dir: string;
+  /**
+   * Short version: the first 16 hex characters of {@link LoadedPolicySet.digest}. Decisions and
+   * audit records carry this.
+   */
+  readonly version: string;
+  /**
+   * Full hex SHA-256 over every loaded file, in order of relative path (posix separators); for
+   * each file: `<relative path>\n<byte length>\n<content bytes>`.
+   */
+  readonly digest: string;
+  /** The schema text (Cedar syntax). */
+  readonly schema: string;
+  /** All policy files joined in order, as given to Cedar (ids `policy0…N` in this order). */
+  readonly policyText: string;
+  /** Cedar's policy id → annotations and source location. */
+  readonly policies: ReadonlyMap<string, PolicyInfo>;
+  /**
+   * Entity types that some policy may dereference besides principal and resource (e.g. `User`
+   * when a policy reads `context.user`); the entity builder sends only these.
+   */
+  readonly readsEntityTypes: ReadonlySet<string>;
+  /** Static entities from `entities/*.json`, in file order. */
+  readonly entities: readonly EntityJson[];
+  /** Relative paths of every file that went into the version. */
+  readonly files: readonly string[];
+  /** Validation warnings (strict mode), formatted like errors; they do not refuse the set. */
+  readonly warnings: readonly string[];
+  readonly loadedAt: Date;
+}
+
+const SCHEMA_FILE = "schema.cedarschema";
+const POLICY_DIR = "policies";
+const ENTITY_DIR = "entities";
+
+interface PolicyFile {
+  readonly rel: string;
+  readonly source: SourceText;
+  readonly spans: PolicySpan[];
+  /** Byte offset of this file in the combined policy text. */
+  offset: number;
+}
+
+/**
+ * Loads and checks a policy directory. Synchronous (start-up and reload only).
+ *
+ * @throws PdpError `POLICY_INVALID` naming file:line [policy @id] and Cedar's message and help.
+ */
+export function loadPolicySet(dir: string): LoadedPolicySet {
+  const display = displayDir(dir);
+  const where = (rel: string, line?: number): string => `${display}/${rel}${line === undefined ? "" : `:${line}`}`;
+  const hashed: { rel: string; bytes: Buffer }[] = [];
+
+  // Schema.
+  const schemaText = readText(dir, SCHEMA_FILE, where);
+  const schemaSource = new SourceText(schemaText);
+  hashed.push({ rel: SCHEMA_FILE, bytes: schemaSource.bytes });
+  const schemaCheck = checkParseSchema(schemaText);
+  if (schemaCheck.type === "failure") {
+    throw invalid(flatten(schemaCheck.errors).map((e) => `${where(SCHEMA_FILE, lineOf(schemaSource, e))} ${describe(e)}`));
+  }
+
+  const resolved = schemaToJsonWithResolvedTypes(schemaText);
+  if (resolved.type === "failure") {
+    throw invalid(flatten(resolved.errors).map((e) => `${where(SCHEMA_FILE, lineOf(schemaSource, e))} ${describe(e)}`));
+  }
+
+  // Policies: parse each file on its own, so that errors point into the right file.
+  const files: PolicyFile[] = [];
+  const problems: string[] = [];
+  for (const rel of listFiles(dir, POLICY_DIR, ".cedar", where)) {
+    const source = new SourceText(readText(dir, rel, where));
+    hashed.push({ rel, bytes: source.bytes });
+    const file: PolicyFile = { rel, source, spans: splitPolicies(source), offset: 0 };
+    files.push(file);
+    const parsed = checkParsePolicySet({ staticPolicies: source.text });
+    if (parsed.type === "failure") {
+      for (const e of flatten(parsed.errors)) {
+        const at = firstOffset(e);
+        const span = at === undefined ? undefined : spanAt(file.spans, at);
+        problems.push(`${where(rel, at === undefined ? span?.line : source.lineAt(at))} [${span?.id ?? "no @id"}] ${describe(e)}`);
+      }
+    }
+  }
+  if (files.length === 0) throw invalid([`${where(POLICY_DIR)}: no *.cedar files`]);
+  if (problems.length > 0) throw invalid(problems);
+
+  // Annotations: every policy has @id and @reason; @id is unique across files.
+  const policies = new Map<string, PolicyInfo>();
+  const byId = new Map<string, PolicyInfo>();
+  const asts: PolicyJson[] = [];
+  const chunks: string[] = [];
+  let offset = 0;
+  for (const file of files) {
+    file.offset = offset;
+    chunks.push(file.source.text);
+    offset += file.source.bytes.length + 1; // joined with "\n"
+    const parts = policySetTextToParts(file.source.text);
+    if (parts.type === "failure") {
+      throw invalid(flatten(parts.errors).map((e) => `${where(file.rel, lineOf(file.source, e))} ${describe(e)}`));
+    }
+    if (parts.policies.length !== file.spans.length) {
+      throw invalid([`${where(file.rel)} found ${file.spans.length} policies but Cedar found ${parts.policies.length}`]);
+    }
+    parts.policies.forEach((text, i) => {
+      const span = file.spans[i] as PolicySpan;
+      const json = policyToJson(text);
+      if (json.type === "failure") {
+        problems.push(...flatten(json.errors).map((e) => `${where(file.rel, span.line)} [${span.id ?? "no @id"}] ${describe(e)}`));
+        return;
+      }
+      asts.push(json.json);
+      const id = json.json.annotations?.["id"];
+      const reason = json.json.annotations?.["reason"];
+      const at = where(file.rel, span.line);
+      if (!id) return void problems.push(`${at} [no @id] every policy needs an @id("…") annotation`);
+      if (!reason) problems.push(`${at} [${id}] every policy needs a @reason("…") annotation`);
+      const info: PolicyInfo = {
+        cedarId: `policy${policies.size}`,
+        id,
+        reason: reason ?? "",
+        effect: json.json.effect,
+        file: file.rel,
+        line: span.line,
+      };
+      const first = byId.get(id);
+      if (first) problems.push(`${at} [${id}] duplicate @id (first at ${where(first.file, first.line)})`);
+      else byId.set(id, info);
+      policies.set(info.cedarId, info);
+    });
+  }
+  if (problems.length > 0) throw invalid(problems);
+  const policyText = chunks.join("\n");
+
+  // Strict validation of the whole set against the schema.
+  const locate = (byteOffset: number): { file: PolicyFile; line: number } => {
+    let file = files[0] as PolicyFile;
+    for (const f of files) if (f.offset <= byteOffset) file = f;
+    return { file, line: file.source.lineAt(byteOffset - file.offset) };
+  };
+  const describeFor = (policyId: string, e: DetailedError): string => {
+    const info = policies.get(policyId);
+    const at = firstOffset(e);
+    const loc = at === undefined ? undefined : locate(at);
+    const file = loc ? loc.file.rel : info?.file ?? POLICY_DIR;
+    const line = loc ? loc.line : info?.line;
+    return `${where(file, line)} [${info?.id ?? policyId}] ${describe(e, policyId, info?.id)}`;
+  };
+  const validation = validate({ schema: schemaText, policies: { staticPolicies: policyText }, validationSettings: { mode: "strict" } });
+  if (validation.type === "failure") {
+    throw invalid(flatten(validation.errors).map((e) => `${where(SCHEMA_FILE)} ${describe(e)}`));
+  }
+  if (validation.validationErrors.length > 0) {
+    throw invalid(validation.validationErrors.map((v) => describeFor(v.policyId, v.error)));
+  }
+  const warnings = validation.validationWarnings.map((v) => describeFor(v.policyId, v.error));
+
+  // Static entities: each file against the schema, then all together (duplicates across files).
+  const entities: EntityJson[] = [];
+  const entitySources: { rel: string; source: SourceText }[] = [];
+  for (const rel of listFiles(dir, ENTITY_DIR, ".json", where)) {
+    const source = new SourceText(readText(dir, rel, where));
+    hashed.push({ rel, bytes: source.bytes });
+    entitySources.push({ rel, source });
+    const list = parseEntityFile(source, (line, msg) => `${where(rel, line)} ${msg}`);
+    const checked = checkParseEntities({ entities: list, schema: schemaText });
+    if (checked.type === "failure") {
+      throw invalid(flatten(checked.errors).map((e) => `${where(rel, entityLine(source, e.message))} ${describe(e)}`));
+    }
+    const idProblems = checkEntityIds(list);
+    if (idProblems.length > 0) {
+      throw invalid(idProblems.map((p) => `${where(rel, entityLine(source, p))} ${p}`));
+    }
+    entities.push(...list);
+  }
+  const all = checkParseEntities({ entities, schema: schemaText });
+  if (all.type === "failure") {
+    throw invalid(
+      flatten(all.errors).map((e) => {
+        const hit = entitySources.find((s) => entityLine(s.source, e.message) !== undefined);
+        return `${hit ? where(hit.rel, entityLine(hit.source, e.message)) : where(ENTITY_DIR)} ${describe(e)}`;
+      }),
+    );
+  }
+
+  hashed.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
+  const hash = createHash("sha256");
+  for (const f of hashed) {
+    hash.update(`${f.rel}\n${f.bytes.length}\n`);
+    hash.update(f.bytes);
+  }
+  const digest = hash.digest("hex");
+  return {
+    dir,
+    version: digest.slice(0, 16),
+    digest,
+    schema: schemaText,
+    policyText,
+    policies,
+    readsEntityTypes: entityTypesRead(resolved.json, asts),
+    entities,
+    files: hashed.map((f) => f.rel),
+    warnings,
+    loadedAt: new Date(),
+  };
+}
+
+function invalid(lines: readonly string[]): PdpError {
+  return new PdpError("POLICY_INVALID", lines.join("\n"));
+}
+
+function displayDir(dir: string): string {
+  const rel = path.relative(process.cwd(), path.resolve(dir));
+  return rel === "" ? "." : rel.startsWith("..") || path.isAbsolute(rel) ? path.resolve(dir) : rel.split(path.sep).join("/");
+}
+
+function readText(dir: string, rel: string, where: (rel: string) => string): string {
+  try {
+    return readFileSync(path.join(dir, rel), "utf8");
+  } catch (err) {
+    throw new PdpError("POLICY_INVALID", `${where(rel)}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`, {
+      cause: err,
+    });
+  }
+}
+
+function listFiles(dir: string, sub: string, ext: string, where: (rel: string) => string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(path.join(dir, sub), { withFileTypes: true })
+      .filter((e) => e.isFile() && e.name.endsWith(ext))
+      .map((e) => e.name);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT" && sub === ENTITY_DIR) return [];
+    throw new PdpError("POLICY_INVALID", `${where(sub)}: cannot list (${(err as NodeJS.ErrnoException).code ?? String(err)})`, {
+      cause: err,
+    });
+  }
+  return names.sort().map((n) => `${sub}/${n}`);
+}
+
+/** The error and its related errors, each with its own location. */
+function flatten(errors: readonly DetailedError[]): DetailedError[] {
+  const out: DetailedError[] = [];
+  const walk = (e: DetailedError): void => {
+    out.push(e);
+    for (const r of e.related ?? []) walk(r);
+  };
+  errors.forEach(walk);
+  // Cedar repeats a parse error as its own `related` entry at another location; keep distinct ones.
+  const seen = new Set<string>();
+  return out.filter((e) => {
+    const key = `${firstOffset(e)}|${e.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+function firstOffset(e: DetailedError): number | undefined {
+  return e.sourceLocations?.[0]?.start;
+}
+
+function lineOf(source: SourceText, e: DetailedError): number | undefined {
+  const at = firstOffset(e);
+  return at === undefined ? undefined : source.lineAt(at);
+}
+
+/** Cedar's message (with `policyN` replaced by the @id), label and help. */
+function describe(e: DetailedError, cedarId?: string, id?: string): string {
+  let msg = e.message;
+  if (cedarId && id) msg = msg.split(`\`${cedarId}\``).join(`\`${id}\``);
+  const label = e.sourceLocations?.[0]?.label;
+  if (label) msg += ` (${label})`;
+  if (e.help) msg += ` — help: ${e.help}`;
+  return msg;
+}
+
+function parseEntityFile(source: SourceText, at: (line: number | undefined, msg: string) => string): EntityJson[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(source.text);
+  } catch (err) {
+    const index = jsonErrorIndex(source.text);
+    const line = index === undefined ? undefined : source.lineAt(Buffer.byteLength(source.text.slice(0, index)));
+    throw new PdpError("POLICY_INVALID", at(line, `invalid JSON: ${(err as Error).message}`), { cause: err });
+  }
+  if (!Array.isArray(value)) throw new PdpError("POLICY_INVALID", at(1, "expected a JSON array of entities (Cedar JSON entity format)"));
+  return value as EntityJson[];
+}
+
+/** Line of the entity a Cedar message names (`Type::"id"`), found by its id string in the file. */
+function entityLine(source: SourceText, message: string): number | undefined {
+  const m = /([A-Za-z_][A-Za-z0-9_:]*)::("(?:[^"\\]|\\.)*")/.exec(message);
+  if (!m) return undefined;
+  const idLiteral = m[2] ?? "";
+  const re = new RegExp(`"id"\\s*:\\s*${idLiteral.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}`);
+  const hit = re.exec(source.text);
+  return hit ? source.lineAt(Buffer.byteLength(source.text.slice(0, hit.index))) : undefined;
+}
+
+function uidOf(v: unknown): { type: string; id: string } | undefined {
+  if (typeof v !== "object" || v === null) return undefined;
+  const o = ("__entity" in v ? (v as { __entity: unknown }).__entity : v) as { type?: unknown; id?: unknown };
+  return typeof o.type === "string" && typeof o.id === "string" ? { type: o.type, id: o.id } : undefined;
+}
+
+/** Typed ids must agree with the attributes they are built from (see entity-builder.ts). */
+function checkEntityIds(list: readonly EntityJson[]): string[] {
+  const problems: string[] = [];
+  for (const e of list) {
+    const uid = uidOf(e.uid);
+    if (!uid) continue;
+    const a = e.attrs as Record<string, unknown>;
+    const label = `${uid.type}::${JSON.stringify(uid.id)}`;
+    if (uid.type === "Tool" || uid.type === "Prompt") {
+      const expected = `${uidOf(a["server"])?.id}#${String(a["name"])}`;
+      if (uid.id !== expected) problems.push(`${label}: id must be "<server>#<name>", i.e. ${JSON.stringify(expected)}`);
+    } else if (uid.type === "User") {
+      const expected = `${String(a["issuer"])}#${String(a["subject"])}`;
+      if (uid.id !== expected) problems.push(`${label}: id must be "<issuer>#<subject>", i.e. ${JSON.stringify(expected)}`);
+    }
+  }
+  return problems;
+}
