@@ -70,7 +70,7 @@ export async function startApp(config: PdpConfig, logger: Logger, options: Start
     engine: current,
     stop() {
       stopping ??= (async () => {
-        health.setServing(false);
+        health.shutdown();
         await new Promise<void>((resolve) => {
           const timer = setTimeout(() => {
             server.forceShutdown();

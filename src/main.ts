@@ -18,7 +18,7 @@ export async function serve(configFile?: string): Promise<void> {
     app = await startApp(config, logger);
   } catch (err) {
     const e = PdpError.from(err);
-    logger.fatal({ code: e.code, err: e.code === "INTERNAL" ? e.cause : undefined }, "mcp-pdp cannot start");
+    logger.fatal({ code: e.code, message: e.message, err: e.code === "INTERNAL" ? e.cause : undefined }, "mcp-pdp cannot start");
     process.stderr.write(`mcp-pdp: cannot start: ${e.code === "INTERNAL" ? String((e.cause as Error)?.message ?? e.cause) : e.message}\n`);
     process.exit(1);
   }

@@ -75,3 +75,21 @@ export function editJson(file: string, edit: (value: any) => void): void {
   edit(value);
   writeFileSync(file, JSON.stringify(value, null, 2));
 }
+
+/** In a copied cedar dir: lets `server` trust the IdP `issuer`. */
+export function trustIdp(dir: string, issuer: string, server = "https://docs.example.com/mcp"): void {
+  editJson(path.join(dir, "entities", "servers.json"), (entities: any[]) => {
+    entities.find((e) => e.uid.id === server).attrs.trusted_idps.push({ __entity: { type: "IdentityProvider", id: issuer } });
+  });
+}
+
+/** In a copied cedar dir: adds an agent to an agent group. */
+export function addAgent(dir: string, agentId: string, group = "research-agents"): void {
+  editJson(path.join(dir, "entities", "identities.json"), (entities: any[]) => {
+    entities.push({
+      uid: { type: "Agent", id: agentId },
+      attrs: { trust_domain: new URL(agentId).host },
+      parents: [{ type: "AgentGroup", id: group }],
+    });
+  });
+}
