@@ -29,4 +29,23 @@ export interface DecisionRecord {
   readonly latencyUs: number;
   /** Short explanation of a failure (never contains a token). */
   readonly message?: string;
+  /**
+   * Position in the sink's hash chain (1, 2, 3, … per chain), assigned by the sink that stores the
+   * record, never by the decision pipeline.
+   */
+  readonly sequence?: number;
+  /** The chain's previous record's `hash` (`""` for the first record of a chain). */
+  readonly prevHash?: string;
+  /** SHA-256 (hex) of the canonical serialisation of this record, `prevHash` included, `hash` excluded. */
+  readonly hash?: string;
+  /** Which chain the record belongs to (the Redis stream name, or `<instance>@<start time>` for a process-local chain). */
+  readonly chain?: string;
 }
+
+/** A record as a chaining sink stored it: with its place in the chain. */
+export type ChainedRecord = DecisionRecord & {
+  readonly sequence: number;
+  readonly prevHash: string;
+  readonly hash: string;
+  readonly chain: string;
+};

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file mcppdp/v1/audit.proto.
  */
 export const file_mcppdp_v1_audit: GenFile = /*@__PURE__*/
-  fileDesc("ChVtY3BwZHAvdjEvYXVkaXQucHJvdG8SCW1jcHBkcC52MSK7BAoORGVjaXNpb25SZWNvcmQSKAoEdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLZGVjaXNpb25faWQYAiABKAkSEAoIaW5zdGFuY2UYAyABKAkSDAoEa2luZBgEIAEoCRISCgpzZXNzaW9uX2lkGAUgASgJEhMKC3VzZXJfaXNzdWVyGAYgASgJEhQKDHVzZXJfc3ViamVjdBgHIAEoCRIQCghhZ2VudF9pZBgIIAEoCRIRCgljbGllbnRfaWQYCSABKAkSEQoJc2VydmVyX2lkGAogASgJEgsKA2lkcBgLIAEoCRIhCgZhY3Rpb24YDCABKA4yES5tY3BwZHAudjEuQWN0aW9uEgwKBHRvb2wYDSABKAkSFAoMcmVzb3VyY2VfdXJpGA4gASgJEg8KB3B1cnBvc2UYDyABKAkSGAoQYXJndW1lbnRzX2RpZ2VzdBgQIAEoCRIlCghkZWNpc2lvbhgRIAEoDjITLm1jcHBkcC52MS5EZWNpc2lvbhIqCgtyZWFzb25fY29kZRgSIAEoDjIVLm1jcHBkcC52MS5SZWFzb25Db2RlEiIKB3JlYXNvbnMYEyADKAsyES5tY3BwZHAudjEuUmVhc29uEhYKDnBvbGljeV92ZXJzaW9uGBQgASgJEhIKCmxhdGVuY3lfdXMYFSABKAMSEAoIc2VxdWVuY2UYFiABKAMSEQoJcHJldl9oYXNoGBcgASgJEgwKBGhhc2gYGCABKAki8gIKFVF1ZXJ5RGVjaXNpb25zUmVxdWVzdBIuCgpzdGFydF90aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKc2Vzc2lvbl9pZBgDIAEoCRIUCgx1c2VyX3N1YmplY3QYBCABKAkSEAoIYWdlbnRfaWQYBSABKAkSEQoJY2xpZW50X2lkGAYgASgJEhEKCXNlcnZlcl9pZBgHIAEoCRIMCgR0b29sGAggASgJEiUKCGRlY2lzaW9uGAkgASgOMhMubWNwcGRwLnYxLkRlY2lzaW9uEioKC3JlYXNvbl9jb2RlGAogASgOMhUubWNwcGRwLnYxLlJlYXNvbkNvZGUSEQoJcG9saWN5X2lkGAsgASgJEhEKCXBhZ2Vfc2l6ZRgMIAEoBRISCgpwYWdlX3Rva2VuGA0gASgJIl0KFlF1ZXJ5RGVjaXNpb25zUmVzcG9uc2USKgoHcmVjb3JkcxgBIAMoCzIZLm1jcHBkcC52MS5EZWNpc2lvblJlY29yZBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiQAoTR2V0RGVjaXNpb25SZXNwb25zZRIpCgZyZWNvcmQYASABKAsyGS5tY3BwZHAudjEuRGVjaXNpb25SZWNvcmQiKQoSR2V0RGVjaXNpb25SZXF1ZXN0EhMKC2RlY2lzaW9uX2lkGAEgASgJIhkKF1ZlcmlmeUF1ZGl0Q2hhaW5SZXF1ZXN0ImQKGFZlcmlmeUF1ZGl0Q2hhaW5SZXNwb25zZRIKCgJvaxgBIAEoCBIPCgdjaGVja2VkGAIgASgDEhoKEmZpcnN0X2JhZF9zZXF1ZW5jZRgDIAEoAxIPCgdwcm9ibGVtGAQgASgJMpACCgxBdWRpdFNlcnZpY2USVQoOUXVlcnlEZWNpc2lvbnMSIC5tY3BwZHAudjEuUXVlcnlEZWNpc2lvbnNSZXF1ZXN0GiEubWNwcGRwLnYxLlF1ZXJ5RGVjaXNpb25zUmVzcG9uc2USTAoLR2V0RGVjaXNpb24SHS5tY3BwZHAudjEuR2V0RGVjaXNpb25SZXF1ZXN0Gh4ubWNwcGRwLnYxLkdldERlY2lzaW9uUmVzcG9uc2USWwoQVmVyaWZ5QXVkaXRDaGFpbhIiLm1jcHBkcC52MS5WZXJpZnlBdWRpdENoYWluUmVxdWVzdBojLm1jcHBkcC52MS5WZXJpZnlBdWRpdENoYWluUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp, file_mcppdp_v1_common]);
+  fileDesc("ChVtY3BwZHAvdjEvYXVkaXQucHJvdG8SCW1jcHBkcC52MSKGBQoORGVjaXNpb25SZWNvcmQSKAoEdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLZGVjaXNpb25faWQYAiABKAkSEAoIaW5zdGFuY2UYAyABKAkSDAoEa2luZBgEIAEoCRISCgpzZXNzaW9uX2lkGAUgASgJEhMKC3VzZXJfaXNzdWVyGAYgASgJEhQKDHVzZXJfc3ViamVjdBgHIAEoCRIQCghhZ2VudF9pZBgIIAEoCRIRCgljbGllbnRfaWQYCSABKAkSEQoJc2VydmVyX2lkGAogASgJEgsKA2lkcBgLIAEoCRIhCgZhY3Rpb24YDCABKA4yES5tY3BwZHAudjEuQWN0aW9uEgwKBHRvb2wYDSABKAkSFAoMcmVzb3VyY2VfdXJpGA4gASgJEg8KB3B1cnBvc2UYDyABKAkSGAoQYXJndW1lbnRzX2RpZ2VzdBgQIAEoCRIlCghkZWNpc2lvbhgRIAEoDjITLm1jcHBkcC52MS5EZWNpc2lvbhIqCgtyZWFzb25fY29kZRgSIAEoDjIVLm1jcHBkcC52MS5SZWFzb25Db2RlEiIKB3JlYXNvbnMYEyADKAsyES5tY3BwZHAudjEuUmVhc29uEhYKDnBvbGljeV92ZXJzaW9uGBQgASgJEhIKCmxhdGVuY3lfdXMYFSABKAMSEAoIc2VxdWVuY2UYFiABKAMSEQoJcHJldl9oYXNoGBcgASgJEgwKBGhhc2gYGCABKAkSDgoGY2FsbGVyGBkgASgJEg8KB21lc3NhZ2UYGiABKAkSEAoIZW50cnlfaWQYGyABKAkSFgoOY2Fub25pY2FsX2pzb24YHCABKAkilQMKFVF1ZXJ5RGVjaXNpb25zUmVxdWVzdBIuCgpzdGFydF90aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKc2Vzc2lvbl9pZBgDIAEoCRIUCgx1c2VyX3N1YmplY3QYBCABKAkSEAoIYWdlbnRfaWQYBSABKAkSEQoJY2xpZW50X2lkGAYgASgJEhEKCXNlcnZlcl9pZBgHIAEoCRIMCgR0b29sGAggASgJEiUKCGRlY2lzaW9uGAkgASgOMhMubWNwcGRwLnYxLkRlY2lzaW9uEioKC3JlYXNvbl9jb2RlGAogASgOMhUubWNwcGRwLnYxLlJlYXNvbkNvZGUSEQoJcG9saWN5X2lkGAsgASgJEhEKCXBhZ2Vfc2l6ZRgMIAEoBRISCgpwYWdlX3Rva2VuGA0gASgJEhMKC3VzZXJfaXNzdWVyGA4gASgJEgwKBGtpbmQYDyABKAkiXQoWUXVlcnlEZWNpc2lvbnNSZXNwb25zZRIqCgdyZWNvcmRzGAEgAygLMhkubWNwcGRwLnYxLkRlY2lzaW9uUmVjb3JkEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJAChNHZXREZWNpc2lvblJlc3BvbnNlEikKBnJlY29yZBgBIAEoCzIZLm1jcHBkcC52MS5EZWNpc2lvblJlY29yZCIpChJHZXREZWNpc2lvblJlcXVlc3QSEwoLZGVjaXNpb25faWQYASABKAkiGQoXVmVyaWZ5QXVkaXRDaGFpblJlcXVlc3Qi4QEKGFZlcmlmeUF1ZGl0Q2hhaW5SZXNwb25zZRIKCgJvaxgBIAEoCBIPCgdjaGVja2VkGAIgASgDEhoKEmZpcnN0X2JhZF9zZXF1ZW5jZRgDIAEoAxIPCgdwcm9ibGVtGAQgASgJEh0KFWZpcnN0X2JhZF9kZWNpc2lvbl9pZBgFIAEoCRIaChJmaXJzdF9iYWRfZW50cnlfaWQYBiABKAkSFgoOZmlyc3Rfc2VxdWVuY2UYByABKAMSFQoNbGFzdF9zZXF1ZW5jZRgIIAEoAxIRCgloZWFkX2hhc2gYCSABKAkiLQoWRXhwbGFpbkRlY2lzaW9uUmVxdWVzdBITCgtkZWNpc2lvbl9pZBgBIAEoCSJJCgpQb2xpY3lUZXh0EhEKCXBvbGljeV9pZBgBIAEoCRIMCgRmaWxlGAIgASgJEgwKBGxpbmUYAyABKAUSDAoEdGV4dBgEIAEoCSKHAQoXRXhwbGFpbkRlY2lzaW9uUmVzcG9uc2USKQoGcmVjb3JkGAEgASgLMhkubWNwcGRwLnYxLkRlY2lzaW9uUmVjb3JkEhgKEHZlcnNpb25fYXJjaGl2ZWQYAiABKAgSJwoIcG9saWNpZXMYAyADKAsyFS5tY3BwZHAudjEuUG9saWN5VGV4dDLqAgoMQXVkaXRTZXJ2aWNlElUKDlF1ZXJ5RGVjaXNpb25zEiAubWNwcGRwLnYxLlF1ZXJ5RGVjaXNpb25zUmVxdWVzdBohLm1jcHBkcC52MS5RdWVyeURlY2lzaW9uc1Jlc3BvbnNlEkwKC0dldERlY2lzaW9uEh0ubWNwcGRwLnYxLkdldERlY2lzaW9uUmVxdWVzdBoeLm1jcHBkcC52MS5HZXREZWNpc2lvblJlc3BvbnNlElsKEFZlcmlmeUF1ZGl0Q2hhaW4SIi5tY3BwZHAudjEuVmVyaWZ5QXVkaXRDaGFpblJlcXVlc3QaIy5tY3BwZHAudjEuVmVyaWZ5QXVkaXRDaGFpblJlc3BvbnNlElgKD0V4cGxhaW5EZWNpc2lvbhIhLm1jcHBkcC52MS5FeHBsYWluRGVjaXNpb25SZXF1ZXN0GiIubWNwcGRwLnYxLkV4cGxhaW5EZWNpc2lvblJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp, file_mcppdp_v1_common]);
 
 /**
  * One record per decision. Never carries a token.
@@ -143,6 +143,35 @@ export type DecisionRecord = Message<"mcppdp.v1.DecisionRecord"> & {
    * @generated from field: string hash = 24;
    */
   hash: string;
+
+  /**
+   * The authenticated caller (enforcement point) of the RPC that decided.
+   *
+   * @generated from field: string caller = 25;
+   */
+  caller: string;
+
+  /**
+   * Short explanation of a failure (never a token).
+   *
+   * @generated from field: string message = 26;
+   */
+  message: string;
+
+  /**
+   * Where the record is stored (e.g. the Redis stream entry id `<ms>-<sequence>`).
+   *
+   * @generated from field: string entry_id = 27;
+   */
+  entryId: string;
+
+  /**
+   * The record exactly as stored and hashed (canonical JSON): lets a client check `hash` itself,
+   * and an export be verified offline.
+   *
+   * @generated from field: string canonical_json = 28;
+   */
+  canonicalJson: string;
 };
 
 /**
@@ -220,6 +249,20 @@ export type QueryDecisionsRequest = Message<"mcppdp.v1.QueryDecisionsRequest"> &
    * @generated from field: string page_token = 13;
    */
   pageToken: string;
+
+  /**
+   * Narrows user_subject to one issuer.
+   *
+   * @generated from field: string user_issuer = 14;
+   */
+  userIssuer: string;
+
+  /**
+   * Which RPC decided (authorize, filter_tools, …).
+   *
+   * @generated from field: string kind = 15;
+   */
+  kind: string;
 };
 
 /**
@@ -321,6 +364,37 @@ export type VerifyAuditChainResponse = Message<"mcppdp.v1.VerifyAuditChainRespon
    * @generated from field: string problem = 4;
    */
   problem: string;
+
+  /**
+   * The record the problem was found at (for a missing record: the first record after the gap).
+   *
+   * @generated from field: string first_bad_decision_id = 5;
+   */
+  firstBadDecisionId: string;
+
+  /**
+   * @generated from field: string first_bad_entry_id = 6;
+   */
+  firstBadEntryId: string;
+
+  /**
+   * The sequence range present in the store.
+   *
+   * @generated from field: int64 first_sequence = 7;
+   */
+  firstSequence: bigint;
+
+  /**
+   * @generated from field: int64 last_sequence = 8;
+   */
+  lastSequence: bigint;
+
+  /**
+   * The chain head's hash (keep it outside the PDP to anchor the chain).
+   *
+   * @generated from field: string head_hash = 9;
+   */
+  headHash: string;
 };
 
 /**
@@ -329,6 +403,90 @@ export type VerifyAuditChainResponse = Message<"mcppdp.v1.VerifyAuditChainRespon
  */
 export const VerifyAuditChainResponseSchema: GenMessage<VerifyAuditChainResponse> = /*@__PURE__*/
   messageDesc(file_mcppdp_v1_audit, 6);
+
+/**
+ * @generated from message mcppdp.v1.ExplainDecisionRequest
+ */
+export type ExplainDecisionRequest = Message<"mcppdp.v1.ExplainDecisionRequest"> & {
+  /**
+   * @generated from field: string decision_id = 1;
+   */
+  decisionId: string;
+};
+
+/**
+ * Describes the message mcppdp.v1.ExplainDecisionRequest.
+ * Use `create(ExplainDecisionRequestSchema)` to create a new message.
+ */
+export const ExplainDecisionRequestSchema: GenMessage<ExplainDecisionRequest> = /*@__PURE__*/
+  messageDesc(file_mcppdp_v1_audit, 7);
+
+/**
+ * A determining policy's text as it was under the record's policy version.
+ *
+ * @generated from message mcppdp.v1.PolicyText
+ */
+export type PolicyText = Message<"mcppdp.v1.PolicyText"> & {
+  /**
+   * @generated from field: string policy_id = 1;
+   */
+  policyId: string;
+
+  /**
+   * File relative to the policy directory, e.g. policies/tool-allowlist.cedar.
+   *
+   * @generated from field: string file = 2;
+   */
+  file: string;
+
+  /**
+   * 1-based line of the policy's first annotation.
+   *
+   * @generated from field: int32 line = 3;
+   */
+  line: number;
+
+  /**
+   * @generated from field: string text = 4;
+   */
+  text: string;
+};
+
+/**
+ * Describes the message mcppdp.v1.PolicyText.
+ * Use `create(PolicyTextSchema)` to create a new message.
+ */
+export const PolicyTextSchema: GenMessage<PolicyText> = /*@__PURE__*/
+  messageDesc(file_mcppdp_v1_audit, 8);
+
+/**
+ * @generated from message mcppdp.v1.ExplainDecisionResponse
+ */
+export type ExplainDecisionResponse = Message<"mcppdp.v1.ExplainDecisionResponse"> & {
+  /**
+   * @generated from field: mcppdp.v1.DecisionRecord record = 1;
+   */
+  record?: DecisionRecord | undefined;
+
+  /**
+   * False when the archive no longer (or never) held the texts of the record's policy version.
+   *
+   * @generated from field: bool version_archived = 2;
+   */
+  versionArchived: boolean;
+
+  /**
+   * @generated from field: repeated mcppdp.v1.PolicyText policies = 3;
+   */
+  policies: PolicyText[];
+};
+
+/**
+ * Describes the message mcppdp.v1.ExplainDecisionResponse.
+ * Use `create(ExplainDecisionResponseSchema)` to create a new message.
+ */
+export const ExplainDecisionResponseSchema: GenMessage<ExplainDecisionResponse> = /*@__PURE__*/
+  messageDesc(file_mcppdp_v1_audit, 9);
 
 /**
  * The decision audit for operations.
@@ -359,6 +517,16 @@ export const AuditService: GenService<{
     methodKind: "unary";
     input: typeof VerifyAuditChainRequestSchema;
     output: typeof VerifyAuditChainResponseSchema;
+  },
+  /**
+   * A record with the text of its determining policies as they were under its policy version.
+   *
+   * @generated from rpc mcppdp.v1.AuditService.ExplainDecision
+   */
+  explainDecision: {
+    methodKind: "unary";
+    input: typeof ExplainDecisionRequestSchema;
+    output: typeof ExplainDecisionResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_mcppdp_v1_audit, 0);

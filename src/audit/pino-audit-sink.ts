@@ -1,0 +1,80 @@
+import { hostname } from "node:os";
+import { pino, type DestinationStream, type Logger } from "pino";
+import { REDACTED_FIELDS } from "../log.js";
+import type { DecisionRecord } from "./decision-record.js";
+import { LocalChain } from "./hash-chain.js";
+import type { AuditSink } from "./types.js";
+
+/** Options for {@link createPinoAuditSink}. */
+export interface PinoAuditSinkOptions {
+  /** `stdout`, `stderr`, or a file path (created with its directory, appended to). */
+  readonly target: string;
+  /** Name in stats and logs. Default `pino`. */
+  readonly name?: string;
+  /**
+   * Hash-chain the lines of this process (`sequence`, `prevHash`, `hash`, `chain` =
+   * `<host>:<pid>@<start time>`). Default true.
+   */
+  readonly chain?: boolean;
+  /** Write here instead of `target` (tests). */
+  readonly destination?: DestinationStream;
+}
+
+/**
+ * Decision records as pino NDJSON lines (`msg: "decision"`, `stream: "decision"`), on their own
+ * stream, separate from the operational log. Token-named fields are redacted if one ever reaches
+ * a record. A write resolves once the lines reached the file descriptor; a destination that
+ * reported an error fails every write after it (counted by the log, never thrown at the caller).
+ */
+export function createPinoAuditSink(options: PinoAuditSinkOptions): AuditSink {
+  const { target } = options;
+  let error: Error | undefined;
+  let dest: DestinationStream & { flush?: (cb?: (err?: Error) => void) => void; end?: () => void };
+  if (options.destination) dest = options.destination;
+  else {
+    const boom = pino.destination({ dest: target === "stdout" ? 1 : target === "stderr" ? 2 : target, sync: false, mkdir: true });
+    boom.on("error", (err: Error) => {
+      error = err;
+    });
+    dest = boom;
+  }
+  const log: Logger = pino({ base: undefined, timestamp: false, redact: { paths: [...REDACTED_FIELDS], censor: "[redacted]" } }, dest);
+  const chain = options.chain === false ? undefined : new LocalChain(`${hostname()}:${process.pid}@${new Date().toISOString()}`);
+  /** Records of a failed batch already handed to the destination: a retry does not write them twice. */
+  let handed = new Set<DecisionRecord>();
+
+  const flush = () =>
+    new Promise<void>((resolve, reject) => {
+      if (!dest.flush) return resolve();
+      try {
+        dest.flush((err?: Error) => (err ? reject(err) : resolve()));
+      } catch (err) {
+        // SonicBoom throws when asked to flush before it is ready; nothing is lost, it writes once open.
+        if (String((err as Error)?.message).includes("not ready")) resolve();
+        else reject(err as Error);
+      }
+    });
+
+  return {
+    name: options.name ?? "pino",
+    async write(records) {
+      if (error) throw error;
+      for (const r of records) {
+        if (handed.has(r)) continue;
+        log.info({ ...(chain ? chain.next(r) : r), stream: "decision" }, "decision");
+        handed.add(r);
+      }
+      await flush();
+      if (error) throw error;
+      handed = new Set();
+    },
+    async close() {
+      try {
+        await flush();
+      } catch {
+        // counted by the last write
+      }
+      if (!options.destination && target !== "stdout" && target !== "stderr") dest.end?.();
+    },
+  };
+}
