@@ -6,7 +6,9 @@ const USAGE = `mcp-pdp — a policy decision point for MCP deployments
 
   mcp-pdp serve [--config FILE]        start the gRPC PDP (default: development mode on 127.0.0.1:50051)
   mcp-pdp check --dev --tool NAME …    ask the PDP one Authorize question (see mcp-pdp check --help)
+  mcp-pdp policy validate|test [DIR] [--json | --junit FILE]   check policies and run their test cases
   mcp-pdp dev token user|workload|caller [--sub S] [--aud A] …   mint a DEVELOPMENT token
+  mcp-pdp audit query|tail|get|explain|export|verify …   the decision audit (see mcp-pdp audit --help)
 `;
 
 /** Runs one CLI command; resolves to the exit code. */
@@ -21,6 +23,10 @@ export async function runCli(argv: string[]): Promise<number> {
     }
     case "check":
       return check(rest);
+    case "audit":
+      return (await import("./audit.js")).auditCommand(rest);
+    case "policy":
+      return (await import("./policy.js")).policyCommand(rest);
     case "dev":
       if (rest[0] === "token") return devToken(rest.slice(1));
       throw new UsageError(USAGE);

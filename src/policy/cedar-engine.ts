@@ -34,11 +34,14 @@ const slotOwners = new Map<string, object>();
 /**
  * Preparses a loaded policy set and its schema and returns an engine for it.
  *
- * @throws PdpError `POLICY_INVALID` when cedar-wasm refuses to preparse (the previous set under
- *   the same slot stays in place).
+ * @throws PdpError `POLICY_INVALID` when cedar-wasm refuses to preparse (any earlier engine on
+ *   the same slot then denies: the slot may hold a mix of versions).
  */
 export function createCedarEngine(loaded: LoadedPolicySet, options: CedarEngineOptions = {}): PolicyEngine {
   const slot = options.slot ?? DEFAULT_SLOT;
+  // From here on the slot may hold a mix of old and new (a preparse that fails half-way leaves
+  // the schema replaced and the old set in place): no earlier engine may evaluate it any more.
+  slotOwners.delete(slot);
   const schemaAnswer = preparseSchema(slot, loaded.schema);
   if (schemaAnswer.type === "failure") throw preparseError("schema", schemaAnswer.errors);
   const setAnswer = preparsePolicySet(slot, { staticPolicies: loaded.policyText });

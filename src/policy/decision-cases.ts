@@ -11,7 +11,8 @@ import type { DecisionInput, PolicyAction, PolicyDecision, PolicyEngine, Session
 /** What a case expects from the engine. */
 export interface ExpectedDecision {
   readonly decision: PolicyDecision["decision"];
-  readonly outcome: PolicyDecision["outcome"];
+  /** Checked only when the case gives it. */
+  readonly outcome?: PolicyDecision["outcome"];
   /** The `@id`s of the determining policies, in any order (compared as a sorted list). */
   readonly reasons: readonly string[];
 }
@@ -22,7 +23,15 @@ export interface DecisionCase {
   readonly file: string;
   readonly name: string;
   readonly description?: string;
+  /**
+   * The request. When the case gives a session `history`, `input.session` holds only the facts
+   * the case stated explicitly; {@link resolveCaseInput} derives the rest from the history.
+   */
   readonly input: DecisionInput;
+  /** Tool names the session called before this request (on the request's server), oldest first. */
+  readonly history?: readonly string[];
+  /** Session facts the case stated explicitly (they win over what the history gives). */
+  readonly sessionOverrides?: Partial<SessionFacts>;
   readonly expect: ExpectedDecision;
 }
 
@@ -78,22 +87,65 @@ export function parseCaseFile(file: string, text: string): DecisionCase[] {
     const request = raw["request"] ?? {};
     if (!isObject(request)) return where(`"request" must be an object`);
     const description = raw["description"];
+    const merged = { ...defaults, ...request };
+    const session = toSession(merged["session"], where);
     return {
       file,
       name,
       ...(typeof description === "string" ? { description } : {}),
-      input: toInput({ ...defaults, ...request }, where),
+      input: toInput(merged, session?.facts, where),
+      ...(session?.history ? { history: session.history } : {}),
+      ...(session ? { sessionOverrides: session.overrides } : {}),
       expect: toExpect(raw["expect"], where),
     };
   });
 }
 
-/** Runs one case: evaluates its input and compares decision, outcome and reason ids. */
+/**
+ * The case's request with its session facts derived from its `history` through the engine's
+ * static tool facts: `callCount` = calls in the history, `tools` = their names, `labels` = the
+ * union of their labels, `riskTotal` = the sum of their risks; facts the case states win.
+ *
+ * @throws PdpError `POLICY_INVALID` when the history names a tool the entities do not list.
+ */
+export function resolveCaseInput(engine: PolicyEngine, c: DecisionCase): DecisionInput {
+  if (!c.history) return c.input;
+  const tools: string[] = [];
+  const labels = new Set<string>();
+  let riskTotal = 0;
+  for (const name of c.history) {
+    const info = engine.tool(c.input.serverId, name);
+    if (!info) throw new PdpError("POLICY_INVALID", `session history names ${JSON.stringify(name)}, which the entities do not list on ${c.input.serverId}`);
+    if (!tools.includes(name)) tools.push(name);
+    info.labels.forEach((l) => labels.add(l));
+    riskTotal += info.risk;
+  }
+  const session: SessionFacts = {
+    callCount: c.history.length,
+    tools,
+    labels: [...labels],
+    riskTotal,
+    ...c.sessionOverrides,
+  };
+  return { ...c.input, session };
+}
+
+/** Runs one case: evaluates its input and compares decision, outcome (when expected) and reason ids. */
 export function runDecisionCase(engine: PolicyEngine, c: DecisionCase): DecisionCaseResult {
-  const actual = engine.evaluate(c.input);
+  let input: DecisionInput;
+  try {
+    input = resolveCaseInput(engine, c);
+  } catch (err) {
+    const message = PdpError.from(err, "POLICY_INVALID").message;
+    const actual: PolicyDecision = { decision: "deny", outcome: "error", reasons: [], errors: [message], version: engine.version };
+    return { case: c, passed: false, actual, mismatches: [message] };
+  }
+  const actual = engine.evaluate(input);
   const mismatches: string[] = [];
   if (actual.decision !== c.expect.decision) mismatches.push(`decision: expected ${c.expect.decision}, got ${actual.decision}`);
-  if (actual.outcome !== c.expect.outcome) mismatches.push(`outcome: expected ${c.expect.outcome}, got ${actual.outcome}`);
+  if (c.expect.outcome !== undefined && actual.outcome !== c.expect.outcome) {
+    mismatches.push(`outcome: expected ${c.expect.outcome}, got ${actual.outcome}`);
+  }
   const want = [...c.expect.reasons].sort();
   const got = actual.reasons.map((r) => r.policyId).sort();
   if (want.join("\n") !== got.join("\n")) mismatches.push(`reasons: expected [${want.join(", ")}], got [${got.join(", ")}]`);
@@ -106,7 +158,7 @@ export function runDecisionCases(engine: PolicyEngine, cases: readonly DecisionC
   return cases.map((c) => runDecisionCase(engine, c));
 }
 
-function toInput(r: Record<string, unknown>, fail: (msg: string) => never): DecisionInput {
+function toInput(r: Record<string, unknown>, session: SessionFacts | undefined, fail: (msg: string) => never): DecisionInput {
   const agent = r["agent"];
   const agentId = typeof agent === "string" ? agent : isObject(agent) ? agent["id"] : undefined;
   if (typeof agentId !== "string") return fail(`"agent" must be a SPIFFE ID or { "id", "trustDomain" }`);
@@ -115,7 +167,10 @@ function toInput(r: Record<string, unknown>, fail: (msg: string) => never): Deci
   if (!isObject(user) || typeof user["issuer"] !== "string" || typeof user["subject"] !== "string") {
     return fail(`"user" must be { "issuer", "subject", "scopes"? }`);
   }
-  const scopes = user["scopes"] ?? [];
+  // `scopes` (an array), or `scope` as the token carries it (a space-separated string).
+  const scope = user["scope"];
+  if (scope !== undefined && typeof scope !== "string") return fail(`"user.scope" must be a space-separated string`);
+  const scopes = user["scopes"] ?? (scope === undefined ? [] : scope.split(" ").filter((x) => x !== ""));
   if (!isStringArray(scopes)) return fail(`"user.scopes" must be an array of strings`);
   const action = r["action"];
   if (!ACTIONS.includes(action as PolicyAction)) return fail(`"action" must be one of ${ACTIONS.join(", ")}`);
@@ -127,10 +182,8 @@ function toInput(r: Record<string, unknown>, fail: (msg: string) => never): Deci
   }
   const args = r["arguments"];
   if (args !== undefined && !isObject(args)) return fail(`"arguments" must be an object`);
-  const session = r["session"];
-  if (session !== undefined && !isSession(session)) {
-    return fail(`"session" must be { "callCount", "tools", "labels", "riskTotal" }`);
-  }
+  const ttl = r["requestedTtlSeconds"];
+  if (ttl !== undefined && !Number.isSafeInteger(ttl)) return fail(`"requestedTtlSeconds" must be a whole number`);
   return {
     agent: { id: agentId, trustDomain },
     user: { issuer: user["issuer"], subject: user["subject"], scopes },
@@ -143,16 +196,53 @@ function toInput(r: Record<string, unknown>, fail: (msg: string) => never): Deci
     ...(typeof r["resourceUri"] === "string" ? { resourceUri: r["resourceUri"] } : {}),
     ...(args !== undefined ? { arguments: args as DecisionInput["arguments"] } : {}),
     ...(session !== undefined ? { session } : {}),
+    ...(ttl !== undefined ? { requestedTtlSeconds: ttl as number } : {}),
   };
 }
 
+/**
+ * `session`: `{ "history"?: [tool names], "callCount"?, "tools"?, "labels"?, "riskTotal"? }`.
+ * Facts not given default to what the history gives (resolved at run time), or to zero/empty.
+ */
+function toSession(
+  raw: unknown,
+  fail: (msg: string) => never,
+): { facts: SessionFacts; history?: string[]; overrides: Partial<SessionFacts> } | undefined {
+  if (raw === undefined) return undefined;
+  const shape = `"session" must be { "history"?: [tool names], "callCount"?, "tools"?, "labels"?, "riskTotal"? }`;
+  if (!isObject(raw)) return fail(shape);
+  for (const k of Object.keys(raw)) {
+    if (!["history", "callCount", "tools", "labels", "riskTotal"].includes(k)) return fail(`${shape}; unknown field "${k}"`);
+  }
+  const { history, callCount, tools, labels, riskTotal } = raw;
+  if (history !== undefined && !isStringArray(history)) return fail(`"session.history" must be an array of tool names`);
+  for (const [k, v] of [["callCount", callCount], ["riskTotal", riskTotal]] as const) {
+    if (v !== undefined && !Number.isSafeInteger(v)) return fail(`"session.${k}" must be a whole number`);
+  }
+  for (const [k, v] of [["tools", tools], ["labels", labels]] as const) {
+    if (v !== undefined && !isStringArray(v)) return fail(`"session.${k}" must be an array of strings`);
+  }
+  const overrides: Partial<SessionFacts> = {
+    ...(callCount !== undefined && { callCount: callCount as number }),
+    ...(tools !== undefined && { tools: tools as string[] }),
+    ...(labels !== undefined && { labels: labels as string[] }),
+    ...(riskTotal !== undefined && { riskTotal: riskTotal as number }),
+  };
+  const facts: SessionFacts = { callCount: history?.length ?? 0, tools: [], labels: [], riskTotal: 0, ...overrides };
+  return { facts, ...(history !== undefined && { history }), overrides };
+}
+
 function toExpect(raw: unknown, fail: (msg: string) => never): ExpectedDecision {
-  if (!isObject(raw)) return fail(`needs "expect": { "decision", "outcome", "reasons" }`);
+  if (!isObject(raw)) return fail(`needs "expect": { "decision", "outcome"?, "reasons" }`);
   const { decision, outcome, reasons } = raw;
   if (!DECISIONS.includes(decision as never)) return fail(`"expect.decision" must be one of ${DECISIONS.join(", ")}`);
-  if (!OUTCOMES.includes(outcome as never)) return fail(`"expect.outcome" must be one of ${OUTCOMES.join(", ")}`);
+  if (outcome !== undefined && !OUTCOMES.includes(outcome as never)) return fail(`"expect.outcome" must be one of ${OUTCOMES.join(", ")}`);
   if (!isStringArray(reasons)) return fail(`"expect.reasons" must be an array of policy @ids`);
-  return { decision: decision as ExpectedDecision["decision"], outcome: outcome as ExpectedDecision["outcome"], reasons };
+  return {
+    decision: decision as ExpectedDecision["decision"],
+    ...(outcome !== undefined && { outcome: outcome as NonNullable<ExpectedDecision["outcome"]> }),
+    reasons,
+  };
 }
 
 /** `spiffe://<trust domain>/<path>` → `<trust domain>` (empty when not a SPIFFE ID). */
@@ -169,12 +259,3 @@ function isStringArray(v: unknown): v is string[] {
   return Array.isArray(v) && v.every((x) => typeof x === "string");
 }
 
-function isSession(v: unknown): v is SessionFacts {
-  return (
-    isObject(v) &&
-    typeof v["callCount"] === "number" &&
-    typeof v["riskTotal"] === "number" &&
-    isStringArray(v["tools"]) &&
-    isStringArray(v["labels"])
-  );
-}

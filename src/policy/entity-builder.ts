@@ -162,6 +162,12 @@ export function createEntityBuilder(loaded: LoadedPolicySet): EntityBuilder {
           risk_total: input.session.riskTotal,
         };
       }
+      if (input.requestedTtlSeconds !== undefined) {
+        if (!Number.isSafeInteger(input.requestedTtlSeconds)) {
+          throw new PdpError("INVALID_REQUEST", "requestedTtlSeconds must be a whole number of seconds");
+        }
+        context["requested_ttl_seconds"] = input.requestedTtlSeconds;
+      }
       return { principal, action: cedarUid.action(input.action), resource, context, entities };
     },
   };

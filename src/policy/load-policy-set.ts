@@ -226,12 +226,7 @@ export function loadPolicySet(dir: string): LoadedPolicySet {
   }
 
   hashed.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
-  const hash = createHash("sha256");
-  for (const f of hashed) {
-    hash.update(`${f.rel}\n${f.bytes.length}\n`);
-    hash.update(f.bytes);
-  }
-  const digest = hash.digest("hex");
+  const digest = digestOf(hashed);
   return {
     dir,
     version: digest.slice(0, 16),
@@ -245,6 +240,47 @@ export function loadPolicySet(dir: string): LoadedPolicySet {
     warnings,
     loadedAt: new Date(),
   };
+}
+
+/**
+ * The digest a policy directory's files would have as a version, without checking them — to name
+ * a refused version. Best effort: files that cannot be read are left out; undefined when none
+ * can. Equals {@link LoadedPolicySet.digest} for a directory that loads.
+ */
+export function digestPolicyDir(dir: string): string | undefined {
+  const files: { rel: string; bytes: Buffer }[] = [];
+  const add = (rel: string): void => {
+    try {
+      files.push({ rel, bytes: readFileSync(path.join(dir, rel)) });
+    } catch {
+      // unreadable: left out
+    }
+  };
+  add(SCHEMA_FILE);
+  for (const [sub, ext] of [
+    [POLICY_DIR, ".cedar"],
+    [ENTITY_DIR, ".json"],
+  ] as const) {
+    try {
+      readdirSync(path.join(dir, sub), { withFileTypes: true })
+        .filter((e) => e.isFile() && e.name.endsWith(ext))
+        .forEach((e) => add(`${sub}/${e.name}`));
+    } catch {
+      // no such directory: nothing to add
+    }
+  }
+  if (files.length === 0) return undefined;
+  files.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
+  return digestOf(files);
+}
+
+function digestOf(files: readonly { rel: string; bytes: Buffer }[]): string {
+  const hash = createHash("sha256");
+  for (const f of files) {
+    hash.update(`${f.rel}\n${f.bytes.length}\n`);
+    hash.update(f.bytes);
+  }
+  return hash.digest("hex");
 }
 
 function invalid(lines: readonly string[]): PdpError {

@@ -32,6 +32,12 @@ export interface DecisionInput {
   readonly arguments?: { readonly [key: string]: JsonValue };
   /** The session so far, when there is one (policy input for chain and budget rules). */
   readonly session?: SessionFacts;
+  /**
+   * `open_session` only: the session lifetime the PEP asked for, in whole seconds (context
+   * `requested_ttl_seconds`; checked by `session-max-ttl`). Pass the requested TTL before any
+   * capping, so that a request over the server's limit is refused visibly. Must be an integer.
+   */
+  readonly requestedTtlSeconds?: number;
 }
 
 /** What a session has done so far, as policy sees it. */
@@ -79,12 +85,30 @@ export interface ToolInfo {
 
 /** Status of the loaded policy set. */
 export interface PolicyStatus {
+  /** The version in force (16 hex characters; in every decision). */
   readonly version: string;
+  /** When the version in force was loaded. */
   readonly loadedAt: Date;
   readonly policyCount: number;
   readonly entityCount: number;
+  /**
+   * The diagnostics of the last refused reload (one line per problem: `file:line [policy @id]
+   * message — help: …`). Kept after a later successful reload: compare `lastErrorAt` with
+   * `loadedAt`, or read {@link PolicyStatus.refusing}.
+   */
   readonly lastError?: string;
+  /** When the last reload was refused. */
   readonly lastErrorAt?: Date;
+  /** The version (16 hex) of the refused files, when they could be read. */
+  readonly refusedVersion?: string;
+  /** True when the most recent reload attempt was refused (the files on disk are not in force). */
+  readonly refusing?: boolean;
+  /** Why the version in force was loaded: `"start"`, `"watch"`, `"SIGHUP"`, … (policy manager only). */
+  readonly loadReason?: string;
+  /** Successful reloads (version changes) since start (policy manager only). */
+  readonly reloads?: number;
+  /** Refused reloads since start (policy manager only). */
+  readonly refusals?: number;
 }
 
 /** Evaluates decisions against the current policy set. Synchronous: cedar-wasm is. */

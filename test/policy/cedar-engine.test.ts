@@ -154,6 +154,6 @@ test("tool() returns the static facts; status() describes the version", () => {
   assert.equal(engine.tool("https://other.example/mcp", "read_document"), undefined);
   const s = engine.status();
   assert.equal(s.version, engine.version);
-  assert.equal(s.policyCount, 6);
+  assert.equal(s.policyCount, 22);
   assert.ok(s.entityCount >= 10);
 });

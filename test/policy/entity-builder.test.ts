@@ -29,7 +29,8 @@ const types = (l: { entities: { uid: unknown }[] }): string[] => l.entities.map(
 
 test("the slice for the shipped policies: agent, tool, server — no user, client, IdP or groups", () => {
   const loaded = loadPolicySet(shipped);
-  assert.deepEqual([...loaded.readsEntityTypes].sort(), ["IdentityProvider", "Server"]);
+  // AgentGroup: a policy names AgentGroup::"registered-workloads"; groups are never sent (closures are).
+  assert.deepEqual([...loaded.readsEntityTypes].sort(), ["AgentGroup", "IdentityProvider", "Server"]);
   const r = createEntityBuilder(loaded).build(input);
   assert.deepEqual(types(r), ["Agent", "Tool", "Server"]);
   assert.deepEqual(r.principal, cedarUid.agent(input.agent.id));
@@ -38,7 +39,10 @@ test("the slice for the shipped policies: agent, tool, server — no user, clien
   assert.deepEqual(r.entities[0], {
     uid: { type: "Agent", id: input.agent.id },
     attrs: { trust_domain: "dev.mcp-pdp.local" },
-    parents: [{ type: "AgentGroup", id: "research-agents" }],
+    parents: [
+      { type: "AgentGroup", id: "registered-workloads" },
+      { type: "AgentGroup", id: "research-agents" },
+    ],
   });
   assert.deepEqual(r.context, {
     user: { type: "User", id: "https://dev-issuer.mcp-pdp.invalid#alice" },
