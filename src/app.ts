@@ -2,6 +2,10 @@ import type { Logger } from "pino";
 import { createPinoDecisionLog, type DecisionLog } from "./audit/decision-log.js";
 import type { PdpConfig } from "./config/types.js";
 import { createAuthorizer } from "./decision/authorizer.js";
+import { createRecorder } from "./decision/recorder.js";
+import { createRevoker } from "./decision/revoker.js";
+import { createSessionService } from "./decision/session-service.js";
+import { createStateStores } from "./session/state-stores.js";
 import { createTokenVerifier } from "./identity/token-verifier.js";
 import { createCedarEngine } from "./policy/cedar-engine.js";
 import { loadPolicySet } from "./policy/load-policy-set.js";
@@ -39,16 +43,18 @@ export async function startApp(config: PdpConfig, logger: Logger, options: Start
   const current = () => engine;
   const verifier = createTokenVerifier(config.identity, { operators: config.operators });
   const decisionLog = options.decisionLog ?? createPinoDecisionLog(config.decisionLog);
-  const authorizer = createAuthorizer({
-    verifier,
-    engine: current,
-    decisionLog,
-    logger,
-    limits: { maxArgumentsBytes: config.maxArgumentsBytes },
-  });
+  const stores = createStateStores(config.store, logger);
+  const unsubscribe = await stores.revocations.subscribe(() => verifier.dropCached());
+  const decide = createRecorder({ decisionLog, logger, version: () => current().version, now: () => new Date() });
+  const common = { verifier, engine: current, stores, sessions: config.sessions, decide };
+  const authorizer = createAuthorizer({ ...common, logger, limits: { maxArgumentsBytes: config.maxArgumentsBytes } });
+  const sessions = createSessionService(common);
+  const revoke = createRevoker({ stores, decide, config });
   const authenticate = createCallerAuthenticator({ mode: config.mode, operators: config.operators, verifier });
   const { server, health } = createGrpcServer({
     authorizer,
+    sessions,
+    revoke,
     authenticate,
     engine: current,
     logger,
@@ -61,8 +67,14 @@ export async function startApp(config: PdpConfig, logger: Logger, options: Start
     ),
   );
   health.setServing(true);
-  logger.info({ host: config.host, port, mode: config.mode, policyVersion: engine.version, tls: Boolean(config.tls) }, "mcp-pdp serving");
+  const decisionServices = ["", "mcppdp.v1.AuthorizationService", "mcppdp.v1.SessionService"];
+  health.setStatus(decisionServices, stores.healthy());
+  stores.onHealthChange((healthy) => health.setStatus(decisionServices, healthy));
   announceRisks(config, logger);
+  logger.info(
+    { host: config.host, port, mode: config.mode, policyVersion: engine.version, tls: Boolean(config.tls), store: stores.backend },
+    "mcp-pdp serving",
+  );
 
   let stopping: Promise<void> | undefined;
   return {
@@ -82,6 +94,8 @@ export async function startApp(config: PdpConfig, logger: Logger, options: Start
           });
         });
         await decisionLog.flush();
+        await unsubscribe();
+        await stores.close();
         await verifier.close();
         logger.info("mcp-pdp stopped");
       })();

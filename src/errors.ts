@@ -51,6 +51,8 @@ const reasonCodes: Record<PdpErrorCode, ReasonCode> = {
 export interface PdpErrorOptions {
   /** The underlying error, kept for the operational log; never shown to callers. */
   cause?: unknown;
+  /** Caller-safe structured facts (e.g. `{ changed: "client" }` for CONTEXT_CHANGED). */
+  details?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -60,10 +62,12 @@ export interface PdpErrorOptions {
 export class PdpError extends Error {
   override readonly name = "PdpError";
   readonly code: PdpErrorCode;
+  readonly details: Readonly<Record<string, string>>;
 
   constructor(code: PdpErrorCode, message: string, options: PdpErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
+    this.details = options.details ?? {};
   }
 
   /** The reason code a DENY carries for this error. */

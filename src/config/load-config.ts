@@ -3,7 +3,16 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { PdpError } from "../errors.js";
 import { DEV_ISSUER, devIdentityConfig } from "../identity/dev-issuer.js";
-import type { IdentityConfig, IssuerConfig, PdpConfig, TlsConfig, WorkloadIssuerConfig } from "./types.js";
+import type {
+  IdentityConfig,
+  IssuerConfig,
+  PdpConfig,
+  RedisStoreConfig,
+  SessionConfig,
+  StoreConfig,
+  TlsConfig,
+  WorkloadIssuerConfig,
+} from "./types.js";
 
 /** The package root (where the bundled `cedar/` lives), from `src/config` or `dist/config`. */
 export const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -136,6 +145,56 @@ export const ENV_OVERRIDES: Readonly<Record<string, string>> = {
   MCP_PDP_ALLOW_PLAINTEXT: "allowPlaintext",
 };
 
+/** Environment variables for nested keys. */
+const NESTED_ENV: Readonly<Record<string, [string, string]>> = {
+  MCP_PDP_STORE: ["store", "backend"],
+  MCP_PDP_REDIS_URL: ["store.redis", "url"],
+  MCP_PDP_REDIS_PREFIX: ["store.redis", "keyPrefix"],
+  MCP_PDP_SESSIONS_REQUIRED: ["sessions", "required"],
+};
+
+function applyNestedEnv(raw: Raw, env: NodeJS.ProcessEnv): void {
+  for (const [name, [objPath, key]] of Object.entries(NESTED_ENV)) {
+    if (env[name] === undefined) continue;
+    let target = raw;
+    for (const part of objPath.split(".")) target = (target[part] ??= {}) as Raw;
+    target[key] = env[name];
+  }
+}
+
+function sessions(raw: unknown): SessionConfig {
+  const r = (raw ?? {}) as Raw;
+  const maxTtlSeconds = int(r.maxTtlSeconds, "sessions.maxTtlSeconds", 900, 1, 86400);
+  return {
+    required: bool(r.required, "sessions.required", true),
+    defaultTtlSeconds: int(r.defaultTtlSeconds, "sessions.defaultTtlSeconds", Math.min(900, maxTtlSeconds), 1, maxTtlSeconds),
+    maxTtlSeconds,
+    maxRequestedItems: int(r.maxRequestedItems, "sessions.maxRequestedItems", 100, 1, 10000),
+  };
+}
+
+function store(raw: unknown): StoreConfig {
+  const r = (raw ?? {}) as Raw;
+  const backend = str(r.backend, "store.backend", r.redis ? "redis" : "memory");
+  if (backend === "memory") return { backend };
+  if (backend !== "redis") fail(`store.backend must be "memory" or "redis", not "${backend}"`);
+  const redis = (r.redis ?? {}) as Raw;
+  const targets = ["url", "sentinel", "cluster"].filter((k) => redis[k] !== undefined);
+  if (targets.length !== 1) fail("store.redis needs exactly one of url, sentinel, cluster");
+  const keyPrefix = str(redis.keyPrefix, "store.redis.keyPrefix", "mcp-pdp:");
+  if (/[{}]/.test(keyPrefix)) fail("store.redis.keyPrefix must not contain braces (they would pin every key to one cluster slot)");
+  return {
+    backend,
+    redis: {
+      ...(redis.url !== undefined && { url: str(redis.url, "store.redis.url") }),
+      ...(redis.sentinel !== undefined && { sentinel: redis.sentinel as RedisStoreConfig["sentinel"] }),
+      ...(redis.cluster !== undefined && { cluster: redis.cluster as RedisStoreConfig["cluster"] }),
+      keyPrefix,
+      deadlineMs: int(redis.deadlineMs, "store.redis.deadlineMs", 250, 10, 60000),
+    },
+  };
+}
+
 function readFile(file: string): Raw {
   try {
     const parsed: unknown = JSON.parse(readFileSync(file, "utf8"));
@@ -157,6 +216,7 @@ export function loadConfig(options: LoadConfigOptions = {}): PdpConfig {
   const raw: Raw = file ? readFile(file) : {};
   const baseDir = file ? path.dirname(path.resolve(file)) : process.cwd();
   for (const [name, key] of Object.entries(ENV_OVERRIDES)) if (env[name] !== undefined) raw[key] = env[name];
+  applyNestedEnv(raw, env);
   Object.assign(raw, options.overrides);
 
   const mode = str(raw.mode, "mode", "development");
@@ -172,6 +232,8 @@ export function loadConfig(options: LoadConfigOptions = {}): PdpConfig {
     maxArgumentsBytes: int(raw.maxArgumentsBytes, "maxArgumentsBytes", 64 * 1024, 0, 16 * 1024 * 1024),
     cedarDir: path.resolve(baseDir, str(raw.cedarDir, "cedarDir", path.join(packageRoot, "cedar"))),
     identity: identity(raw.identity, mode, baseDir),
+    sessions: sessions(raw.sessions),
+    store: store(raw.store),
     operators: strList(raw.operators, "operators"),
     logLevel: str(raw.logLevel, "logLevel", "info"),
     decisionLog: str(raw.decisionLog, "decisionLog", "stdout"),

@@ -1,3 +1,5 @@
+import type { RedisClusterOptions, RedisSentinelOptions } from "../session/redis-connection.js";
+
 /** Configuration types. Every value is read and validated in `src/config/load-config.ts` and nowhere else. */
 
 import type { JSONWebKeySet } from "jose";
@@ -66,6 +68,40 @@ export interface TlsConfig {
   readonly requireClientCert: boolean;
 }
 
+/** Delegated sessions. */
+export interface SessionConfig {
+  /** Authorize/FilterTools without a session handle are DENY SESSION_REQUIRED. Default true. */
+  readonly required: boolean;
+  /** Lifetime of a session opened without a requested TTL. Default 900 (15 min). */
+  readonly defaultTtlSeconds: number;
+  /** Hard maximum session lifetime; a longer request is capped. Default 900. */
+  readonly maxTtlSeconds: number;
+  /** Most tools, resources and prompts one OpenSession may request (each). Default 100. */
+  readonly maxRequestedItems: number;
+}
+
+/** Where session, revocation and approval state lives. */
+export interface StoreConfig {
+  /** `memory`: this process only (the embedded default). `redis`: shared by every replica. */
+  readonly backend: "memory" | "redis";
+  /** Redis connection, for `backend: "redis"`. */
+  readonly redis?: RedisStoreConfig;
+}
+
+/** Redis settings. Exactly one of url, sentinel, cluster. */
+export interface RedisStoreConfig {
+  /** `redis://[user:pass@]host:port[/db]` or `rediss://…`. */
+  readonly url?: string;
+  /** Sentinel: `{ sentinels: [{host, port}], name, … }`. */
+  readonly sentinel?: RedisSentinelOptions;
+  /** Cluster: `{ nodes: [{host, port}], … }`. */
+  readonly cluster?: RedisClusterOptions;
+  /** Prefix of every key and channel. Default `mcp-pdp:`. */
+  readonly keyPrefix: string;
+  /** Deadline of each store operation in ms; past it a decision is DENY STORE_UNAVAILABLE. Default 250. */
+  readonly deadlineMs: number;
+}
+
 /** The whole PDP configuration. */
 export interface PdpConfig {
   /** `development` allows plaintext and unauthenticated callers on loopback only, and the bundled dev issuer. */
@@ -85,6 +121,8 @@ export interface PdpConfig {
   /** The Cedar directory (schema, policies, entities, tests). Default the bundled `cedar/`. */
   readonly cedarDir: string;
   readonly identity: IdentityConfig;
+  readonly sessions: SessionConfig;
+  readonly store: StoreConfig;
   /** Caller identities (JWT `sub` or certificate URI SAN) with operator rights. */
   readonly operators: readonly string[];
   /** pino level for the operational log. */

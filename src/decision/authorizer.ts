@@ -1,10 +1,8 @@
-import { createHash, randomUUID } from "node:crypto";
-import { hostname } from "node:os";
+import { createHash } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { timestampFromDate, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { Logger } from "pino";
-import type { DecisionLog } from "../audit/decision-log.js";
-import type { DecisionRecord } from "../audit/decision-record.js";
+import type { SessionConfig } from "../config/types.js";
 import { PdpError } from "../errors.js";
 import {
   AuthorizeResponseSchema,
@@ -16,22 +14,28 @@ import {
 } from "../gen/mcppdp/v1/authorization_pb.js";
 import { Decision, ReasonCode } from "../gen/mcppdp/v1/common_pb.js";
 import type { Decoded } from "../grpc/service-definition.js";
-import type { VerifiedCaller } from "../identity/types.js";
+import type { TokenVerifier, VerifiedCaller } from "../identity/types.js";
 import type { DecisionInput, PolicyEngine } from "../policy/types.js";
-import { checkIdentityFields, checkToolName, parseAuthorizeRequest, type RequestLimits } from "./authorize-request.js";
-import { errorOutcome, policyOutcome, reasonName, type Outcome } from "./outcome.js";
+import type { StateStores } from "../session/state-stores.js";
+import type { SessionRecord } from "../session/types.js";
+import { checkIdentityFields, checkToolName, parseAuthorizeRequest, type AuthorizeInput, type RequestLimits } from "./authorize-request.js";
+import { policyOutcome, type Outcome } from "./outcome.js";
+import type { Decide, Draft } from "./recorder.js";
+import { appendRefusal, checkGrant, checkHandle, checkRevocation, checkSession, revocationSubjects } from "./session-checks.js";
 import { checkCaller, verifyIdentities, type VerifiedParties } from "./verify-identities.js";
 
 /** What the Authorize pipeline needs. */
 export interface AuthorizerDeps {
-  readonly verifier: import("../identity/types.js").TokenVerifier;
+  readonly verifier: TokenVerifier;
   /** The policy engine in force (read on every decision, so a reload takes effect at once). */
   readonly engine: () => PolicyEngine;
-  readonly decisionLog: DecisionLog;
+  readonly stores: StateStores;
+  readonly sessions: SessionConfig;
+  readonly decide: Decide;
   readonly logger: Logger;
   readonly limits: RequestLimits;
-  /** Clock for `evaluated_at`. Default `() => new Date()`. */
-  readonly now?: () => Date;
+  /** Clock in ms. Default `Date.now`. */
+  readonly now?: () => number;
 }
 
 /** Authenticates the caller of the current RPC (an enforcement point). */
@@ -44,25 +48,24 @@ export interface Authorizer {
 }
 
 const MAX_FILTER_TOOLS = 1000;
-const INSTANCE = `${hostname()}:${process.pid}`;
-
-type Draft = { -readonly [K in keyof DecisionRecord]?: DecisionRecord[K] };
 
 function digest(json: string): string {
   return createHash("sha256").update(json).digest("hex");
 }
 
-function partiesToRecord(draft: Draft, parties: VerifiedParties): void {
+/** Fills the record with the verified parties. */
+export function partiesToRecord(draft: Draft, parties: VerifiedParties): void {
   draft.userIssuer = parties.user.issuer;
   draft.userSubject = parties.user.subject;
   draft.idp = parties.user.issuer;
   draft.agentId = parties.workload.agentId;
 }
 
-function decisionInput(
+/** A Cedar request in verified terms. */
+export function decisionInput(
   parties: VerifiedParties,
   req: { clientId: string; serverId: string; purpose: string },
-  rest: Pick<DecisionInput, "action" | "tool" | "resourceUri" | "arguments">,
+  rest: Omit<DecisionInput, "agent" | "user" | "clientId" | "serverId" | "idp" | "purpose">,
 ): DecisionInput {
   return {
     agent: { id: parties.workload.agentId, trustDomain: parties.workload.trustDomain },
@@ -75,49 +78,39 @@ function decisionInput(
   };
 }
 
-/** Builds the Authorize / FilterTools pipeline: validate → authenticate caller → verify → evaluate → shape → record. */
-export function createAuthorizer(deps: AuthorizerDeps): Authorizer {
-  const now = deps.now ?? (() => new Date());
+/** The item a request asks for, as grants and history name it. */
+function requested(input: AuthorizeInput): { kind: "tool" | "resource" | "prompt"; name: string; history: string } {
+  if (input.action === "read_resource") return { kind: "resource", name: input.resourceUri!, history: `resource:${input.resourceUri}` };
+  if (input.action === "get_prompt") return { kind: "prompt", name: input.tool!, history: `prompt:${input.tool}` };
+  return { kind: "tool", name: input.tool!, history: input.tool! };
+}
 
-  /** Runs one decision: `step` fills the draft record and returns the outcome; failures become DENY. */
-  async function decide<T>(
-    kind: string,
-    step: (draft: Draft) => Promise<{ outcome: Outcome; version?: string; extra?: T }>,
-  ): Promise<{ outcome: Outcome; decisionId: string; version: string; at: Date; extra?: T }> {
-    const started = process.hrtime.bigint();
-    const decisionId = randomUUID();
-    const draft: Draft = { kind, decisionId };
-    let result: { outcome: Outcome; version?: string; extra?: T };
-    try {
-      result = await step(draft);
-    } catch (err) {
-      const e = PdpError.from(err);
-      if (e.code === "INTERNAL") deps.logger.error({ err: e.cause, decisionId, kind }, "internal error during decision");
-      result = { outcome: errorOutcome(e) };
+/** Builds the Authorize / FilterTools pipeline: validate → caller → verify → session → grant → Cedar → history → record. */
+export function createAuthorizer(deps: AuthorizerDeps): Authorizer {
+  const now = deps.now ?? Date.now;
+  const { stores } = deps;
+
+  /** Verifies, loads the session and checks revocations in one store round trip. */
+  async function establish(
+    draft: Draft,
+    req: { sessionId: string; userToken: string; workloadToken: string; clientId: string; serverId: string; purpose: string },
+  ): Promise<{ parties: VerifiedParties; session?: SessionRecord }> {
+    const parties = await verifyIdentities(deps.verifier, req);
+    partiesToRecord(draft, parties);
+    if (!req.sessionId) {
+      if (deps.sessions.required) throw new PdpError("SESSION_REQUIRED", "a session is required: call OpenSession first");
+      const state = await stores.reader.loadForDecision(undefined, revocationSubjects(parties, req.clientId));
+      checkRevocation(state.revocation, false);
+      return { parties };
     }
-    const at = now();
-    const version = result.version ?? deps.engine().version;
-    const { outcome } = result;
-    const record: DecisionRecord = {
-      ...draft,
-      time: at.toISOString(),
-      decisionId,
-      instance: INSTANCE,
-      kind,
-      decision: outcome.allow ? "ALLOW" : "DENY",
-      reasonCode: reasonName(outcome.reasonCode),
-      reasons: outcome.reasons,
-      policyVersion: version,
-      latencyUs: Number((process.hrtime.bigint() - started) / 1000n),
-      ...(!outcome.allow && { message: outcome.message }),
-    };
-    deps.decisionLog.write(record);
-    return { outcome, decisionId, version, at, ...(result.extra !== undefined && { extra: result.extra }) };
+    const id = checkHandle(req.sessionId);
+    const state = await stores.reader.loadForDecision(id, revocationSubjects(parties, req.clientId, id));
+    return { parties, session: checkSession(state, { parties, ...req }, now()) };
   }
 
   return {
     async authorize(request, authenticate) {
-      const r = await decide("authorize", async (draft) => {
+      const r = await deps.decide<{ expiresAt?: number }>("authorize", async (draft) => {
         if (!request.ok) throw new PdpError("INVALID_REQUEST", "request message does not decode");
         const m = request.message;
         Object.assign(draft, { clientId: m.clientId, serverId: m.serverId, tool: m.tool, purpose: m.purpose });
@@ -129,33 +122,47 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorizer {
         const caller = await authenticate();
         draft.caller = caller.id;
         checkCaller(caller, input.serverId);
-        if (input.sessionId) throw new PdpError("SESSION_UNKNOWN", "no such session");
-        const parties = await verifyIdentities(deps.verifier, input);
-        partiesToRecord(draft, parties);
-        const decision = deps.engine().evaluate(
+        const { parties, session } = await establish(draft, input);
+        const item = requested(input);
+        if (session) checkGrant(session, item.kind, item.name);
+        const engine = deps.engine();
+        const decision = engine.evaluate(
           decisionInput(parties, input, {
             action: input.action,
             ...(input.tool !== undefined && { tool: input.tool }),
             ...(input.resourceUri !== undefined && { resourceUri: input.resourceUri }),
             arguments: input.arguments,
+            ...(session && { session: session.facts }),
           }),
         );
         if (decision.errors.length) deps.logger.warn({ errors: decision.errors }, "policy evaluation errors");
-        return { outcome: policyOutcome(decision), version: decision.version };
+        const outcome = policyOutcome(decision);
+        if (outcome.allow && session) {
+          const tool = item.kind === "tool" ? engine.tool(input.serverId, item.name) : undefined;
+          const appended = await stores.sessions.appendCall(session.id, {
+            tool: item.history,
+            labels: tool?.labels ?? [],
+            risk: tool?.risk ?? 0,
+          });
+          if (!appended.ok) throw appendRefusal(appended.reason);
+        }
+        return { outcome, version: decision.version, extra: { ...(session && { expiresAt: session.expiresAt }) } };
       });
       return create(AuthorizeResponseSchema, {
         decision: r.outcome.allow ? Decision.ALLOW : Decision.DENY,
         reasonCode: r.outcome.reasonCode,
         reasons: r.outcome.reasons.map((p) => ({ policyId: p.policyId, reason: p.reason })),
+        obligations: [...(r.outcome.obligations ?? [])],
         decisionId: r.decisionId,
         policyVersion: r.version,
         evaluatedAt: timestampFromDate(r.at),
+        ...(r.extra?.expiresAt !== undefined && { sessionExpiresAt: timestampFromMs(r.extra.expiresAt) }),
         message: r.outcome.message,
       });
     },
 
     async filterTools(request, authenticate) {
-      const r = await decide<string[]>("filter_tools", async (draft) => {
+      const r = await deps.decide<string[]>("filter_tools", async (draft) => {
         if (!request.ok) throw new PdpError("INVALID_REQUEST", "request message does not decode");
         const m = request.message;
         Object.assign(draft, { clientId: m.clientId, serverId: m.serverId, purpose: m.purpose });
@@ -166,14 +173,19 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorizer {
         const caller = await authenticate();
         draft.caller = caller.id;
         checkCaller(caller, m.serverId);
-        if (m.sessionId) throw new PdpError("SESSION_UNKNOWN", "no such session");
-        const parties = await verifyIdentities(deps.verifier, m);
-        partiesToRecord(draft, parties);
+        const { parties, session } = await establish(draft, m);
         const engine = deps.engine();
         const visible = m.tools.filter(
-          (tool) => engine.evaluate(decisionInput(parties, m, { action: "call_tool", tool })).decision === "allow",
+          (tool) =>
+            (!session || session.grantedTools.includes(tool)) &&
+            engine.evaluate(decisionInput(parties, m, { action: "call_tool", tool, ...(session && { session: session.facts }) })).decision === "allow",
         );
-        const outcome: Outcome = { allow: true, reasonCode: ReasonCode.ALLOWED, reasons: [], message: `${visible.length} of ${m.tools.length} tools visible` };
+        const outcome: Outcome = {
+          allow: true,
+          reasonCode: ReasonCode.ALLOWED,
+          reasons: [],
+          message: `${visible.length} of ${m.tools.length} tools visible`,
+        };
         return { outcome, version: engine.version, extra: visible };
       });
       return create(FilterToolsResponseSchema, {

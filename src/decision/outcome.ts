@@ -1,6 +1,10 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import { PdpError } from "../errors.js";
-import { ReasonCode } from "../gen/mcppdp/v1/common_pb.js";
+import { ReasonCode, type ObligationSchema } from "../gen/mcppdp/v1/common_pb.js";
 import type { DeterminingPolicy, PolicyDecision } from "../policy/types.js";
+
+/** An obligation as the response carries it. */
+export type ObligationInit = MessageInitShape<typeof ObligationSchema>;
 
 /** What a decision came to, before it is shaped into a response. */
 export interface Outcome {
@@ -9,6 +13,7 @@ export interface Outcome {
   readonly reasons: readonly DeterminingPolicy[];
   /** Short, caller-safe explanation. */
   readonly message: string;
+  readonly obligations?: readonly ObligationInit[];
 }
 
 const POLICY_CODES: Record<PolicyDecision["outcome"], ReasonCode> = {
@@ -36,9 +41,11 @@ export function policyOutcome(decision: PolicyDecision): Outcome {
   };
 }
 
-/** The outcome of a failure: always a DENY with the error's reason code. */
+/** The outcome of a failure: always a DENY with the error's reason code (and a re-authorize obligation for a context change). */
 export function errorOutcome(err: PdpError): Outcome {
-  return { allow: false, reasonCode: err.reasonCode, reasons: [], message: err.message };
+  const obligations: ObligationInit[] =
+    err.code === "CONTEXT_CHANGED" ? [{ kind: { case: "reauthorize", value: { changed: err.details.changed ?? "" } } }] : [];
+  return { allow: false, reasonCode: err.reasonCode, reasons: [], message: err.message, obligations };
 }
 
 /** The enum name of a reason code (`NO_PERMIT`), as records and logs carry it. */

@@ -14,6 +14,11 @@ export function checkCaller(caller: VerifiedCaller, serverId: string): void {
     throw new PdpError("CALLER_UNAUTHORIZED", "server_id is not the calling enforcement point's own identity");
 }
 
+/** Refuses a caller that is not an operator (admin, audit and approval RPCs). */
+export function requireOperator(caller: VerifiedCaller): void {
+  if (!caller.operator) throw new PdpError("CALLER_UNAUTHORIZED", "this RPC needs an operator identity");
+}
+
 /**
  * Verifies both tokens for the protected server, then checks that the declared client is the
  * token's client: a declared field is trusted only when it matches what was verified.

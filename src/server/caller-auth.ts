@@ -57,7 +57,4 @@ export function createCallerAuthenticator(options: CallerAuthOptions): CallerAut
   };
 }
 
-/** Refuses a caller that is not an operator (admin, audit and approval RPCs). */
-export function requireOperator(caller: VerifiedCaller): void {
-  if (!caller.operator) throw new PdpError("CALLER_UNAUTHORIZED", "this RPC needs an operator identity");
-}
+export { requireOperator } from "../decision/verify-identities.js";

@@ -6,6 +6,8 @@ import { readFileSync } from "node:fs";
 import type { Logger } from "pino";
 import type { TlsConfig } from "../config/types.js";
 import type { Authorizer } from "../decision/authorizer.js";
+import type { Revoke } from "../decision/revoker.js";
+import type { SessionService as SessionOps } from "../decision/session-service.js";
 import { Health, file_grpc_health_v1_health } from "../gen/grpc/health/v1/health_pb.js";
 import { ServerReflection, file_grpc_reflection_v1_reflection } from "../gen/grpc/reflection/v1/reflection_pb.js";
 import { AdminService, GetPolicyStatusResponseSchema, file_mcppdp_v1_admin } from "../gen/mcppdp/v1/admin_pb.js";
@@ -23,6 +25,8 @@ import { createReflectionService } from "./reflection-service.js";
 /** What the gRPC layer needs. */
 export interface GrpcServerDeps {
   readonly authorizer: Authorizer;
+  readonly sessions: SessionOps;
+  readonly revoke: Revoke;
   readonly authenticate: CallerAuthenticator;
   readonly engine: () => PolicyEngine;
   readonly logger: Logger;
@@ -91,7 +95,7 @@ export function createGrpcServer(deps: GrpcServerDeps): { server: grpc.Server; h
     filterTools: h((call) => authorizer.filterTools(call.request as never, () => authenticate(call))),
   });
   server.addService(serverDefinition(AdminService), {
-    ...unimplemented(AdminService),
+    revoke: h((call) => deps.revoke(call.request as never, () => authenticate(call))),
     getPolicyStatus: h(async (call) => {
       requireOperator(await authenticate(call));
       const s = deps.engine().status();
@@ -107,7 +111,13 @@ export function createGrpcServer(deps: GrpcServerDeps): { server: grpc.Server; h
       });
     }),
   });
-  for (const service of [SessionService, ApprovalService, AuditService])
+  const { sessions } = deps;
+  server.addService(serverDefinition(SessionService), {
+    openSession: h((call) => sessions.openSession(call.request as never, () => authenticate(call))),
+    getSession: h((call) => sessions.getSession(call.request as never, () => authenticate(call))),
+    endSession: h((call) => sessions.endSession(call.request as never, () => authenticate(call))),
+  });
+  for (const service of [ApprovalService, AuditService])
     server.addService(serverDefinition(service), unimplemented(service));
 
   const names = API_SERVICES.map((s) => s.typeName);

@@ -14,6 +14,8 @@ import type { Decoded } from "../grpc/service-definition.js";
 export interface HealthService {
   /** Sets every service's status at once. */
   setServing(serving: boolean): void;
+  /** Sets the status of some services (and of the whole server, ""). */
+  setStatus(services: readonly string[], serving: boolean): void;
   /** NOT_SERVING, then ends every Watch stream so a graceful stop is not held open by watchers. */
   shutdown(): void;
   /** The handlers to register under `grpc.health.v1.Health`. */
@@ -31,6 +33,10 @@ export function createHealthService(services: readonly string[]): HealthService 
     setServing(serving) {
       for (const s of statuses.keys()) statuses.set(s, serving ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
       for (const w of watchers) w.call.write(response(w.service));
+    },
+    setStatus(services, serving) {
+      for (const s of services) if (statuses.has(s)) statuses.set(s, serving ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
+      for (const w of watchers) if (services.includes(w.service)) w.call.write(response(w.service));
     },
     shutdown() {
       this.setServing(false);

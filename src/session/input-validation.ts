@@ -44,6 +44,7 @@ export function validateNewSession(s: NewSession, now: number): void {
   }
   checkList("grantedTools", s.grantedTools);
   checkList("grantedResources", s.grantedResources);
+  checkList("grantedPrompts", s.grantedPrompts);
   checkTime("createdAt", s.createdAt);
   checkTime("expiresAt", s.expiresAt);
   if (s.expiresAt <= now) throw invalid("expiresAt must be in the future");

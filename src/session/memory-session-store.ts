@@ -88,6 +88,7 @@ export class MemorySessionStore implements SessionStore {
       binding: { ...session.binding },
       grantedTools: [...session.grantedTools],
       grantedResources: [...session.grantedResources],
+      grantedPrompts: [...session.grantedPrompts],
       createdAt: session.createdAt,
       expiresAt: session.expiresAt,
     };
@@ -176,6 +177,7 @@ function toRecord(e: Entry): SessionRecord {
     binding: { ...s.binding },
     grantedTools: [...s.grantedTools],
     grantedResources: [...s.grantedResources],
+    grantedPrompts: [...s.grantedPrompts],
     createdAt: s.createdAt,
     expiresAt: s.expiresAt,
     facts: { callCount: e.callCount, tools: [...e.tools], labels: [...e.labels].sort(), riskTotal: e.riskTotal },

@@ -47,6 +47,8 @@ export interface NewSession {
   readonly grantedTools: readonly string[];
   /** Resources granted when the session opened. */
   readonly grantedResources: readonly string[];
+  /** Prompts granted when the session opened. */
+  readonly grantedPrompts: readonly string[];
   /** Creation time, ms since the epoch. */
   readonly createdAt: number;
   /** Hard expiry, ms since the epoch. The store holds the record until then (plus its retention). */

@@ -25,9 +25,10 @@ const TOOLS = [
   { tool: "send_message", expect: ReasonCode.NO_PERMIT },
 ];
 
-test(`${CALLS} Authorize calls, ${IN_FLIGHT} in flight: no crash, every answer right, one record each`, { timeout: 240_000 }, async () => {
+test(`${CALLS} Authorize calls, ${IN_FLIGHT} in flight: no crash, every answer right, one record each`, { timeout: 240_000 }, async (t) => {
   const decisions = path.join(mkdtempSync(path.join(tmpdir(), "mcp-pdp-load-")), "decisions.ndjson");
-  const pdp = await spawnPdp({ MCP_PDP_DECISION_LOG: decisions});
+  const pdp = await spawnPdp({ MCP_PDP_DECISION_LOG: decisions, MCP_PDP_SESSIONS_REQUIRED: "false" });
+  t.after(() => pdp.child.kill("SIGKILL"));
   assert.doesNotMatch(pdp.child.spawnargs.join(" "), /turbo/);
   const client = createClient(AuthorizationService, `127.0.0.1:${pdp.port}`);
   const userToken = await mintDevToken("user", { audience: SERVER, ttlSeconds: 1800 });

@@ -8,7 +8,7 @@ import { startTestPdp, type TestPdp } from "../support/pdp.js";
 const SERVER = "https://docs.example.com/mcp";
 const AGENT = "spiffe://dev.mcp-pdp.local/agent/research-assistant";
 
-describe("Authorize over gRPC (development mode, bundled policies, dev issuer)", () => {
+describe("Authorize over gRPC, session-less (development mode, bundled policies, dev issuer)", () => {
   let pdp: TestPdp;
   let userToken: string;
   let workloadToken: string;
@@ -25,7 +25,7 @@ describe("Authorize over gRPC (development mode, bundled policies, dev issuer)",
     });
 
   before(async () => {
-    pdp = await startTestPdp();
+    pdp = await startTestPdp({ sessions: { required: false } });
     userToken = await mintDevToken("user", { audience: SERVER });
     workloadToken = await mintDevToken("workload");
   });
@@ -93,9 +93,9 @@ describe("Authorize over gRPC (development mode, bundled policies, dev issuer)",
     assert.equal((await ask({ workloadToken: "x" })).reasonCode, ReasonCode.TOKEN_INVALID);
   });
 
-  test("an open session handle the PDP never minted is DENY SESSION_UNKNOWN", async () => {
-    const res = await ask({ sessionId: "made-up-handle" });
-    assert.equal(res.reasonCode, ReasonCode.SESSION_UNKNOWN);
+  test("a session handle the PDP never minted is DENY SESSION_UNKNOWN", async () => {
+    assert.equal((await ask({ sessionId: "made-up-handle" })).reasonCode, ReasonCode.SESSION_UNKNOWN);
+    assert.equal((await ask({ sessionId: "A".repeat(43) })).reasonCode, ReasonCode.SESSION_UNKNOWN);
   });
 
   test("bad input is DENY INVALID_REQUEST, never a crash or a gRPC error", async () => {

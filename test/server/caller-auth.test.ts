@@ -46,6 +46,7 @@ function productionConfig(idp: JwksServer, extra: Record<string, unknown> = {}) 
       pdpAudience: "mcp-pdp",
     },
     operators: [OPERATOR],
+    sessions: { required: false },
     ...extra,
   };
 }
@@ -116,7 +117,10 @@ describe("production mode: the PDP knows who is calling", () => {
   test("RPCs of later issues answer UNIMPLEMENTED", async () => {
     const admin = createClient(AdminService, pdp.address);
     try {
-      await assert.rejects(admin.revoke({ target: { case: "sessionId", value: "x" } }, { bearer: t.operator }), (e: grpc.ServiceError) => e.code === grpc.status.UNIMPLEMENTED);
+      const { ApprovalService } = await import("../../src/gen/mcppdp/v1/approval_pb.js");
+      const approvals = createClient(ApprovalService, pdp.address);
+      await assert.rejects(approvals.listApprovals({}, { bearer: t.operator }), (e: grpc.ServiceError) => e.code === grpc.status.UNIMPLEMENTED);
+      approvals.close();
     } finally {
       admin.close();
     }

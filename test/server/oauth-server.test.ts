@@ -16,6 +16,7 @@ before(async () => {
   const dev = devIdentityConfig();
   pdp = await startTestPdp({
     cedarDir: copyCedar((dir) => trustIdp(dir, oauth.issuer)),
+    sessions: { required: false },
     identity: {
       userIssuers: [{ issuer: oauth.issuer, jwksUri: oauth.jwksUri }],
       workloadIssuers: dev.workloadIssuers,

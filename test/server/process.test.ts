@@ -7,8 +7,9 @@ import { Health, HealthCheckResponse_ServingStatus as Serving } from "../../src/
 import { copyCedar } from "../support/pdp.js";
 import { spawnPdp } from "../support/pdp-process.js";
 
-test("serve on embedded defaults announces development mode, serves health, and stops cleanly on SIGTERM", async () => {
+test("serve on embedded defaults announces development mode, serves health, and stops cleanly on SIGTERM", async (t) => {
   const pdp = await spawnPdp();
+  t.after(() => pdp.child.kill("SIGKILL"));
   assert.match(pdp.stderr(), /DEVELOPMENT MODE/);
   const health = createClient(Health, `127.0.0.1:${pdp.port}`);
   assert.equal((await health.check({ service: "" })).status, Serving.SERVING);

@@ -50,6 +50,7 @@ test("memory: the session store is bounded and frees expired sessions when full"
     binding: { userIssuer: "i", userSubject: "s", agentId: "a", clientId: "c", serverId: "srv", idp: "i", purpose: "p" },
     grantedTools: [],
     grantedResources: [],
+    grantedPrompts: [],
     createdAt: t,
     expiresAt: t + ttl,
   });

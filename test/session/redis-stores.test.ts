@@ -48,6 +48,7 @@ function session(ttlMs: number): NewSession {
     binding: { userIssuer: "https://idp", userSubject: "alice", agentId: "agent-1", clientId: "client-1", serverId: "srv", idp: "https://idp", purpose: "p" },
     grantedTools: ["t"],
     grantedResources: [],
+    grantedPrompts: [],
     createdAt: now,
     expiresAt: now + ttlMs,
   };

@@ -61,6 +61,7 @@ function newSession(h: StoreHarness, ttl: number, over: Partial<SessionBinding> 
     binding: { ...binding, ...over },
     grantedTools: ["read_file", "search"],
     grantedResources: ["file:///reports"],
+    grantedPrompts: ["summarise"],
     createdAt: now,
     expiresAt: now + ttl,
   };

@@ -28,6 +28,7 @@ export function spawnPdp(env: Record<string, string> = {}, args: string[] = []):
     env: { PATH: process.env.PATH ?? "", MCP_PDP_PORT: "0", ...env },
     stdio: ["ignore", "ignore", "pipe"],
   });
+  process.once("exit", () => child.kill("SIGKILL")); // never leave a PDP behind a failed test
   let err = "";
   const exited = new Promise<number | string>((resolve) => child.on("exit", (code, signal) => resolve(code ?? signal ?? -1)));
   return new Promise((resolve, reject) => {

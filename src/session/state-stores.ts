@@ -1,0 +1,82 @@
+import type { Logger } from "pino";
+import type { StoreConfig } from "../config/types.js";
+import { MemoryDecisionStateReader } from "./memory-decision-state-reader.js";
+import { MemoryRevocationStore } from "./memory-revocation-store.js";
+import { MemorySessionStore } from "./memory-session-store.js";
+import { createRedisConnection } from "./redis-connection.js";
+import { RedisDecisionStateReader } from "./redis-decision-state-reader.js";
+import { RedisRevocationStore } from "./redis-revocation-store.js";
+import { RedisSessionStore } from "./redis-session-store.js";
+import type { DecisionStateReader, RevocationStore, SessionStore } from "./types.js";
+
+/** The state one PDP process works with: sessions, revocations, and the one-round-trip reader over both. */
+export interface StateStores {
+  readonly backend: StoreConfig["backend"];
+  readonly sessions: SessionStore;
+  readonly revocations: RevocationStore;
+  readonly reader: DecisionStateReader;
+  /** False while the backing store is unreachable (health reports it). */
+  healthy(): boolean;
+  /** Called with the new value whenever `healthy()` changes. */
+  onHealthChange(listener: (healthy: boolean) => void): void;
+  /** Closes the stores and the connection. */
+  close(): Promise<void>;
+}
+
+/** Builds the configured stores: in-memory for one process, or Redis for any number of replicas. */
+export function createStateStores(config: StoreConfig, logger: Logger): StateStores {
+  const listeners: ((healthy: boolean) => void)[] = [];
+  if (config.backend === "memory" || !config.redis) {
+    const sessions = new MemorySessionStore();
+    const revocations = new MemoryRevocationStore();
+    return {
+      backend: "memory",
+      sessions,
+      revocations,
+      reader: new MemoryDecisionStateReader(sessions, revocations),
+      healthy: () => true,
+      onHealthChange: (l) => void listeners.push(l),
+      close: async () => {
+        await sessions.close();
+        await revocations.close();
+      },
+    };
+  }
+  const r = config.redis;
+  let healthy = false;
+  let lastError = 0;
+  const setHealthy = (value: boolean) => {
+    if (value === healthy) return;
+    healthy = value;
+    logger[value ? "info" : "error"]({ store: "redis" }, value ? "store reachable" : "store unreachable: decisions are DENY STORE_UNAVAILABLE");
+    for (const l of listeners) l(value);
+  };
+  const client = createRedisConnection({
+    ...(r.url !== undefined && { url: r.url }),
+    ...(r.sentinel !== undefined && { sentinel: r.sentinel }),
+    ...(r.cluster !== undefined && { cluster: r.cluster }),
+    commandTimeoutMs: r.deadlineMs,
+    onError: (err) => {
+      if (Date.now() - lastError > 5000) logger.warn({ err: err.message, store: "redis" }, "store connection error");
+      lastError = Date.now();
+    },
+  });
+  client.on("ready", () => setHealthy(true));
+  client.on("close", () => setHealthy(false));
+  const common = { client, keyPrefix: r.keyPrefix, deadlineMs: r.deadlineMs };
+  const sessions = new RedisSessionStore(common);
+  const revocations = new RedisRevocationStore(common);
+  return {
+    backend: "redis",
+    sessions,
+    revocations,
+    reader: new RedisDecisionStateReader(common),
+    healthy: () => healthy,
+    onHealthChange: (l) => void listeners.push(l),
+    close: async () => {
+      await sessions.close();
+      await revocations.close();
+      client.disconnect();
+    },
+  };
+}
