@@ -1,17 +1,22 @@
 import type { Logger } from "pino";
-import { createPinoDecisionLog, type DecisionLog } from "./audit/decision-log.js";
+import { createAuditLog, type AuditSinkEntry } from "./audit/audit-log.js";
+import { MemoryAuditSink } from "./audit/memory-audit-sink.js";
+import { MemoryPolicyArchive, RedisPolicyArchive, type PolicyArchive } from "./audit/policy-archive.js";
+import { createPinoAuditSink } from "./audit/pino-audit-sink.js";
+import { RedisAuditSink } from "./audit/redis-audit-sink.js";
+import type { AuditLog, AuditSink } from "./audit/types.js";
 import type { PdpConfig } from "./config/types.js";
 import { createAuthorizer } from "./decision/authorizer.js";
 import { createRecorder } from "./decision/recorder.js";
 import { createRevoker } from "./decision/revoker.js";
 import { createSessionService } from "./decision/session-service.js";
-import { createStateStores } from "./session/state-stores.js";
 import { createTokenVerifier } from "./identity/token-verifier.js";
-import { createCedarEngine } from "./policy/cedar-engine.js";
-import { loadPolicySet } from "./policy/load-policy-set.js";
+import type { LoadedPolicySet } from "./policy/load-policy-set.js";
+import { createPolicyManager, type PolicyManager, type ReloadResult } from "./policy/policy-manager.js";
+import type { PolicyEngine } from "./policy/types.js";
 import { createCallerAuthenticator } from "./server/caller-auth.js";
 import { createGrpcServer, serverCredentials } from "./server/grpc-server.js";
-import type { PolicyEngine } from "./policy/types.js";
+import { createStateStores, type StateStores } from "./session/state-stores.js";
 
 /** A running PDP. */
 export interface App {
@@ -19,42 +24,84 @@ export interface App {
   readonly port: number;
   /** The policy engine in force. */
   engine(): PolicyEngine;
-  /** Graceful stop, in reverse order of start: health NOT_SERVING → drain → close → flush decisions. */
+  /** Reloads the policy directory now (SIGHUP); a refused version leaves the current one in force. */
+  reloadPolicies(reason: string): ReloadResult;
+  /** The decision audit (records, queries, counters). */
+  readonly audit: AuditLog;
+  /** Graceful stop, in reverse order of start: health NOT_SERVING → drain → flush audit → close stores. */
   stop(): Promise<void>;
 }
 
 /** Options for {@link startApp}. */
 export interface StartAppOptions {
-  /** Where decision records go; default a pino NDJSON log per `config.decisionLog`. */
-  readonly decisionLog?: DecisionLog;
+  /** More audit sinks besides the configured ones (tests use one to see every record). */
+  readonly extraAuditSinks?: readonly AuditSink[];
 }
 
 function bindAddress(host: string, port: number): string {
   return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
+/** The configured audit sinks; the durable ones (memory, redis) are what `audit.required` waits for. */
+function auditSinks(config: PdpConfig, stores: StateStores): AuditSinkEntry[] {
+  const a = config.audit;
+  return a.sinks.map((name): AuditSinkEntry => {
+    if (name === "pino") return { sink: createPinoAuditSink({ target: config.decisionLog }), required: false };
+    if (name === "memory") return { sink: new MemoryAuditSink({ capacity: a.memoryCapacity }), required: true };
+    const redis = config.store.redis!;
+    const sink = new RedisAuditSink({
+      client: stores.redis!,
+      keyPrefix: redis.keyPrefix,
+      stream: a.redisStream,
+      maxLen: a.redisMaxLen,
+      retentionMs: a.redisRetentionMs,
+    });
+    return { sink, required: true };
+  });
+}
+
+
 /**
  * The composition root: loads and validates the policies (refusing to start on an invalid set),
- * builds the verifier, the decision pipeline and the gRPC server, and starts listening.
+ * builds the stores, the audit, the verifier, the decision pipeline and the gRPC server, and
+ * starts listening.
  */
 export async function startApp(config: PdpConfig, logger: Logger, options: StartAppOptions = {}): Promise<App> {
-  const policies = loadPolicySet(config.cedarDir);
-  const engine = createCedarEngine(policies);
-  const current = () => engine;
-  const verifier = createTokenVerifier(config.identity, { operators: config.operators });
-  const decisionLog = options.decisionLog ?? createPinoDecisionLog(config.decisionLog);
   const stores = createStateStores(config.store, logger);
+  const archive: PolicyArchive = stores.redis
+    ? new RedisPolicyArchive({ client: stores.redis, keyPrefix: config.store.redis!.keyPrefix })
+    : new MemoryPolicyArchive();
+  // Keep the texts of every version in force, so `audit explain` can show them later.
+  const archiveVersion = (loaded: LoadedPolicySet) =>
+    void archive
+      .put(loaded.version, loaded.sources)
+      .catch((err: unknown) => logger.warn({ err: (err as Error).message, version: loaded.version }, "policy archive write failed"));
+  let policies: PolicyManager;
+  try {
+    policies = createPolicyManager({ dir: config.cedarDir, logger, watch: true, onLoad: archiveVersion });
+  } catch (err) {
+    await stores.close();
+    throw err;
+  }
+  const current = () => policies.current();
+  const verifier = createTokenVerifier(config.identity, { operators: config.operators });
   const unsubscribe = await stores.revocations.subscribe(() => verifier.dropCached());
-  const decide = createRecorder({ decisionLog, logger, version: () => current().version, now: () => new Date() });
+  const audit = createAuditLog({
+    sinks: [...auditSinks(config, stores), ...(options.extraAuditSinks ?? []).map((sink) => ({ sink, required: false }))],
+    logger,
+    bufferSize: config.audit.bufferSize,
+    durableTimeoutMs: config.audit.durableTimeoutMs,
+  });
+
+  const decide = createRecorder({ audit, auditRequired: config.audit.required, logger, version: () => current().version, now: () => new Date() });
   const common = { verifier, engine: current, stores, sessions: config.sessions, decide };
-  const authorizer = createAuthorizer({ ...common, logger, limits: { maxArgumentsBytes: config.maxArgumentsBytes } });
-  const sessions = createSessionService(common);
-  const revoke = createRevoker({ stores, decide, config });
   const authenticate = createCallerAuthenticator({ mode: config.mode, operators: config.operators, verifier });
   const { server, health } = createGrpcServer({
-    authorizer,
-    sessions,
-    revoke,
+    authorizer: createAuthorizer({ ...common, logger, limits: { maxArgumentsBytes: config.maxArgumentsBytes } }),
+    sessions: createSessionService(common),
+    revoke: createRevoker({ stores, decide, config }),
+    audit,
+    archive,
     authenticate,
     engine: current,
     logger,
@@ -72,7 +119,7 @@ export async function startApp(config: PdpConfig, logger: Logger, options: Start
   stores.onHealthChange((healthy) => health.setStatus(decisionServices, healthy));
   announceRisks(config, logger);
   logger.info(
-    { host: config.host, port, mode: config.mode, policyVersion: engine.version, tls: Boolean(config.tls), store: stores.backend },
+    { host: config.host, port, mode: config.mode, policyVersion: current().version, tls: Boolean(config.tls), store: stores.backend, audit: config.audit.sinks },
     "mcp-pdp serving",
   );
 
@@ -80,6 +127,8 @@ export async function startApp(config: PdpConfig, logger: Logger, options: Start
   return {
     port,
     engine: current,
+    reloadPolicies: (reason) => policies.reload(reason),
+    audit,
     stop() {
       stopping ??= (async () => {
         health.shutdown();
@@ -93,7 +142,8 @@ export async function startApp(config: PdpConfig, logger: Logger, options: Start
             resolve();
           });
         });
-        await decisionLog.flush();
+        policies.close();
+        await audit.close();
         await unsubscribe();
         await stores.close();
         await verifier.close();

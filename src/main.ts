@@ -3,7 +3,10 @@ import { PdpError } from "./errors.js";
 import { createLogger } from "./log.js";
 import { startApp } from "./app.js";
 
-/** `mcp-pdp serve`: reads config, starts the PDP, stops it gracefully on SIGTERM/SIGINT. Returns the exit code on failure to start. */
+/**
+ * `mcp-pdp serve`: reads config, starts the PDP, reloads policies on SIGHUP, stops gracefully on
+ * SIGTERM/SIGINT. Exits 2 on an invalid configuration, 1 when it cannot start (e.g. invalid policies).
+ */
 export async function serve(configFile?: string): Promise<void> {
   let config;
   try {
@@ -33,6 +36,7 @@ export async function serve(configFile?: string): Promise<void> {
       },
     );
   };
+  process.on("SIGHUP", () => running.reloadPolicies("SIGHUP"));
   process.once("SIGTERM", () => stop("SIGTERM"));
   process.once("SIGINT", () => stop("SIGINT"));
 }

@@ -1,6 +1,5 @@
 /** The decision audit: records, sinks (pino, Redis stream, memory ring), hash chain, query, policy archive. */
 export { createAuditLog, noopAuditLog, type AuditLogOptions, type AuditSinkEntry } from "./audit-log.js";
-export { asDecisionLog } from "./decision-log.js";
 export type { ChainedRecord, DecisionRecord } from "./decision-record.js";
 export {
   canonicalJson,

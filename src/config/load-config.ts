@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { PdpError } from "../errors.js";
 import { DEV_ISSUER, devIdentityConfig } from "../identity/dev-issuer.js";
 import type {
+  AuditConfig,
   IdentityConfig,
   IssuerConfig,
   PdpConfig,
@@ -151,6 +152,7 @@ const NESTED_ENV: Readonly<Record<string, [string, string]>> = {
   MCP_PDP_REDIS_URL: ["store.redis", "url"],
   MCP_PDP_REDIS_PREFIX: ["store.redis", "keyPrefix"],
   MCP_PDP_SESSIONS_REQUIRED: ["sessions", "required"],
+  MCP_PDP_AUDIT_REQUIRED: ["audit", "required"],
 };
 
 function applyNestedEnv(raw: Raw, env: NodeJS.ProcessEnv): void {
@@ -170,6 +172,29 @@ function sessions(raw: unknown): SessionConfig {
     defaultTtlSeconds: int(r.defaultTtlSeconds, "sessions.defaultTtlSeconds", Math.min(900, maxTtlSeconds), 1, maxTtlSeconds),
     maxTtlSeconds,
     maxRequestedItems: int(r.maxRequestedItems, "sessions.maxRequestedItems", 100, 1, 10000),
+  };
+}
+
+const SINKS = ["pino", "memory", "redis"] as const;
+
+function audit(raw: unknown, storeConfig: StoreConfig, decisionLog: string): AuditConfig {
+  const r = (raw ?? {}) as Raw;
+  const fallback = [...(decisionLog === "off" ? [] : ["pino"]), storeConfig.backend === "redis" ? "redis" : "memory"];
+  const sinks = r.sinks === undefined ? fallback : strList(r.sinks, "audit.sinks");
+  for (const s of sinks) if (!(SINKS as readonly string[]).includes(s)) fail(`audit.sinks: unknown sink "${s}" (pino, memory, redis)`);
+  if (new Set(sinks).size !== sinks.length) fail("audit.sinks: a sink is listed twice");
+  if (sinks.includes("redis") && storeConfig.backend !== "redis") fail("audit.sinks: the redis sink needs store.backend redis");
+  const required = bool(r.required, "audit.required", false);
+  if (required && !sinks.some((s) => s !== "pino")) fail("audit.required needs a memory or redis sink to wait for");
+  return {
+    sinks: sinks as AuditConfig["sinks"],
+    required,
+    bufferSize: int(r.bufferSize, "audit.bufferSize", 10_000, 1, 10_000_000),
+    durableTimeoutMs: int(r.durableTimeoutMs, "audit.durableTimeoutMs", 2000, 1, 60_000),
+    memoryCapacity: int(r.memoryCapacity, "audit.memoryCapacity", 100_000, 1, 10_000_000),
+    redisStream: str(r.redisStream, "audit.redisStream", "decisions"),
+    redisMaxLen: int(r.redisMaxLen, "audit.redisMaxLen", 1_000_000, 0, 1_000_000_000),
+    redisRetentionMs: int(r.redisRetentionMs, "audit.redisRetentionMs", 7 * 24 * 3600 * 1000, 1000, 365 * 24 * 3600 * 1000),
   };
 }
 
@@ -222,6 +247,8 @@ export function loadConfig(options: LoadConfigOptions = {}): PdpConfig {
   const mode = str(raw.mode, "mode", "development");
   if (mode !== "development" && mode !== "production") fail(`mode must be "development" or "production", not "${mode}"`);
   const host = str(raw.host, "host", "127.0.0.1");
+  const storeConfig = store(raw.store);
+  const decisionLog = str(raw.decisionLog, "decisionLog", "stdout");
   const config: PdpConfig = {
     mode,
     host,
@@ -233,10 +260,11 @@ export function loadConfig(options: LoadConfigOptions = {}): PdpConfig {
     cedarDir: path.resolve(baseDir, str(raw.cedarDir, "cedarDir", path.join(packageRoot, "cedar"))),
     identity: identity(raw.identity, mode, baseDir),
     sessions: sessions(raw.sessions),
-    store: store(raw.store),
+    store: storeConfig,
+    audit: audit(raw.audit, storeConfig, decisionLog),
     operators: strList(raw.operators, "operators"),
     logLevel: str(raw.logLevel, "logLevel", "info"),
-    decisionLog: str(raw.decisionLog, "decisionLog", "stdout"),
+    decisionLog,
     shutdownGraceSeconds: int(raw.shutdownGraceSeconds, "shutdownGraceSeconds", 10, 0, 300),
   };
   checkSafety(config);

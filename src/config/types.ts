@@ -102,6 +102,30 @@ export interface RedisStoreConfig {
   readonly deadlineMs: number;
 }
 
+/** The decision audit. */
+export interface AuditConfig {
+  /**
+   * Sinks, several at once: `pino` (NDJSON to `decisionLog`), `memory` (an in-process ring, queryable),
+   * `redis` (a bounded Redis Stream shared by every replica, queryable). Default: pino plus `redis`
+   * when the store is Redis, else `memory`.
+   */
+  readonly sinks: readonly ("pino" | "memory" | "redis")[];
+  /** Every ALLOW waits until the record is durably stored (redis or memory sink); a failure is DENY AUDIT_UNAVAILABLE. Default false. */
+  readonly required: boolean;
+  /** Records each sink may hold waiting to be written; beyond, records are dropped and counted. Default 10000. */
+  readonly bufferSize: number;
+  /** How long an ALLOW waits for a durable write with `required`. Default 2000 ms. */
+  readonly durableTimeoutMs: number;
+  /** Records the memory ring keeps. Default 100000. */
+  readonly memoryCapacity: number;
+  /** Redis Stream name (the hash chain's name). Default `decisions`. */
+  readonly redisStream: string;
+  /** Approximate most records in the stream. Default 1000000. */
+  readonly redisMaxLen: number;
+  /** Records older than this are trimmed. Default 7 days. */
+  readonly redisRetentionMs: number;
+}
+
 /** The whole PDP configuration. */
 export interface PdpConfig {
   /** `development` allows plaintext and unauthenticated callers on loopback only, and the bundled dev issuer. */
@@ -123,6 +147,7 @@ export interface PdpConfig {
   readonly identity: IdentityConfig;
   readonly sessions: SessionConfig;
   readonly store: StoreConfig;
+  readonly audit: AuditConfig;
   /** Caller identities (JWT `sub` or certificate URI SAN) with operator rights. */
   readonly operators: readonly string[];
   /** pino level for the operational log. */

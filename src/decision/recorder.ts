@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type { Logger } from "pino";
-import type { DecisionLog } from "../audit/decision-log.js";
 import type { DecisionRecord } from "../audit/decision-record.js";
+import type { AuditLog } from "../audit/types.js";
 import { PdpError } from "../errors.js";
 import { errorOutcome, reasonName, type Outcome } from "./outcome.js";
 
@@ -30,10 +30,11 @@ export interface Decided<T> extends StepResult<T> {
 /** Runs decision steps so that every one ends in exactly one record, and every failure in a DENY. */
 export type Decide = <T>(kind: string, step: (draft: Draft) => Promise<StepResult<T>>) => Promise<Decided<T>>;
 
-
 /** What {@link createRecorder} needs. */
 export interface RecorderDeps {
-  readonly decisionLog: DecisionLog;
+  readonly audit: AuditLog;
+  /** Every ALLOW waits for a durable audit write; a failed write turns it into DENY AUDIT_UNAVAILABLE. */
+  readonly auditRequired: boolean;
   readonly logger: Logger;
   /** The policy version in force (for decisions that never reached Cedar). */
   readonly version: () => string;
@@ -44,6 +45,20 @@ const INSTANCE = `${hostname()}:${process.pid}`;
 
 /** Builds the `decide` wrapper shared by every RPC that makes a decision. */
 export function createRecorder(deps: RecorderDeps): Decide {
+  const toRecord = (draft: Draft, kind: string, decisionId: string, started: bigint, at: Date, version: string, outcome: Outcome): DecisionRecord => ({
+    ...draft,
+    time: at.toISOString(),
+    decisionId,
+    instance: INSTANCE,
+    kind,
+    decision: outcome.allow ? "ALLOW" : "DENY",
+    reasonCode: reasonName(outcome.reasonCode),
+    reasons: outcome.reasons,
+    policyVersion: version,
+    latencyUs: Number((process.hrtime.bigint() - started) / 1000n),
+    ...(!outcome.allow && { message: outcome.message }),
+  });
+
   return async <T>(kind: string, step: (draft: Draft) => Promise<StepResult<T>>): Promise<Decided<T>> => {
     const started = process.hrtime.bigint();
     const decisionId = randomUUID();
@@ -58,21 +73,18 @@ export function createRecorder(deps: RecorderDeps): Decide {
     }
     const at = deps.now();
     const version = result.version ?? deps.version();
-    const { outcome } = result;
-    const record: DecisionRecord = {
-      ...draft,
-      time: at.toISOString(),
-      decisionId,
-      instance: INSTANCE,
-      kind,
-      decision: outcome.allow ? "ALLOW" : "DENY",
-      reasonCode: reasonName(outcome.reasonCode),
-      reasons: outcome.reasons,
-      policyVersion: version,
-      latencyUs: Number((process.hrtime.bigint() - started) / 1000n),
-      ...(!outcome.allow && { message: outcome.message }),
-    };
-    deps.decisionLog.write(record);
+    const record = toRecord(draft, kind, decisionId, started, at, version, result.outcome);
+    if (result.outcome.allow && deps.auditRequired) {
+      try {
+        await deps.audit.appendDurable(record);
+      } catch (err) {
+        const e = PdpError.from(err, "AUDIT_UNAVAILABLE");
+        result = { outcome: errorOutcome(e), error: e };
+        deps.audit.append(toRecord(draft, kind, decisionId, started, at, version, result.outcome));
+      }
+    } else {
+      deps.audit.append(record);
+    }
     return { ...result, decisionId, version, at };
   };
 }

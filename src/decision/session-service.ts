@@ -131,7 +131,7 @@ export function createSessionService(deps: SessionServiceDeps): SessionService {
         checkRevocation(state.revocation, false);
         const engine = deps.engine();
         const opening = engine.evaluate(
-          decisionInput(parties, m, { action: "open_session", requestedTtlSeconds: Math.ceil(lifetime / 1000) } as DecisionInput),
+          decisionInput(parties, m, { action: "open_session", requestedTtlSeconds: Math.ceil(lifetime / 1000) }),
         );
         const outcome = policyOutcome(opening);
         if (!outcome.allow) return { outcome, version: opening.version, extra: { refused: [] } };

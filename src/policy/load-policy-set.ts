@@ -66,6 +66,8 @@ export interface LoadedPolicySet {
   readonly entities: readonly EntityJson[];
   /** Relative paths of every file that went into the version. */
   readonly files: readonly string[];
+  /** Every file's text, by relative path (what `audit explain` shows for this version). */
+  readonly sources: readonly { readonly path: string; readonly text: string }[];
   /** Validation warnings (strict mode), formatted like errors; they do not refuse the set. */
   readonly warnings: readonly string[];
   readonly loadedAt: Date;
@@ -237,6 +239,7 @@ export function loadPolicySet(dir: string): LoadedPolicySet {
     readsEntityTypes: entityTypesRead(resolved.json, asts),
     entities,
     files: hashed.map((f) => f.rel),
+    sources: hashed.map((f) => ({ path: f.rel, text: f.bytes.toString("utf8") })),
     warnings,
     loadedAt: new Date(),
   };

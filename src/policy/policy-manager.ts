@@ -43,6 +43,8 @@ export interface PolicyManagerOptions {
    * `policy-manager-<n>` per manager (each manager costs two slots for the life of the thread).
    */
   readonly slotPrefix?: string;
+  /** Told about every version that comes into force (the first one and each reload); must not throw. */
+  readonly onLoad?: (loaded: LoadedPolicySet) => void;
 }
 
 /** The result of one reload attempt. */
@@ -142,6 +144,7 @@ export function createPolicyManager(options: PolicyManagerOptions): PolicyManage
   } catch (err) {
     throw PdpError.from(err, "POLICY_INVALID");
   }
+  options.onLoad?.(inForce.loaded);
   logger.info(
     { policyVersion: inForce.loaded.version, policies: inForce.loaded.policies.size, dir },
     "policy set loaded",
@@ -201,6 +204,7 @@ export function createPolicyManager(options: PolicyManagerOptions): PolicyManage
     }
     // The swap: one assignment, in the same synchronous step as the preparse above.
     inForce = next;
+    options.onLoad?.(loaded);
     refusing = false;
     counters.reloads++;
     const durationMs = performance.now() - started;

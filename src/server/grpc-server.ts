@@ -5,6 +5,8 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { readFileSync } from "node:fs";
 import type { Logger } from "pino";
 import type { TlsConfig } from "../config/types.js";
+import type { PolicyArchive } from "../audit/policy-archive.js";
+import type { AuditReader } from "../audit/types.js";
 import type { Authorizer } from "../decision/authorizer.js";
 import type { Revoke } from "../decision/revoker.js";
 import type { SessionService as SessionOps } from "../decision/session-service.js";
@@ -17,6 +19,7 @@ import { AuthorizationService, file_mcppdp_v1_authorization } from "../gen/mcppd
 import { SessionService, file_mcppdp_v1_session } from "../gen/mcppdp/v1/session_pb.js";
 import { serverDefinition, type Decoded } from "../grpc/service-definition.js";
 import type { PolicyEngine } from "../policy/types.js";
+import { auditServiceHandlers } from "./audit-service.js";
 import { requireOperator, type CallerAuthenticator } from "./caller-auth.js";
 import { toServiceError } from "./grpc-status.js";
 import { createHealthService, type HealthService } from "./health-service.js";
@@ -25,6 +28,10 @@ import { createReflectionService } from "./reflection-service.js";
 /** What the gRPC layer needs. */
 export interface GrpcServerDeps {
   readonly authorizer: Authorizer;
+  /** The decision audit, read by AuditService. */
+  readonly audit: AuditReader;
+  /** Policy texts by version, for ExplainDecision. */
+  readonly archive: PolicyArchive;
   readonly sessions: SessionOps;
   readonly revoke: Revoke;
   readonly authenticate: CallerAuthenticator;
@@ -117,7 +124,8 @@ export function createGrpcServer(deps: GrpcServerDeps): { server: grpc.Server; h
     getSession: h((call) => sessions.getSession(call.request as never, () => authenticate(call))),
     endSession: h((call) => sessions.endSession(call.request as never, () => authenticate(call))),
   });
-  for (const service of [ApprovalService, AuditService])
+  server.addService(serverDefinition(AuditService), auditServiceHandlers({ audit: deps.audit, archive: deps.archive, authenticate, logger }));
+  for (const service of [ApprovalService])
     server.addService(serverDefinition(service), unimplemented(service));
 
   const names = API_SERVICES.map((s) => s.typeName);

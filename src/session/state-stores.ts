@@ -3,7 +3,7 @@ import type { StoreConfig } from "../config/types.js";
 import { MemoryDecisionStateReader } from "./memory-decision-state-reader.js";
 import { MemoryRevocationStore } from "./memory-revocation-store.js";
 import { MemorySessionStore } from "./memory-session-store.js";
-import { createRedisConnection } from "./redis-connection.js";
+import { createRedisConnection, type RedisClient } from "./redis-connection.js";
 import { RedisDecisionStateReader } from "./redis-decision-state-reader.js";
 import { RedisRevocationStore } from "./redis-revocation-store.js";
 import { RedisSessionStore } from "./redis-session-store.js";
@@ -15,6 +15,8 @@ export interface StateStores {
   readonly sessions: SessionStore;
   readonly revocations: RevocationStore;
   readonly reader: DecisionStateReader;
+  /** The Redis connection, shared with the audit stream and policy archive (Redis backend only). */
+  readonly redis?: RedisClient;
   /** False while the backing store is unreachable (health reports it). */
   healthy(): boolean;
   /** Called with the new value whenever `healthy()` changes. */
@@ -71,6 +73,7 @@ export function createStateStores(config: StoreConfig, logger: Logger): StateSto
     sessions,
     revocations,
     reader: new RedisDecisionStateReader(common),
+    redis: client,
     healthy: () => healthy,
     onHealthChange: (l) => void listeners.push(l),
     close: async () => {

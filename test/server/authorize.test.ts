@@ -142,10 +142,11 @@ describe("Authorize over gRPC, session-less (development mode, bundled policies,
   });
 
   test("every decision writes exactly one record joining all parties, and no token", async () => {
-    const before = pdp.records.length;
+    const before = (await pdp.records()).length;
     const res = await ask({ arguments: { query: "quarterly report" } });
     const denied = await ask({ tool: "deploy_production" });
-    const mine = pdp.records.slice(before);
+    const all = await pdp.records();
+    const mine = all.slice(before);
     assert.equal(mine.length, 2);
     const r = mine.find((x) => x.decisionId === res.decisionId)!;
     assert.equal(r.decision, "ALLOW");
@@ -165,7 +166,7 @@ describe("Authorize over gRPC, session-less (development mode, bundled policies,
     const d = mine.find((x) => x.decisionId === denied.decisionId)!;
     assert.equal(d.reasonCode, "POLICY_DENIED");
     assert.deepEqual(d.reasons.map((x) => x.policyId), ["production-write-requires-approval"]);
-    const text = JSON.stringify(pdp.records) + pdp.logText();
+    const text = JSON.stringify(all) + pdp.logText();
     for (const token of [userToken, workloadToken]) {
       assert.ok(!text.includes(token), "a token reached a record or the log");
       assert.ok(!text.includes(token.split(".")[2]!), "a token signature reached a record or the log");

@@ -43,7 +43,7 @@ test("a real access token from a real OAuth server (client credentials + resourc
   const token = await oauth.getToken(SERVER);
   const res = await ask(token, SERVER);
   assert.equal(res.decision, Decision.ALLOW, res.message);
-  const record = pdp.records.find((r) => r.decisionId === res.decisionId)!;
+  const record = (await pdp.records()).find((r) => r.decisionId === res.decisionId)!;
   assert.equal(record.idp, oauth.issuer);
   assert.equal(record.clientId, oauth.clientId);
 });

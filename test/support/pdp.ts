@@ -8,7 +8,6 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { pino } from "pino";
 import { startApp, type App } from "../../src/app.js";
-import type { DecisionLog } from "../../src/audit/decision-log.js";
 import type { DecisionRecord } from "../../src/audit/decision-record.js";
 import { loadConfig, packageRoot } from "../../src/config/load-config.js";
 import type { PdpConfig } from "../../src/config/types.js";
@@ -20,8 +19,8 @@ import { REDACTED_FIELDS } from "../../src/log.js";
 export interface TestPdp {
   readonly app: App;
   readonly address: string;
-  /** Decision records written so far. */
-  readonly records: DecisionRecord[];
+  /** Every decision record so far (waits until the audit has written them). */
+  records(): Promise<DecisionRecord[]>;
   /** Everything the operational log wrote, as text. */
   logText(): string;
   /** An AuthorizationService client (closed by `close()`). */
@@ -31,9 +30,9 @@ export interface TestPdp {
 
 /** Starts a PDP with the embedded defaults plus `overrides` (port 0, quiet log). */
 export async function startTestPdp(overrides: Partial<Record<keyof PdpConfig, unknown>> = {}): Promise<TestPdp> {
-  const config = loadConfig({ env: {}, overrides: { port: 0, logLevel: "debug", ...overrides } });
+  const config = loadConfig({ env: {}, overrides: { port: 0, logLevel: "debug", decisionLog: "off", ...overrides } });
   const records: DecisionRecord[] = [];
-  const decisionLog: DecisionLog = { write: (r) => void records.push(r), flush: async () => {} };
+  const capture = { name: "test-capture", write: async (batch: readonly DecisionRecord[]) => void records.push(...batch), close: async () => {} };
   let log = "";
   const sink = new Writable({
     write(chunk, _enc, cb) {
@@ -42,13 +41,16 @@ export async function startTestPdp(overrides: Partial<Record<keyof PdpConfig, un
     },
   });
   const logger = pino({ level: "debug", redact: { paths: [...REDACTED_FIELDS], censor: "[redacted]" } }, sink);
-  const app = await startApp(config, logger, { decisionLog });
+  const app = await startApp(config, logger, { extraAuditSinks: [capture] });
   const address = `127.0.0.1:${app.port}`;
   const authz = createClient(AuthorizationService, address);
   return {
     app,
     address,
-    records,
+    records: async () => {
+      await app.audit.flush();
+      return records;
+    },
     logText: () => log,
     authz,
     async close() {
