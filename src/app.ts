@@ -85,7 +85,7 @@ export async function startApp(config: PdpConfig, logger: Logger, options: Start
   }
   const current = () => policies.current();
   const verifier = createTokenVerifier(config.identity, { operators: config.operators });
-  const unsubscribe = await stores.revocations.subscribe(() => verifier.dropCached());
+  const unsubscribe = subscribeRevocations(stores, () => verifier.dropCached(), logger);
   const audit = createAuditLog({
     sinks: [...auditSinks(config, stores), ...(options.extraAuditSinks ?? []).map((sink) => ({ sink, required: false }))],
     logger,
@@ -151,6 +151,36 @@ export async function startApp(config: PdpConfig, logger: Logger, options: Start
       })();
       return stopping;
     },
+  };
+}
+
+/**
+ * Drops cached verified tokens whenever any replica publishes a revocation. Revocations are
+ * checked in the store on every decision anyway, so while the subscription is down (e.g. Redis
+ * unreachable at start) nothing is allowed that should not be: it is retried until it holds.
+ */
+function subscribeRevocations(stores: StateStores, onRevocation: () => void, logger: Logger): () => Promise<void> {
+  let unsubscribe: (() => Promise<void>) | undefined;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  const attempt = () => {
+    stores.revocations.subscribe(onRevocation).then(
+      (u) => {
+        if (stopped) void u();
+        else unsubscribe = u;
+      },
+      (err: unknown) => {
+        if (stopped) return;
+        logger.warn({ err: (err as Error).message }, "revocation subscription failed; retrying in 2 s");
+        timer = setTimeout(attempt, 2000).unref();
+      },
+    );
+  };
+  attempt();
+  return async () => {
+    stopped = true;
+    clearTimeout(timer);
+    await unsubscribe?.();
   };
 }
 
