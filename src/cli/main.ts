@@ -6,6 +6,8 @@ const USAGE = `mcp-pdp — a policy decision point for MCP deployments
 
   mcp-pdp serve [--config FILE]        start the gRPC PDP (default: development mode on 127.0.0.1:50051)
   mcp-pdp check --dev --tool NAME …    ask the PDP one Authorize question (see mcp-pdp check --help)
+  mcp-pdp session open|get|end …       open, read or end a delegated session (see mcp-pdp session --help)
+  mcp-pdp revoke --session|--agent|--user|--client|--jti …   revoke, on every replica (operator)
   mcp-pdp policy validate|test [DIR] [--json | --junit FILE]   check policies and run their test cases
   mcp-pdp dev token user|workload|caller [--sub S] [--aud A] …   mint a DEVELOPMENT token
   mcp-pdp audit query|tail|get|explain|export|verify …   the decision audit (see mcp-pdp audit --help)
@@ -23,6 +25,10 @@ export async function runCli(argv: string[]): Promise<number> {
     }
     case "check":
       return check(rest);
+    case "session":
+      return (await import("./session.js")).sessionCommand(rest);
+    case "revoke":
+      return (await import("./revoke.js")).revokeCommand(rest);
     case "audit":
       return (await import("./audit.js")).auditCommand(rest);
     case "policy":

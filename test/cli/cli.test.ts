@@ -1,0 +1,70 @@
+/** The operator/newcomer commands against a real PDP: check, session, revoke, dev token. */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { promisify } from "node:util";
+import { packageRoot } from "../../src/config/load-config.js";
+import { startTestPdp, type TestPdp } from "../support/pdp.js";
+
+const run = promisify(execFile);
+let pdp: TestPdp;
+
+async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, ["--import", "tsx", path.join(packageRoot, "src/cli/main.ts"), ...args], { cwd: packageRoot });
+    return { code: 0, out: stdout, err: stderr };
+  } catch (e) {
+    const x = e as { code: number; stdout: string; stderr: string };
+    return { code: x.code, out: x.stdout, err: x.stderr };
+  }
+}
+
+before(async () => {
+  pdp = await startTestPdp();
+});
+after(() => pdp.close());
+
+test("check --dev: a first ALLOW (exit 0) and a first explained DENY (exit 3)", async () => {
+  const allow = await cli("check", "--dev", "--tool", "search_documents", "--address", pdp.address);
+  assert.equal(allow.code, 0, allow.err);
+  assert.match(allow.out, /session \S{43} opened/);
+  assert.match(allow.out, /^ALLOW {2}ALLOWED/m);
+  assert.match(allow.out, /because tool-allowlist-research: /);
+  const deny = await cli("check", "--dev", "--tool", "deploy_production", "--address", pdp.address);
+  assert.equal(deny.code, 3);
+  assert.match(deny.out, /not granted: deploy_production \(POLICY_DENIED\)\n {4}because production-write-requires-approval: .*approval/);
+  assert.match(deny.out, /^DENY {2}TOOL_NOT_GRANTED/m);
+  const json = await cli("check", "--dev", "--no-session", "--tool", "search_documents", "--json", "--address", pdp.address);
+  assert.equal(json.code, 3);
+  assert.equal(JSON.parse(json.out).reasonCode, "SESSION_REQUIRED");
+});
+
+test("session open / get / end, and revoke", async () => {
+  const opened = await cli("session", "open", "--dev", "--tool", "search_documents", "--tool", "read_document", "--json", "--address", pdp.address);
+  assert.equal(opened.code, 0, opened.err);
+  const { sessionId } = JSON.parse(opened.out) as { sessionId: string };
+  const got = await cli("session", "get", sessionId, "--json", "--address", pdp.address);
+  assert.deepEqual(JSON.parse(got.out).grantedTools, ["search_documents", "read_document"]);
+  const inSession = await cli("check", "--dev", "--session", sessionId, "--tool", "read_document", "--address", pdp.address);
+  assert.equal(inSession.code, 0, inSession.out);
+  const revoked = await cli("revoke", "--session", sessionId, "--address", pdp.address);
+  assert.equal(revoked.code, 0, revoked.err);
+  assert.match(revoked.out, /revoked session .* 1 session\(s\) ended/);
+  const after = await cli("check", "--dev", "--session", sessionId, "--tool", "read_document", "--address", pdp.address);
+  assert.equal(after.code, 3);
+  assert.match(after.out, /SESSION_REVOKED/);
+  const other = JSON.parse((await cli("session", "open", "--dev", "--tool", "search_documents", "--json", "--address", pdp.address)).out);
+  assert.equal((await cli("session", "end", other.sessionId, "--address", pdp.address)).out, "session ended\n");
+  assert.equal((await cli("revoke", "--user", "no-hash", "--address", pdp.address)).code, 2);
+});
+
+test("dev token mints a verifiable development token; usage errors exit 2", async () => {
+  const t = await cli("dev", "token", "user", "--sub", "zoe", "--scope", "docs.read");
+  assert.equal(t.code, 0);
+  const payload = JSON.parse(Buffer.from(t.out.trim().split(".")[1]!, "base64url").toString());
+  assert.equal(payload.sub, "zoe");
+  assert.equal(payload.scope, "docs.read");
+  assert.equal((await cli("dev", "token", "nobody")).code, 2);
+  assert.equal((await cli("frobnicate")).code, 2);
+});
