@@ -4,7 +4,7 @@ import { MemoryAuditSink } from "./audit/memory-audit-sink.js";
 import { MemoryPolicyArchive, RedisPolicyArchive, type PolicyArchive } from "./audit/policy-archive.js";
 import { createPinoAuditSink } from "./audit/pino-audit-sink.js";
 import { RedisAuditSink } from "./audit/redis-audit-sink.js";
-import type { AuditLog, AuditSink } from "./audit/types.js";
+import type { AuditLog } from "./audit/types.js";
 import type { PdpConfig } from "./config/types.js";
 import { createAuthorizer } from "./decision/authorizer.js";
 import { createRecorder } from "./decision/recorder.js";
@@ -34,8 +34,8 @@ export interface App {
 
 /** Options for {@link startApp}. */
 export interface StartAppOptions {
-  /** More audit sinks besides the configured ones (tests use one to see every record). */
-  readonly extraAuditSinks?: readonly AuditSink[];
+  /** More audit sinks besides the configured ones (tests use them to see every record, or to fail). */
+  readonly extraAuditSinks?: readonly AuditSinkEntry[];
 }
 
 function bindAddress(host: string, port: number): string {
@@ -87,7 +87,7 @@ export async function startApp(config: PdpConfig, logger: Logger, options: Start
   const verifier = createTokenVerifier(config.identity, { operators: config.operators });
   const unsubscribe = subscribeRevocations(stores, () => verifier.dropCached(), logger);
   const audit = createAuditLog({
-    sinks: [...auditSinks(config, stores), ...(options.extraAuditSinks ?? []).map((sink) => ({ sink, required: false }))],
+    sinks: [...auditSinks(config, stores), ...(options.extraAuditSinks ?? [])],
     logger,
     bufferSize: config.audit.bufferSize,
     durableTimeoutMs: config.audit.durableTimeoutMs,

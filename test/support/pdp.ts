@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { pino } from "pino";
 import { startApp, type App } from "../../src/app.js";
+import type { AuditSinkEntry } from "../../src/audit/audit-log.js";
 import type { DecisionRecord } from "../../src/audit/decision-record.js";
 import { loadConfig, packageRoot } from "../../src/config/load-config.js";
 import type { PdpConfig } from "../../src/config/types.js";
@@ -29,7 +30,10 @@ export interface TestPdp {
 }
 
 /** Starts a PDP with the embedded defaults plus `overrides` (port 0, quiet log). */
-export async function startTestPdp(overrides: Partial<Record<keyof PdpConfig, unknown>> = {}): Promise<TestPdp> {
+export async function startTestPdp(
+  overrides: Partial<Record<keyof PdpConfig, unknown>> = {},
+  extraAuditSinks: readonly AuditSinkEntry[] = [],
+): Promise<TestPdp> {
   const config = loadConfig({ env: {}, overrides: { port: 0, logLevel: "debug", decisionLog: "off", ...overrides } });
   const records: DecisionRecord[] = [];
   const capture = { name: "test-capture", write: async (batch: readonly DecisionRecord[]) => void records.push(...batch), close: async () => {} };
@@ -41,7 +45,7 @@ export async function startTestPdp(overrides: Partial<Record<keyof PdpConfig, un
     },
   });
   const logger = pino({ level: "debug", redact: { paths: [...REDACTED_FIELDS], censor: "[redacted]" } }, sink);
-  const app = await startApp(config, logger, { extraAuditSinks: [capture] });
+  const app = await startApp(config, logger, { extraAuditSinks: [{ sink: capture, required: false }, ...extraAuditSinks] });
   const address = `127.0.0.1:${app.port}`;
   const authz = createClient(AuthorizationService, address);
   return {
