@@ -6,6 +6,7 @@ import { createPinoAuditSink } from "./audit/pino-audit-sink.js";
 import { RedisAuditSink } from "./audit/redis-audit-sink.js";
 import type { AuditLog } from "./audit/types.js";
 import type { PdpConfig } from "./config/types.js";
+import { createApprovalService } from "./decision/approval-service.js";
 import { createAuthorizer } from "./decision/authorizer.js";
 import { createRecorder } from "./decision/recorder.js";
 import { createRevoker } from "./decision/revoker.js";
@@ -71,11 +72,19 @@ export async function startApp(config: PdpConfig, logger: Logger, options: Start
   const archive: PolicyArchive = stores.redis
     ? new RedisPolicyArchive({ client: stores.redis, keyPrefix: config.store.redis!.keyPrefix })
     : new MemoryPolicyArchive();
-  // Keep the texts of every version in force, so `audit explain` can show them later.
-  const archiveVersion = (loaded: LoadedPolicySet) =>
-    void archive
-      .put(loaded.version, loaded.sources)
-      .catch((err: unknown) => logger.warn({ err: (err as Error).message, version: loaded.version }, "policy archive write failed"));
+  // Keep the texts of every version in force, so `audit explain` can show them later. A write
+  // that fails (e.g. Redis not connected yet at start) is retried when the store is reachable.
+  const unarchived = new Map<string, LoadedPolicySet>();
+  const archiveVersion = (loaded: LoadedPolicySet) => {
+    unarchived.delete(loaded.version);
+    archive.put(loaded.version, loaded.sources).catch((err: unknown) => {
+      unarchived.set(loaded.version, loaded);
+      logger.warn({ err: (err as Error).message, version: loaded.version }, "policy archive write failed; will retry when the store is reachable");
+    });
+  };
+  stores.onHealthChange((healthy) => {
+    if (healthy) for (const loaded of [...unarchived.values()]) archiveVersion(loaded);
+  });
   let policies: PolicyManager;
   try {
     policies = createPolicyManager({ dir: config.cedarDir, logger, watch: true, onLoad: archiveVersion });
@@ -100,6 +109,7 @@ export async function startApp(config: PdpConfig, logger: Logger, options: Start
     authorizer: createAuthorizer({ ...common, logger, limits: { maxArgumentsBytes: config.maxArgumentsBytes } }),
     sessions: createSessionService(common),
     revoke: createRevoker({ stores, decide, config }),
+    approvals: createApprovalService({ ...common, pdpAudience: config.identity.pdpAudience }),
     audit,
     archive,
     authenticate,

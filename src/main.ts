@@ -2,6 +2,7 @@ import { loadConfig } from "./config/load-config.js";
 import { PdpError } from "./errors.js";
 import { createLogger } from "./log.js";
 import { startApp } from "./app.js";
+import { isWorker, runWorkers } from "./cluster.js";
 
 /**
  * `mcp-pdp serve`: reads config, starts the PDP, reloads policies on SIGHUP, stops gracefully on
@@ -16,6 +17,8 @@ export async function serve(configFile?: string): Promise<void> {
     process.exit(2);
   }
   const logger = createLogger(config.logLevel);
+  // workers > 1: this process only supervises; each forked worker runs this function again and serves.
+  if (config.workers > 1 && !isWorker) return runWorkers(config, logger);
   let app;
   try {
     app = await startApp(config, logger);

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { PdpError } from "../errors.js";
@@ -144,6 +145,7 @@ export const ENV_OVERRIDES: Readonly<Record<string, string>> = {
   MCP_PDP_DECISION_LOG: "decisionLog",
   MCP_PDP_OPERATORS: "operators",
   MCP_PDP_ALLOW_PLAINTEXT: "allowPlaintext",
+  MCP_PDP_WORKERS: "workers",
 };
 
 /** Environment variables for nested keys. */
@@ -172,6 +174,7 @@ function sessions(raw: unknown): SessionConfig {
     defaultTtlSeconds: int(r.defaultTtlSeconds, "sessions.defaultTtlSeconds", Math.min(900, maxTtlSeconds), 1, maxTtlSeconds),
     maxTtlSeconds,
     maxRequestedItems: int(r.maxRequestedItems, "sessions.maxRequestedItems", 100, 1, 10000),
+    approvalTtlSeconds: int(r.approvalTtlSeconds, "sessions.approvalTtlSeconds", 600, 1, 86400),
   };
 }
 
@@ -266,9 +269,19 @@ export function loadConfig(options: LoadConfigOptions = {}): PdpConfig {
     logLevel: str(raw.logLevel, "logLevel", "info"),
     decisionLog,
     shutdownGraceSeconds: int(raw.shutdownGraceSeconds, "shutdownGraceSeconds", 10, 0, 300),
+    workers: raw.workers === "auto" ? availableParallelism() : int(raw.workers, "workers", 1, 1, 64),
   };
+  checkWorkers(config);
   checkSafety(config);
   return config;
+}
+
+/** Workers are separate processes: everything they must agree on has to live in Redis. */
+function checkWorkers(config: PdpConfig): void {
+  if (config.workers <= 1) return;
+  if (config.store.backend !== "redis")
+    fail(`workers: ${config.workers} needs store.backend "redis" — with the memory store each worker would keep its own sessions, revocations and approvals`);
+  if (config.audit.sinks.includes("memory")) fail(`workers: ${config.workers} cannot use the memory audit sink (each worker would answer audit queries with its own records only); use "redis"`);
 }
 
 /** Refuses configurations that would quietly weaken the PDP. */

@@ -78,6 +78,8 @@ export interface SessionConfig {
   readonly maxTtlSeconds: number;
   /** Most tools, resources and prompts one OpenSession may request (each). Default 100. */
   readonly maxRequestedItems: number;
+  /** How long a requested approval stays usable (never past its session's expiry). Default 600. */
+  readonly approvalTtlSeconds: number;
 }
 
 /** Where session, revocation and approval state lives. */
@@ -156,4 +158,10 @@ export interface PdpConfig {
   readonly decisionLog: string;
   /** Seconds to let in-flight calls finish on shutdown. Default 10. */
   readonly shutdownGraceSeconds: number;
+  /**
+   * PDP worker processes (node cluster) sharing the listening port, each with its own preparsed
+   * policies. Default 1 (no cluster); `"auto"` in the file or `MCP_PDP_WORKERS` means one per core.
+   * More than 1 needs the Redis store (sessions must be shared).
+   */
+  readonly workers: number;
 }

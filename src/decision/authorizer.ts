@@ -19,7 +19,8 @@ import type { DecisionInput, PolicyEngine } from "../policy/types.js";
 import type { StateStores } from "../session/state-stores.js";
 import type { SessionRecord } from "../session/types.js";
 import { checkIdentityFields, checkToolName, parseAuthorizeRequest, type AuthorizeInput, type RequestLimits } from "./authorize-request.js";
-import { policyOutcome, type Outcome } from "./outcome.js";
+import { applyObligations, isHighImpact } from "./obligations.js";
+import { type Outcome } from "./outcome.js";
 import type { Decide, Draft } from "./recorder.js";
 import { appendRefusal, checkGrant, checkHandle, checkRevocation, checkSession, revocationSubjects } from "./session-checks.js";
 import { checkCaller, verifyIdentities, type VerifiedParties } from "./verify-identities.js";
@@ -94,8 +95,9 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorizer {
   async function establish(
     draft: Draft,
     req: { sessionId: string; userToken: string; workloadToken: string; clientId: string; serverId: string; purpose: string },
+    fresh = false,
   ): Promise<{ parties: VerifiedParties; session?: SessionRecord }> {
-    const parties = await verifyIdentities(deps.verifier, req);
+    const parties = await verifyIdentities(deps.verifier, req, { fresh });
     partiesToRecord(draft, parties);
     if (!req.sessionId) {
       if (deps.sessions.required) throw new PdpError("SESSION_REQUIRED", "a session is required: call OpenSession first");
@@ -122,23 +124,44 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorizer {
         const caller = await authenticate();
         draft.caller = caller.id;
         checkCaller(caller, input.serverId);
-        const { parties, session } = await establish(draft, input);
         const item = requested(input);
+        const tool = item.kind === "tool" ? deps.engine().tool(input.serverId, item.name) : undefined;
+        // High-impact calls are verified afresh (no verified-token cache); no decision is ever cached.
+        const { parties, session } = await establish(draft, input, isHighImpact(tool));
         if (session) checkGrant(session, item.kind, item.name);
         const engine = deps.engine();
-        const decision = engine.evaluate(
-          decisionInput(parties, input, {
-            action: input.action,
-            ...(input.tool !== undefined && { tool: input.tool }),
-            ...(input.resourceUri !== undefined && { resourceUri: input.resourceUri }),
-            arguments: input.arguments,
-            ...(session && { session: session.facts }),
-          }),
-        );
-        if (decision.errors.length) deps.logger.warn({ errors: decision.errors }, "policy evaluation errors");
-        const outcome = policyOutcome(decision);
+        const cedarInput = decisionInput(parties, input, {
+          action: input.action,
+          ...(input.tool !== undefined && { tool: input.tool }),
+          ...(input.resourceUri !== undefined && { resourceUri: input.resourceUri }),
+          arguments: input.arguments,
+          ...(session && { session: session.facts }),
+        });
+        const first = engine.evaluate(cedarInput);
+        if (first.errors.length) deps.logger.warn({ errors: first.errors }, "policy evaluation errors");
+        const call = session && {
+          sessionId: session.id,
+          agentId: parties.workload.agentId,
+          userIssuer: parties.user.issuer,
+          userSubject: parties.user.subject,
+          clientId: input.clientId,
+          serverId: input.serverId,
+          tool: item.kind === "resource" ? "" : item.name,
+          resourceUri: input.resourceUri ?? "",
+          argumentsDigest: draft.argumentsDigest!,
+          purpose: input.purpose,
+        };
+        const { outcome, decision, approvalId } = await applyObligations(first, {
+          engine,
+          input: cedarInput,
+          tool,
+          session,
+          call,
+          approvals: stores.approvals,
+          approvalExpiresAt: Math.min(now() + deps.sessions.approvalTtlSeconds * 1000, session?.expiresAt ?? Infinity),
+        });
+        if (approvalId) draft.approvalId = approvalId;
         if (outcome.allow && session) {
-          const tool = item.kind === "tool" ? engine.tool(input.serverId, item.name) : undefined;
           const appended = await stores.sessions.appendCall(session.id, {
             tool: item.history,
             labels: tool?.labels ?? [],

@@ -25,6 +25,7 @@ import type { SessionRecord } from "../session/types.js";
 import { checkIdentityFields, checkToolName, requireField } from "./authorize-request.js";
 import type { Authenticate } from "./authorizer.js";
 import { decisionInput, partiesToRecord } from "./authorizer.js";
+import { evaluateForGrant } from "./obligations.js";
 import { policyOutcome, type Outcome } from "./outcome.js";
 import type { Decide } from "./recorder.js";
 import { checkHandle, checkRevocation, revocationSubjects } from "./session-checks.js";
@@ -89,7 +90,7 @@ export function createSessionService(deps: SessionServiceDeps): SessionService {
   ): { tools: string[]; resources: string[]; prompts: string[]; refused: RefusedItem[] } {
     const refused: RefusedItem[] = [];
     const permitted = (item: string, rest: Pick<DecisionInput, "action" | "tool" | "resourceUri">) => {
-      const outcome = policyOutcome(engine.evaluate(decisionInput(parties, m, { ...rest, session: EMPTY_HISTORY })));
+      const outcome = policyOutcome(evaluateForGrant(engine, decisionInput(parties, m, { ...rest, session: EMPTY_HISTORY })));
       if (!outcome.allow)
         refused.push({
           $typeName: "mcppdp.v1.RefusedItem",

@@ -1,5 +1,5 @@
 import { PdpError } from "../errors.js";
-import type { TokenVerifier, VerifiedCaller, VerifiedUser, VerifiedWorkload } from "../identity/types.js";
+import type { TokenVerifier, VerifiedCaller, VerifiedUser, VerifiedWorkload, VerifyOptions } from "../identity/types.js";
 
 /** The verified parties of one request. */
 export interface VerifiedParties {
@@ -26,10 +26,11 @@ export function requireOperator(caller: VerifiedCaller): void {
 export async function verifyIdentities(
   verifier: TokenVerifier,
   req: { userToken: string; workloadToken: string; serverId: string; clientId: string },
+  options: VerifyOptions = {},
 ): Promise<VerifiedParties> {
   const [user, workload] = await Promise.all([
-    verifier.verifyUser(req.userToken, req.serverId),
-    verifier.verifyWorkload(req.workloadToken, req.serverId),
+    verifier.verifyUser(req.userToken, req.serverId, options),
+    verifier.verifyWorkload(req.workloadToken, req.serverId, options),
   ]);
   if (!user.clientId || user.clientId !== req.clientId)
     throw new PdpError("CLIENT_MISMATCH", "client_id does not match the user token's client");

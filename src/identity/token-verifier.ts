@@ -72,9 +72,10 @@ export function createTokenVerifier(config: IdentityConfig, options: TokenVerifi
     serverUri: string,
     token: string,
     run: () => Promise<{ result: T; expiresAt: number }>,
+    fresh = false,
   ): Promise<T> {
     const key = tokenCacheKey(kind, serverUri, token);
-    const hit = cache.get(key, now());
+    const hit = fresh ? undefined : cache.get(key, now());
     if (hit !== undefined) return hit as T;
     const { result, expiresAt } = await run();
     cache.set(key, result, expiresAt);
@@ -82,16 +83,28 @@ export function createTokenVerifier(config: IdentityConfig, options: TokenVerifi
   }
 
   return {
-    verifyUser: (token, serverUri) =>
-      cached("user", serverUri, token, async () => {
-        const { payload } = await verify(token, users, serverUri).catch(rethrow(toTokenError));
-        return { result: toVerifiedUser(payload), expiresAt: payload.exp };
-      }),
-    verifyWorkload: (token, serverUri) =>
-      cached("workload", serverUri, token, async () => {
-        const verified = await verify(token, workloads, [config.pdpAudience, serverUri]).catch(rethrow(toTokenError));
-        return { result: toVerifiedWorkload(verified), expiresAt: verified.payload.exp };
-      }),
+    verifyUser: (token, serverUri, options) =>
+      cached(
+        "user",
+        serverUri,
+        token,
+        async () => {
+          const { payload } = await verify(token, users, serverUri).catch(rethrow(toTokenError));
+          return { result: toVerifiedUser(payload), expiresAt: payload.exp };
+        },
+        options?.fresh,
+      ),
+    verifyWorkload: (token, serverUri, options) =>
+      cached(
+        "workload",
+        serverUri,
+        token,
+        async () => {
+          const verified = await verify(token, workloads, [config.pdpAudience, serverUri]).catch(rethrow(toTokenError));
+          return { result: toVerifiedWorkload(verified), expiresAt: verified.payload.exp };
+        },
+        options?.fresh,
+      ),
     verifyCaller: (token) =>
       cached("caller", "", token, async () => {
         const { payload } = await verify(token, callers, config.pdpAudience).catch(rethrow(toCallerError));

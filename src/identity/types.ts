@@ -49,14 +49,20 @@ export interface VerifiedCaller {
   readonly operator: boolean;
 }
 
+/** Per-call verification options. */
+export interface VerifyOptions {
+  /** Verify afresh, bypassing the verified-token cache (high-impact calls). The result is still cached. */
+  readonly fresh?: boolean;
+}
+
 /** Verifies tokens; every method either returns verified facts or throws a PdpError (TOKEN_INVALID, TOKEN_EXPIRED, AUDIENCE_MISMATCH, CLIENT_MISMATCH). */
 export interface TokenVerifier {
   /**
    * Verifies a user access token for the protected MCP server `serverUri` (its canonical URI, which must be in `aud`).
    */
-  verifyUser(token: string, serverUri: string): Promise<VerifiedUser>;
+  verifyUser(token: string, serverUri: string, options?: VerifyOptions): Promise<VerifiedUser>;
   /** Verifies an agent workload token whose audience must be the PDP itself or `serverUri`. */
-  verifyWorkload(token: string, serverUri: string): Promise<VerifiedWorkload>;
+  verifyWorkload(token: string, serverUri: string, options?: VerifyOptions): Promise<VerifiedWorkload>;
   /** Verifies a caller's bearer token (audience: the PDP). */
   verifyCaller(token: string): Promise<VerifiedCaller>;
   /**

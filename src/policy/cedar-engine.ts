@@ -9,6 +9,7 @@ import { PdpError } from "../errors.js";
 import { createEntityBuilder } from "./entity-builder.js";
 import type { LoadedPolicySet, PolicyInfo } from "./load-policy-set.js";
 import type { DecisionInput, DeterminingPolicy, PolicyDecision, PolicyEngine, PolicyStatus } from "./types.js";
+import { planPartitions, type PartitionPlan } from "./policy-partition.js";
 
 /** Options for {@link createCedarEngine}. */
 export interface CedarEngineOptions {
@@ -20,6 +21,14 @@ export interface CedarEngineOptions {
    * evaluate someone else's policies.
    */
   readonly slot?: string;
+  /**
+   * Evaluate each request against only the policies whose scope can match its action and
+   * resource (see policy-partition.ts): the same decisions, reasons and errors, at a cost that no
+   * longer grows with policies that cannot apply. Default true; false evaluates the whole set.
+   */
+  readonly partition?: boolean;
+  /** Most distinct partitions to preparse (beyond it, partitions are per action). Default 2048. */
+  readonly maxPartitions?: number;
 }
 
 /** The default preparse id for the policy set and the schema. */
@@ -46,6 +55,7 @@ export function createCedarEngine(loaded: LoadedPolicySet, options: CedarEngineO
   if (schemaAnswer.type === "failure") throw preparseError("schema", schemaAnswer.errors);
   const setAnswer = preparsePolicySet(slot, { staticPolicies: loaded.policyText });
   if (setAnswer.type === "failure") throw preparseError("policy set", setAnswer.errors);
+  const partitions = options.partition === false ? undefined : preparsePartitions(slot, loaded, options.maxPartitions);
   const owner = {};
   slotOwners.set(slot, owner);
 
@@ -68,19 +78,56 @@ export function createCedarEngine(loaded: LoadedPolicySet, options: CedarEngineO
           return failed(version, [`preparse slot "${slot}" was taken over by another engine`]);
         }
         const request = builder.build(input);
+        const part = partitions?.pick(request.action.id, request.resource);
         const answer = statefulIsAuthorized({
           principal: request.principal,
           action: request.action,
           resource: request.resource,
           context: request.context,
           entities: request.entities,
-          preparsedPolicySetId: slot,
+          preparsedPolicySetId: part ? part.id : slot,
           preparsedSchemaName: slot,
         });
-        return decide(answer, policies, version);
+        return decide(answer, part ? part.policies : policies, version);
       } catch (err) {
         return failed(version, [PdpError.from(err, "POLICY_ERROR").message]);
       }
+    },
+  };
+}
+
+/** A preparsed partition: its preparse id and its own Cedar ids (`policy0…`) mapped to the policies. */
+interface PreparsedPartition {
+  readonly id: string;
+  readonly policies: ReadonlyMap<string, PolicyInfo>;
+}
+
+/**
+ * Preparses every partition of the set under `<slot>#<index>` and returns the lookup, or
+ * undefined when the set carries no scopes (hand-built sets: the whole set is evaluated).
+ */
+function preparsePartitions(
+  slot: string,
+  loaded: LoadedPolicySet,
+  maxPartitions: number | undefined,
+): { pick(action: string, resource: { type: string; id: string }): PreparsedPartition | undefined } | undefined {
+  if (!loaded.scopes) return undefined;
+  const plan: PartitionPlan = planPartitions(loaded.scopes, loaded.entities, maxPartitions === undefined ? {} : { maxPartitions });
+  const preparsed = plan.partitions.map((p): PreparsedPartition => {
+    const id = `${slot}#${p.index}`;
+    const answer = preparsePolicySet(id, { staticPolicies: p.text });
+    if (answer.type === "failure") throw preparseError(`policy partition ${p.index}`, answer.errors);
+    const local = new Map<string, PolicyInfo>();
+    p.cedarIds.forEach((cedarId, i) => {
+      const info = loaded.policies.get(cedarId);
+      if (info) local.set(`policy${i}`, info);
+    });
+    return { id, policies: local };
+  });
+  return {
+    pick: (action, resource) => {
+      const p = plan.pick(action, resource);
+      return p && preparsed[p.index];
     },
   };
 }
@@ -135,7 +182,7 @@ function shape(
   for (const p of determining) {
     if (seen.has(p.id)) continue;
     seen.add(p.id);
-    reasons.push({ policyId: p.id, reason: p.reason });
+    reasons.push({ policyId: p.id, reason: p.reason, ...(outcome === "forbid" && p.obligation && { obligation: p.obligation }) });
   }
   reasons.sort((a, b) => (a.policyId < b.policyId ? -1 : a.policyId > b.policyId ? 1 : 0));
   return { decision, outcome, reasons, errors, version };

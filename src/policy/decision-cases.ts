@@ -44,7 +44,7 @@ export interface DecisionCaseResult {
   readonly mismatches: readonly string[];
 }
 
-const ACTIONS: readonly PolicyAction[] = ["open_session", "call_tool", "read_resource", "get_prompt"];
+const ACTIONS: readonly PolicyAction[] = ["open_session", "call_tool", "read_resource", "get_prompt", "approve"];
 const DECISIONS = ["allow", "deny"] as const;
 const OUTCOMES = ["permit", "forbid", "no_permit", "error"] as const;
 
@@ -184,6 +184,12 @@ function toInput(r: Record<string, unknown>, session: SessionFacts | undefined, 
   if (args !== undefined && !isObject(args)) return fail(`"arguments" must be an object`);
   const ttl = r["requestedTtlSeconds"];
   if (ttl !== undefined && !Number.isSafeInteger(ttl)) return fail(`"requestedTtlSeconds" must be a whole number`);
+  const approved = r["approved"];
+  if (approved !== undefined && typeof approved !== "boolean") return fail(`"approved" must be true or false`);
+  const requester = r["requestingUser"];
+  if (requester !== undefined && (!isObject(requester) || typeof requester["issuer"] !== "string" || typeof requester["subject"] !== "string")) {
+    return fail(`"requestingUser" must be { "issuer", "subject" }`);
+  }
   return {
     agent: { id: agentId, trustDomain },
     user: { issuer: user["issuer"], subject: user["subject"], scopes },
@@ -197,6 +203,8 @@ function toInput(r: Record<string, unknown>, session: SessionFacts | undefined, 
     ...(args !== undefined ? { arguments: args as DecisionInput["arguments"] } : {}),
     ...(session !== undefined ? { session } : {}),
     ...(ttl !== undefined ? { requestedTtlSeconds: ttl as number } : {}),
+    ...(approved !== undefined ? { approved } : {}),
+    ...(requester !== undefined ? { requestingUser: requester as { issuer: string; subject: string } } : {}),
   };
 }
 

@@ -65,7 +65,8 @@ export const cedarUid = {
 
 /** A Cedar request without the policy set and schema (the engine adds their preparsed ids). */
 export interface CedarRequest {
-  readonly principal: CedarUid<"Agent">;
+  /** The agent; for `approve`, the approving user. */
+  readonly principal: CedarUid<"Agent"> | CedarUid<"User">;
   readonly action: CedarUid<"Action">;
   readonly resource: CedarUid;
   readonly context: Context;
@@ -90,7 +91,7 @@ interface StaticEntity {
   readonly hasData: boolean;
 }
 
-const ACTIONS: ReadonlySet<string> = new Set<PolicyAction>(["open_session", "call_tool", "read_resource", "get_prompt"]);
+const ACTIONS: ReadonlySet<string> = new Set<PolicyAction>(["open_session", "call_tool", "read_resource", "get_prompt", "approve"]);
 
 /** Precomputes the static entities of a loaded version (ancestor closures, frozen JSON, tool facts). */
 export function createEntityBuilder(loaded: LoadedPolicySet): EntityBuilder {
@@ -117,11 +118,30 @@ export function createEntityBuilder(loaded: LoadedPolicySet): EntityBuilder {
   const sendClient = reads.has("Client");
   const sendIdp = reads.has("IdentityProvider");
 
+  /** `approve`: may this verified user approve this call of this tool by that agent for that user? */
+  const approval = (input: DecisionInput): CedarRequest => {
+    const principal = cedarUid.user(input.user.issuer, input.user.subject);
+    const resource = cedarUid.tool(input.serverId, required(input.tool, "tool", input.action));
+    const entities: EntityJson[] = [
+      { uid: principal, attrs: { issuer: input.user.issuer, subject: input.user.subject }, parents: parentsOf(index, principal) },
+    ];
+    const resourceJson = staticJson(resource);
+    if (resourceJson) entities.push(resourceJson);
+    const context: Context = {
+      requester: ref(cedarUid.agent(input.agent.id)),
+      requesting_issuer: required(input.requestingUser?.issuer, "requestingUser", input.action),
+      requesting_subject: required(input.requestingUser?.subject, "requestingUser", input.action),
+      purpose: input.purpose,
+    };
+    return { principal, action: cedarUid.action("approve"), resource, context, entities };
+  };
+
   return {
     entityCount: loaded.entities.length,
     tool: (serverId, name) => tools.get(cedarUid.tool(serverId, name).id),
     build(input) {
       if (!ACTIONS.has(input.action)) throw new PdpError("INVALID_REQUEST", `unknown action ${JSON.stringify(input.action)}`);
+      if (input.action === "approve") return approval(input);
       const principal = cedarUid.agent(input.agent.id);
       const user = cedarUid.user(input.user.issuer, input.user.subject);
       const client = cedarUid.client(input.clientId);
@@ -162,6 +182,7 @@ export function createEntityBuilder(loaded: LoadedPolicySet): EntityBuilder {
           risk_total: input.session.riskTotal,
         };
       }
+      if (input.approved !== undefined) context["approved"] = input.approved;
       if (input.requestedTtlSeconds !== undefined) {
         if (!Number.isSafeInteger(input.requestedTtlSeconds)) {
           throw new PdpError("INVALID_REQUEST", "requestedTtlSeconds must be a whole number of seconds");
@@ -183,6 +204,8 @@ function resourceOf(input: DecisionInput, server: CedarUid<"Server">): CedarUid 
       return cedarUid.prompt(input.serverId, required(input.tool, "tool", input.action));
     case "read_resource":
       return cedarUid.resource(required(input.resourceUri, "resourceUri", input.action));
+    default:
+      throw new PdpError("INVALID_REQUEST", `${input.action} has no resource here`);
   }
 }
 
@@ -244,6 +267,7 @@ function toolInfo(e: EntityJson): ToolInfo {
     risk: Number(a["risk"]),
     labels: Object.freeze([...((a["labels"] as string[] | undefined) ?? [])]),
     impact: String(a["impact"]),
+    requiredScopes: Object.freeze([...((a["required_scopes"] as string[] | undefined) ?? [])]),
   });
 }
 

@@ -21,6 +21,8 @@ import { PdpError } from "../errors.js";
 import { entityTypesRead } from "./entity-needs.js";
 import { jsonErrorIndex, SourceText, spanAt, splitPolicies } from "./policy-source.js";
 import type { PolicySpan } from "./policy-source.js";
+import { schemaActions, type PolicyScopes, type ScopedPolicy } from "./policy-partition.js";
+import type { PolicyObligation } from "./types.js";
 
 /** One policy of the loaded set, keyed by Cedar's own id (`policy0…N`). */
 export interface PolicyInfo {
@@ -30,6 +32,8 @@ export interface PolicyInfo {
   readonly id: string;
   /** The `@reason` annotation: a sentence a human can act on. */
   readonly reason: string;
+  /** A forbid's `@obligation("approval" | "step_up")`: what can lift it (a human approval, a wider token scope). */
+  readonly obligation?: PolicyObligation;
   readonly effect: "permit" | "forbid";
   /** File path relative to the policy directory, e.g. `policies/tool-allowlist.cedar`. */
   readonly file: string;
@@ -71,9 +75,16 @@ export interface LoadedPolicySet {
   /** Validation warnings (strict mode), formatted like errors; they do not refuse the set. */
   readonly warnings: readonly string[];
   readonly loadedAt: Date;
+  /**
+   * Each policy's own text and scope, and the schema's actions: what the engine needs to split the
+   * set into partitions that each hold only the policies that can apply to a request (see
+   * policy-partition.ts). Absent on hand-built sets: the engine then evaluates the whole set.
+   */
+  readonly scopes?: PolicyScopes;
 }
 
 const SCHEMA_FILE = "schema.cedarschema";
+const OBLIGATIONS: readonly string[] = ["approval", "step_up"];
 const POLICY_DIR = "policies";
 const ENTITY_DIR = "entities";
 
@@ -133,6 +144,7 @@ export function loadPolicySet(dir: string): LoadedPolicySet {
   const policies = new Map<string, PolicyInfo>();
   const byId = new Map<string, PolicyInfo>();
   const asts: PolicyJson[] = [];
+  const scoped: ScopedPolicy[] = [];
   const chunks: string[] = [];
   let offset = 0;
   for (const file of files) {
@@ -146,7 +158,7 @@ export function loadPolicySet(dir: string): LoadedPolicySet {
     if (parts.policies.length !== file.spans.length) {
       throw invalid([`${where(file.rel)} found ${file.spans.length} policies but Cedar found ${parts.policies.length}`]);
     }
-    parts.policies.forEach((text, i) => {
+    inTextOrder(parts.policies).forEach((text, i) => {
       const span = file.spans[i] as PolicySpan;
       const json = policyToJson(text);
       if (json.type === "failure") {
@@ -154,15 +166,21 @@ export function loadPolicySet(dir: string): LoadedPolicySet {
         return;
       }
       asts.push(json.json);
+      scoped.push({ cedarId: `policy${scoped.length}`, text, action: json.json.action, resource: json.json.resource });
       const id = json.json.annotations?.["id"];
       const reason = json.json.annotations?.["reason"];
       const at = where(file.rel, span.line);
       if (!id) return void problems.push(`${at} [no @id] every policy needs an @id("…") annotation`);
       if (!reason) problems.push(`${at} [${id}] every policy needs a @reason("…") annotation`);
+      if (span.id !== undefined && span.id !== id) problems.push(`${at} [${id}] policy order mismatch: the text here says @id("${span.id}")`);
+      const obligation = json.json.annotations?.["obligation"];
+      if (obligation !== undefined && (!OBLIGATIONS.includes(obligation) || json.json.effect !== "forbid"))
+        problems.push(`${at} [${id}] @obligation must be "approval" or "step_up", on a forbid policy`);
       const info: PolicyInfo = {
         cedarId: `policy${policies.size}`,
         id,
         reason: reason ?? "",
+        ...(obligation !== undefined && { obligation: obligation as PolicyObligation }),
         effect: json.json.effect,
         file: file.rel,
         line: span.line,
@@ -242,7 +260,20 @@ export function loadPolicySet(dir: string): LoadedPolicySet {
     sources: hashed.map((f) => ({ path: f.rel, text: f.bytes.toString("utf8") })),
     warnings,
     loadedAt: new Date(),
+    scopes: { policies: scoped, actions: schemaActions(resolved.json) },
   };
+}
+
+/**
+ * `policySetTextToParts` returns a file's policies ordered by Cedar's ids as strings (`policy0`,
+ * `policy1`, `policy10`, `policy11`, …, `policy2`), not in text order: with 11 or more policies in
+ * one file the two differ. Puts them back in text order (the order of `policy0…N`, and of the spans).
+ */
+function inTextOrder(parts: readonly string[]): string[] {
+  const ids = parts.map((_, i) => `policy${i}`).sort();
+  const out = new Array<string>(parts.length);
+  ids.forEach((id, j) => (out[Number(id.slice("policy".length))] = parts[j] as string));
+  return out;
 }
 
 /**

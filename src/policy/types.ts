@@ -4,7 +4,7 @@
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
 /** The Cedar actions the PDP evaluates. */
-export type PolicyAction = "open_session" | "call_tool" | "read_resource" | "get_prompt";
+export type PolicyAction = "open_session" | "call_tool" | "read_resource" | "get_prompt" | "approve";
 
 /**
  * One authorization question in verified terms. Built by the decision pipeline from verified tokens
@@ -38,6 +38,17 @@ export interface DecisionInput {
    * capping, so that a request over the server's limit is refused visibly. Must be an integer.
    */
   readonly requestedTtlSeconds?: number;
+  /**
+   * True only when a human approval for exactly this call is being used (context `approved`):
+   * approval policies lift themselves with `unless { context has approved && context.approved }`.
+   */
+  readonly approved?: boolean;
+  /**
+   * `approve` only. The principal is then `user` (the verified approver) and the resource `tool`;
+   * this is the user whose call awaits approval (context `requesting_user`), and `agent` the agent
+   * that made it (context `requester`).
+   */
+  readonly requestingUser?: { readonly issuer: string; readonly subject: string };
 }
 
 /** What a session has done so far, as policy sees it. */
@@ -51,10 +62,15 @@ export interface SessionFacts {
   readonly riskTotal: number;
 }
 
+/** What a forbid's `@obligation` annotation says can lift it. */
+export type PolicyObligation = "approval" | "step_up";
+
 /** A determining policy: its `@id` and `@reason` annotations. */
 export interface DeterminingPolicy {
   readonly policyId: string;
   readonly reason: string;
+  /** For an applied forbid with `@obligation("approval" | "step_up")`: what can lift it. */
+  readonly obligation?: PolicyObligation;
 }
 
 /** The engine's answer. */
@@ -81,6 +97,8 @@ export interface ToolInfo {
   readonly risk: number;
   readonly labels: readonly string[];
   readonly impact: string;
+  /** OAuth scopes a user token needs for this tool (`required_scopes`), empty when none. */
+  readonly requiredScopes: readonly string[];
 }
 
 /** Status of the loaded policy set. */

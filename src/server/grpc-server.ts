@@ -8,6 +8,7 @@ import type { TlsConfig } from "../config/types.js";
 import type { PolicyArchive } from "../audit/policy-archive.js";
 import type { AuditReader } from "../audit/types.js";
 import type { Authorizer } from "../decision/authorizer.js";
+import type { ApprovalService as ApprovalOps } from "../decision/approval-service.js";
 import type { Revoke } from "../decision/revoker.js";
 import type { SessionService as SessionOps } from "../decision/session-service.js";
 import { Health, file_grpc_health_v1_health } from "../gen/grpc/health/v1/health_pb.js";
@@ -34,6 +35,7 @@ export interface GrpcServerDeps {
   readonly archive: PolicyArchive;
   readonly sessions: SessionOps;
   readonly revoke: Revoke;
+  readonly approvals: ApprovalOps;
   readonly authenticate: CallerAuthenticator;
   readonly engine: () => PolicyEngine;
   readonly logger: Logger;
@@ -67,15 +69,6 @@ function unary(logger: Logger, handler: Handler): grpc.handleUnaryCall<Decoded<u
       },
     );
   };
-}
-
-function unimplemented(service: DescService): grpc.UntypedServiceImplementation {
-  const impl: grpc.UntypedServiceImplementation = {};
-  for (const m of service.methods) {
-    impl[m.localName] = (_call: unknown, callback: grpc.sendUnaryData<unknown>) =>
-      callback({ code: grpc.status.UNIMPLEMENTED, details: `${service.name}.${m.name} is not implemented yet` });
-  }
-  return impl;
 }
 
 /** Server credentials: TLS (optionally requiring a client certificate) or plaintext. */
@@ -125,8 +118,10 @@ export function createGrpcServer(deps: GrpcServerDeps): { server: grpc.Server; h
     endSession: h((call) => sessions.endSession(call.request as never, () => authenticate(call))),
   });
   server.addService(serverDefinition(AuditService), auditServiceHandlers({ audit: deps.audit, archive: deps.archive, authenticate, logger }));
-  for (const service of [ApprovalService])
-    server.addService(serverDefinition(service), unimplemented(service));
+  server.addService(serverDefinition(ApprovalService), {
+    listApprovals: h((call) => deps.approvals.listApprovals(call.request as never, () => authenticate(call))),
+    decideApproval: h((call) => deps.approvals.decideApproval(call.request as never, () => authenticate(call))),
+  });
 
   const names = API_SERVICES.map((s) => s.typeName);
   const health = createHealthService(names);

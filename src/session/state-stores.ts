@@ -1,6 +1,9 @@
 import type { Logger } from "pino";
 import type { StoreConfig } from "../config/types.js";
+import type { ApprovalStore } from "./approval-types.js";
+import { MemoryApprovalStore } from "./memory-approval-store.js";
 import { MemoryDecisionStateReader } from "./memory-decision-state-reader.js";
+import { RedisApprovalStore } from "./redis-approval-store.js";
 import { MemoryRevocationStore } from "./memory-revocation-store.js";
 import { MemorySessionStore } from "./memory-session-store.js";
 import { createRedisConnection, type RedisClient } from "./redis-connection.js";
@@ -15,6 +18,7 @@ export interface StateStores {
   readonly sessions: SessionStore;
   readonly revocations: RevocationStore;
   readonly reader: DecisionStateReader;
+  readonly approvals: ApprovalStore;
   /** The Redis connection, shared with the audit stream and policy archive (Redis backend only). */
   readonly redis?: RedisClient;
   /** False while the backing store is unreachable (health reports it). */
@@ -36,6 +40,7 @@ export function createStateStores(config: StoreConfig, logger: Logger): StateSto
       sessions,
       revocations,
       reader: new MemoryDecisionStateReader(sessions, revocations),
+      approvals: new MemoryApprovalStore(),
       healthy: () => true,
       onHealthChange: (l) => void listeners.push(l),
       close: async () => {
@@ -73,6 +78,7 @@ export function createStateStores(config: StoreConfig, logger: Logger): StateSto
     sessions,
     revocations,
     reader: new RedisDecisionStateReader(common),
+    approvals: new RedisApprovalStore(common),
     redis: client,
     healthy: () => healthy,
     onHealthChange: (l) => void listeners.push(l),

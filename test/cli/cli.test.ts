@@ -33,7 +33,7 @@ test("check --dev: a first ALLOW (exit 0) and a first explained DENY (exit 3)", 
   assert.match(allow.out, /because tool-allowlist-research: /);
   const deny = await cli("check", "--dev", "--tool", "deploy_production", "--address", pdp.address);
   assert.equal(deny.code, 3);
-  assert.match(deny.out, /not granted: deploy_production \(POLICY_DENIED\)\n {4}because production-write-requires-approval: .*approval/);
+  assert.match(deny.out, /not granted: deploy_production \(POLICY_DENIED\)\n {4}because production-write-requires-approval: [^\n]*\n {4}because purpose-production-tools: /);
   assert.match(deny.out, /^DENY {2}TOOL_NOT_GRANTED/m);
   const json = await cli("check", "--dev", "--no-session", "--tool", "search_documents", "--json", "--address", pdp.address);
   assert.equal(json.code, 3);

@@ -1,6 +1,6 @@
 // The engine: decisions, reasons, and failing closed.
 import assert from "node:assert/strict";
-import { appendFileSync, cpSync, mkdtempSync, rmSync } from "node:fs";
+import { appendFileSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, test } from "node:test";
@@ -149,11 +149,14 @@ test("tool() returns the static facts; status() describes the version", () => {
     risk: 2,
     labels: ["sensitive"],
     impact: "read",
+    requiredScopes: [],
   });
   assert.equal(engine.tool("https://docs.example.com/mcp", "nope"), undefined);
   assert.equal(engine.tool("https://other.example/mcp", "read_document"), undefined);
   const s = engine.status();
   assert.equal(s.version, engine.version);
-  assert.equal(s.policyCount, 22);
+  const dir = new URL("../../cedar/policies/", import.meta.url);
+  const ids = readdirSync(dir).reduce((n, f) => n + (readFileSync(new URL(f, dir), "utf8").match(/^@id\(/gm)?.length ?? 0), 0);
+  assert.equal(s.policyCount, ids, "one Cedar policy per @id in cedar/policies");
   assert.ok(s.entityCount >= 10);
 });

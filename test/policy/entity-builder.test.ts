@@ -105,7 +105,7 @@ unless { context.user in UserGroup::"researchers" };
   assert.ok(loaded.readsEntityTypes.has("User"));
   const r = createEntityBuilder(loaded).build(input);
   assert.deepEqual(types(r), ["Agent", "Tool", "User", "Server"]);
-  assert.deepEqual(r.entities[2]?.parents, [{ type: "UserGroup", id: "researchers" }]);
+  assert.deepEqual(r.entities[2]?.parents, [{ type: "UserGroup", id: "researchers" }, { type: "UserGroup", id: "approvers" }]);
   const engine = createCedarEngine(loaded, { slot: "slice-test" });
   assert.equal(engine.evaluate(input).decision, "allow");
   const bob = engine.evaluate({ ...input, user: { ...input.user, subject: "bob" } });

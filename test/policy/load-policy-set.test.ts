@@ -57,7 +57,7 @@ test("the shipped set loads, validates, and maps Cedar ids to @id/@reason", () =
     const lines = readFileSync(path.join(shipped, p.file), "utf8").split("\n");
     assert.match(lines[p.line - 1] ?? "", new RegExp(`^@id\\("${p.id}"\\)`), `${p.id} is not at ${p.file}:${p.line}`);
   }
-  assert.equal(loaded.policies.get("policy0")?.file, "policies/brokering.cedar"); // files in sorted order
+  assert.equal(loaded.policies.get("policy0")?.file, "policies/approvals.cedar"); // files in sorted order
   assert.ok(loaded.entities.length > 0);
   assert.ok(loaded.files.includes("schema.cedarschema"));
 });
@@ -155,4 +155,31 @@ test("a directory without policies is refused", () => {
   const dir = copyShipped();
   rmSync(path.join(dir, "policies"), { recursive: true });
   assert.match(refused(dir), /policies/);
+});
+
+test("a file with 11 or more policies maps every Cedar id to its own @id and effect (text order)", async () => {
+  const { createCedarEngine } = await import("../../src/policy/index.js");
+  const dir = copyShipped();
+  const many = Array.from({ length: 12 }, (_, i) =>
+    i === 10
+      ? `@id("many-10")\n@reason("the tenth forbids search")\nforbid (principal, action == Action::"call_tool", resource == Tool::"https://docs.example.com/mcp#search_documents");\n`
+      : `@id("many-${i}")\n@reason("filler ${i}")\npermit (principal == Agent::"spiffe://nowhere/${i}", action, resource);\n`,
+  ).join("\n");
+  writeFileSync(path.join(dir, "policies/zz-many.cedar"), many);
+  const loaded = loadPolicySet(dir);
+  const infos = [...loaded.policies.values()].filter((p) => p.file === "policies/zz-many.cedar");
+  assert.deepEqual(infos.map((p) => p.id), Array.from({ length: 12 }, (_, i) => `many-${i}`));
+  assert.equal(infos[10]?.effect, "forbid");
+  const engine = createCedarEngine(loaded, { slot: "load-test-many", partition: false });
+  const d = engine.evaluate({
+    agent: { id: "spiffe://dev.mcp-pdp.local/agent/research-assistant", trustDomain: "dev.mcp-pdp.local" },
+    user: { issuer: "https://dev-issuer.mcp-pdp.invalid", subject: "alice", scopes: [] },
+    clientId: "dev-client",
+    serverId: "https://docs.example.com/mcp",
+    idp: "https://dev-issuer.mcp-pdp.invalid",
+    action: "call_tool",
+    tool: "search_documents",
+    purpose: "research",
+  });
+  assert.deepEqual(d.reasons.map((r) => r.policyId), ["many-10"]);
 });

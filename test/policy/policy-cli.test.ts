@@ -115,7 +115,7 @@ test("test --json: a machine-readable report", async () => {
   assert.equal(report.passed + report.failed, report.total);
   const bad = report.cases.find((c: { passed: boolean }) => !c.passed);
   assert.equal(bad.file, "production-writes.json");
-  assert.equal(bad.name, "deploy-production-needs-approval");
+  assert.equal(bad.name, "needs-approval");
   assert.deepEqual(bad.actual, { decision: "deny", outcome: "forbid", reasons: ["production-write-requires-approval"] });
   assert.deepEqual(bad.mismatches, ["decision: expected allow, got deny"]);
 

@@ -53,7 +53,7 @@ describe("Authorize over gRPC, session-less (development mode, bundled policies,
     assert.equal(res.reasonCode, ReasonCode.POLICY_DENIED);
     assert.deepEqual(
       res.reasons.map((r) => r.policyId),
-      ["production-write-requires-approval"],
+      ["production-write-requires-approval", "purpose-production-tools", "tool-required-scopes"],
     );
     assert.match(res.reasons[0]!.reason, /approval/);
   });
@@ -165,7 +165,7 @@ describe("Authorize over gRPC, session-less (development mode, bundled policies,
     assert.ok(r.latencyUs > 0);
     const d = mine.find((x) => x.decisionId === denied.decisionId)!;
     assert.equal(d.reasonCode, "POLICY_DENIED");
-    assert.deepEqual(d.reasons.map((x) => x.policyId), ["production-write-requires-approval"]);
+    assert.deepEqual(d.reasons.map((x) => x.policyId), ["production-write-requires-approval", "purpose-production-tools", "tool-required-scopes"]);
     const text = JSON.stringify(all) + pdp.logText();
     for (const token of [userToken, workloadToken]) {
       assert.ok(!text.includes(token), "a token reached a record or the log");

@@ -114,15 +114,20 @@ describe("production mode: the PDP knows who is calling", () => {
     }
   });
 
-  test("RPCs of later issues answer UNIMPLEMENTED", async () => {
-    const admin = createClient(AdminService, pdp.address);
+  test("approval and audit RPCs need an operator too", async () => {
+    const { ApprovalService } = await import("../../src/gen/mcppdp/v1/approval_pb.js");
+    const { AuditService } = await import("../../src/gen/mcppdp/v1/audit_pb.js");
+    const approvals = createClient(ApprovalService, pdp.address);
+    const audit = createClient(AuditService, pdp.address);
     try {
-      const { ApprovalService } = await import("../../src/gen/mcppdp/v1/approval_pb.js");
-      const approvals = createClient(ApprovalService, pdp.address);
-      await assert.rejects(approvals.listApprovals({}, { bearer: t.operator }), (e: grpc.ServiceError) => e.code === grpc.status.UNIMPLEMENTED);
-      approvals.close();
+      const denied = (e: grpc.ServiceError) => e.code === grpc.status.PERMISSION_DENIED;
+      await assert.rejects(approvals.listApprovals({}, { bearer: t.caller }), denied);
+      await assert.rejects(audit.queryDecisions({}, { bearer: t.caller }), denied);
+      assert.deepEqual((await approvals.listApprovals({}, { bearer: t.operator })).approvals, []);
+      assert.ok((await audit.queryDecisions({}, { bearer: t.operator })).records.length > 0);
     } finally {
-      admin.close();
+      approvals.close();
+      audit.close();
     }
   });
 });

@@ -86,7 +86,7 @@ for (const backend of ["memory", "redis"] as const) {
       const refused = Object.fromEntries(res.refused.map((r) => [r.item, r]));
       assert.deepEqual(Object.keys(refused).sort(), ["deploy_production", "no_such_tool", "send_message"]);
       assert.equal(refused.deploy_production!.reasonCode, ReasonCode.POLICY_DENIED);
-      assert.deepEqual(refused.deploy_production!.reasons.map((r) => r.policyId), ["production-write-requires-approval"]);
+      assert.deepEqual(refused.deploy_production!.reasons.map((r) => r.policyId), ["production-write-requires-approval", "purpose-production-tools", "tool-required-scopes"]);
       assert.equal(refused.send_message!.reasonCode, ReasonCode.NO_PERMIT);
       const ttl = Number(res.expiresAt!.seconds) * 1000 - Date.now();
       assert.ok(ttl > 890_000 && ttl <= 900_000, `default TTL 15 min, got ${ttl}`);
