@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import type { JsonObject } from "@bufbuild/protobuf";
+import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { createClient } from "../grpc/client.js";
 import { AuthorizationService } from "../gen/mcppdp/v1/authorization_pb.js";
 import { Action, Decision, ReasonCode } from "../gen/mcppdp/v1/common_pb.js";
@@ -84,12 +85,24 @@ export async function check(argv: string[]): Promise<number> {
     );
     const decision = res.decision === Decision.ALLOW ? "ALLOW" : "DENY";
     const reasonCode = ReasonCode[res.reasonCode] ?? String(res.reasonCode);
+    const obligations = res.obligations.map((o) => {
+      const k = o.kind;
+      if (k.case === "approval") return { approval: k.value.approvalId, expiresAt: k.value.expiresAt ? timestampDate(k.value.expiresAt).toISOString() : "" };
+      if (k.case === "stepUp") return { stepUpScopes: [...k.value.scopes] };
+      if (k.case === "reauthorize") return { reauthorize: k.value.changed };
+      return {};
+    });
     if (values.json) {
       const reasons = res.reasons.map((r) => ({ policyId: r.policyId, reason: r.reason }));
-      out.push(`${JSON.stringify({ decision, reasonCode, reasons, message: res.message, decisionId: res.decisionId, policyVersion: res.policyVersion, sessionId })}\n`);
+      out.push(`${JSON.stringify({ decision, reasonCode, reasons, obligations, message: res.message, decisionId: res.decisionId, policyVersion: res.policyVersion, sessionId })}\n`);
     } else {
       out.push(`${decision}  ${reasonCode}  ${res.message}\n`);
       for (const r of res.reasons) out.push(`  because ${r.policyId}: ${r.reason}\n`);
+      for (const o of obligations) {
+        if (o.approval) out.push(`  approval ${o.approval} (until ${o.expiresAt}): npx mcp-pdp approvals approve ${o.approval} …\n`);
+        if (o.stepUpScopes) out.push(`  step-up: the user's token needs scope ${o.stepUpScopes.join(" ")}\n`);
+        if (o.reauthorize) out.push(`  re-authorize: the ${o.reauthorize} changed; open a new session\n`);
+      }
       out.push(`  decision ${res.decisionId} under policy version ${res.policyVersion}\n`);
     }
     process.stdout.write(out.join(""));

@@ -14,13 +14,14 @@ export const IDENTITY_OPTIONS = {
   dev: { type: "boolean", default: false },
   agent: { type: "string" },
   user: { type: "string" },
+  scope: { type: "string", multiple: true },
   json: { type: "boolean", default: false },
   help: { type: "boolean", default: false },
 } as const satisfies ParseArgsConfig["options"];
 
 /** The usage lines for {@link IDENTITY_OPTIONS}. */
 export const IDENTITY_USAGE = `  [--server URI] [--client ID] [--purpose P] [--address HOST:PORT] [--json]
-  [--user-token JWT] [--workload-token JWT] [--caller-token JWT] [--dev] [--agent SPIFFE_ID] [--user SUB]
+  [--user-token JWT] [--workload-token JWT] [--caller-token JWT] [--dev] [--agent SPIFFE_ID] [--user SUB] [--scope S]
 With --dev, tokens not given are minted by the development issuer (development mode only).`;
 
 /** The parsed identity options. */
@@ -30,6 +31,7 @@ export interface IdentityValues {
   readonly dev: boolean;
   readonly agent?: string | undefined;
   readonly user?: string | undefined;
+  readonly scope?: string[] | undefined;
   readonly "user-token"?: string | undefined;
   readonly "workload-token"?: string | undefined;
 }
@@ -38,7 +40,14 @@ export interface IdentityValues {
 export async function tokensFrom(values: IdentityValues): Promise<{ userToken: string; workloadToken: string }> {
   const userToken =
     values["user-token"] ??
-    (values.dev ? await mintDevToken("user", { audience: values.server, clientId: values.client, ...(values.user && { subject: values.user }) }) : undefined);
+    (values.dev
+      ? await mintDevToken("user", {
+          audience: values.server,
+          clientId: values.client,
+          ...(values.user && { subject: values.user }),
+          ...(values.scope && { scopes: values.scope.flatMap((s) => s.split(" ")) }),
+        })
+      : undefined);
   const workloadToken = values["workload-token"] ?? (values.dev ? await mintDevToken("workload", { ...(values.agent && { subject: values.agent }) }) : undefined);
   if (!userToken || !workloadToken) throw new UsageError("give --user-token and --workload-token, or --dev to mint development tokens");
   return { userToken, workloadToken };

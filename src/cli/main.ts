@@ -8,6 +8,7 @@ const USAGE = `mcp-pdp — a policy decision point for MCP deployments
   mcp-pdp check --dev --tool NAME …    ask the PDP one Authorize question (see mcp-pdp check --help)
   mcp-pdp session open|get|end …       open, read or end a delegated session (see mcp-pdp session --help)
   mcp-pdp revoke --session|--agent|--user|--client|--jti …   revoke, on every replica (operator)
+  mcp-pdp approvals list|approve|reject …   human approvals of high-impact calls (operator console)
   mcp-pdp policy validate|test [DIR] [--json | --junit FILE]   check policies and run their test cases
   mcp-pdp dev token user|workload|caller [--sub S] [--aud A] …   mint a DEVELOPMENT token
   mcp-pdp audit query|tail|get|explain|export|verify …   the decision audit (see mcp-pdp audit --help)
@@ -27,6 +28,8 @@ export async function runCli(argv: string[]): Promise<number> {
       return check(rest);
     case "session":
       return (await import("./session.js")).sessionCommand(rest);
+    case "approvals":
+      return (await import("./approvals.js")).approvalsCommand(rest);
     case "revoke":
       return (await import("./revoke.js")).revokeCommand(rest);
     case "audit":

@@ -68,3 +68,25 @@ test("dev token mints a verifiable development token; usage errors exit 2", asyn
   assert.equal((await cli("dev", "token", "nobody")).code, 2);
   assert.equal((await cli("frobnicate")).code, 2);
 });
+
+test("approvals: a production deploy needs one, an approver approves it, the call goes through once", async () => {
+  const bot = ["--agent", "spiffe://dev.mcp-pdp.local/agent/release-bot", "--purpose", "release", "--scope", "deploy.production"];
+  const opened = JSON.parse((await cli("session", "open", "--dev", ...bot, "--tool", "deploy_production", "--json", "--address", pdp.address)).out);
+  const ask = () => cli("check", "--dev", ...bot, "--session", opened.sessionId, "--tool", "deploy_production", "--args", '{"version":"9"}', "--json", "--address", pdp.address);
+  const first = JSON.parse((await ask()).out);
+  assert.equal(first.reasonCode, "APPROVAL_REQUIRED");
+  const id = first.obligations[0].approval as string;
+  const listed = await cli("approvals", "list", "--state", "pending", "--address", pdp.address);
+  assert.match(listed.out, new RegExp(`^${id} +pending +deploy_production`, "m"));
+  const self = await cli("approvals", "approve", id, "--dev-approver", "alice", "--address", pdp.address);
+  assert.equal(self.code, 2);
+  assert.match(self.err, /no-self-approval/);
+  const ok = await cli("approvals", "approve", id, "--dev-approver", "bob", "--comment", "ship it", "--address", pdp.address);
+  assert.equal(ok.code, 0, ok.err);
+  assert.match(ok.out, /approved .* by https:\/\/dev-issuer\.mcp-pdp\.invalid#bob/);
+  const second = await ask();
+  assert.equal(second.code, 0, second.out);
+  assert.equal(JSON.parse((await ask()).out).reasonCode, "APPROVAL_REQUIRED");
+  const rejectNoComment = await cli("approvals", "reject", "x", "--dev-approver", "bob", "--address", pdp.address);
+  assert.equal(rejectNoComment.code, 2);
+});
