@@ -17,6 +17,7 @@ import type { Decoded } from "../grpc/service-definition.js";
 import type { TokenVerifier, VerifiedCaller } from "../identity/types.js";
 import type { DecisionInput, PolicyEngine } from "../policy/types.js";
 import type { StateStores } from "../session/state-stores.js";
+import type { ApprovalRecord } from "../session/approval-types.js";
 import type { SessionRecord } from "../session/types.js";
 import { checkIdentityFields, checkToolName, parseAuthorizeRequest, type AuthorizeInput, type RequestLimits } from "./authorize-request.js";
 import { applyObligations, isHighImpact } from "./obligations.js";
@@ -110,6 +111,15 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorizer {
     return { parties, session: checkSession(state, { parties, ...req }, now()) };
   }
 
+  /** An approval that expired unused is an audit event of its own. */
+  const recordExpiry = (a: ApprovalRecord) =>
+    deps.decide("approval_expired", async (draft) => {
+      Object.assign(draft, { approvalId: a.id, sessionId: a.sessionId, agentId: a.agentId, userIssuer: a.userIssuer, userSubject: a.userSubject });
+      Object.assign(draft, { clientId: a.clientId, serverId: a.serverId, idp: a.userIssuer, tool: a.tool, purpose: a.purpose, argumentsDigest: a.argumentsDigest });
+      const message = `approval ${a.id} expired unused`;
+      return { outcome: { allow: false, reasonCode: ReasonCode.APPROVAL_REQUIRED, reasons: [], message }, version: a.policyVersion };
+    });
+
   return {
     async authorize(request, authenticate) {
       const r = await deps.decide<{ expiresAt?: number }>("authorize", async (draft) => {
@@ -159,6 +169,7 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorizer {
           call,
           approvals: stores.approvals,
           approvalExpiresAt: Math.min(now() + deps.sessions.approvalTtlSeconds * 1000, session?.expiresAt ?? Infinity),
+          onExpired: (expired) => void recordExpiry(expired),
         });
         if (approvalId) draft.approvalId = approvalId;
         if (outcome.allow && session) {

@@ -1,7 +1,7 @@
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { ReasonCode } from "../gen/mcppdp/v1/common_pb.js";
 import type { DecisionInput, PolicyDecision, PolicyEngine, ToolInfo } from "../policy/types.js";
-import type { ApprovalCall, ApprovalStore } from "../session/approval-types.js";
+import type { ApprovalCall, ApprovalRecord, ApprovalStore } from "../session/approval-types.js";
 import type { SessionRecord } from "../session/types.js";
 import { policyOutcome, type Outcome } from "./outcome.js";
 
@@ -39,6 +39,8 @@ export interface ObligationContext {
   readonly approvals: ApprovalStore;
   /** When a new approval stops being usable. */
   readonly approvalExpiresAt: number;
+  /** Told when the call's previous approval turned out to have expired unused (an audit event). */
+  readonly onExpired: (expired: ApprovalRecord) => void;
 }
 
 /** The outcome, and the approval it requested or used. */
@@ -80,7 +82,8 @@ export async function applyObligations(d: PolicyDecision, ctx: ObligationContext
     const outcome = { ...policyOutcome(approved), message: `permitted with approval ${used.id} (now used)` };
     return { outcome, decision: approved, approvalId: used.id };
   }
-  const pending = await ctx.approvals.request(ctx.call, { policyVersion: d.version, expiresAt: ctx.approvalExpiresAt });
+  const { approval: pending, previous } = await ctx.approvals.request(ctx.call, { policyVersion: d.version, expiresAt: ctx.approvalExpiresAt });
+  if (previous?.state === "expired") ctx.onExpired(previous);
   const outcome: Outcome = {
     allow: false,
     reasonCode: ReasonCode.APPROVAL_REQUIRED,

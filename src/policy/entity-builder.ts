@@ -177,8 +177,10 @@ export function createEntityBuilder(loaded: LoadedPolicySet): EntityBuilder {
       if (input.session) {
         context["session"] = {
           call_count: input.session.callCount,
-          tools: [...input.session.tools],
-          labels: [...input.session.labels],
+          // Sets in Cedar: send each name once. The history repeats tools (up to the session's whole
+          // call list), and every string crossing into WASM costs ~5 µs.
+          tools: [...new Set(input.session.tools)],
+          labels: [...new Set(input.session.labels)],
           risk_total: input.session.riskTotal,
         };
       }

@@ -33,6 +33,14 @@ export interface ApprovalRecord extends ApprovalCall {
   readonly usedAt?: number;
 }
 
+/** What {@link ApprovalStore.request} found or made. */
+export interface ApprovalRequest {
+  /** The live approval for the call: the one already there, or a new pending one. */
+  readonly approval: ApprovalRecord;
+  /** When a new one was made: the call's previous approval (e.g. one that expired unused). */
+  readonly previous?: ApprovalRecord;
+}
+
 /** Filters for {@link ApprovalStore.list}. */
 export interface ApprovalFilter {
   readonly state?: ApprovalState;
@@ -47,7 +55,7 @@ export interface ApprovalStore {
    * The live (pending or approved, unexpired) approval for exactly this call, or a new pending one
    * expiring at `expiresAt`. At most one live approval exists per call.
    */
-  request(call: ApprovalCall, meta: { policyVersion: string; expiresAt: number }): Promise<ApprovalRecord>;
+  request(call: ApprovalCall, meta: { policyVersion: string; expiresAt: number }): Promise<ApprovalRequest>;
   get(id: string): Promise<ApprovalRecord | undefined>;
   /** Newest first, at most `limit`. */
   list(filter: ApprovalFilter, limit: number): Promise<ApprovalRecord[]>;

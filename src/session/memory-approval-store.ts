@@ -1,6 +1,6 @@
 import { PdpError } from "../errors.js";
 import { approvalCallKey, approvalState, newApprovalId } from "./approval-call.js";
-import type { ApprovalCall, ApprovalFilter, ApprovalRecord, ApprovalStore } from "./approval-types.js";
+import type { ApprovalCall, ApprovalFilter, ApprovalRecord, ApprovalRequest, ApprovalStore } from "./approval-types.js";
 
 /** Options for {@link MemoryApprovalStore}. */
 export interface MemoryApprovalStoreOptions {
@@ -26,17 +26,17 @@ export class MemoryApprovalStore implements ApprovalStore {
     this.#max = options.maxApprovals ?? 100_000;
   }
 
-  async request(call: ApprovalCall, meta: { policyVersion: string; expiresAt: number }): Promise<ApprovalRecord> {
+  async request(call: ApprovalCall, meta: { policyVersion: string; expiresAt: number }): Promise<ApprovalRequest> {
     const now = this.#now();
     const key = approvalCallKey(call);
     const existing = this.#byId.get(this.#live.get(key) ?? "");
-    if (existing && ["pending", "approved"].includes(approvalState(existing, now))) return existing;
+    if (existing && ["pending", "approved"].includes(approvalState(existing, now))) return { approval: existing };
     this.#prune(now);
     if (this.#byId.size >= this.#max) throw new PdpError("STORE_UNAVAILABLE", "approval store full");
     const record: ApprovalRecord = { ...call, id: newApprovalId(), state: "pending", policyVersion: meta.policyVersion, requestedAt: now, expiresAt: meta.expiresAt };
     this.#byId.set(record.id, record);
     this.#live.set(key, record.id);
-    return record;
+    return { approval: record, ...(existing && { previous: { ...existing, state: approvalState(existing, now) } }) };
   }
 
   async get(id: string): Promise<ApprovalRecord | undefined> {

@@ -1,6 +1,6 @@
 import { PdpError } from "../errors.js";
 import { approvalCallKey, approvalState, newApprovalId } from "./approval-call.js";
-import type { ApprovalCall, ApprovalFilter, ApprovalRecord, ApprovalStore } from "./approval-types.js";
+import type { ApprovalCall, ApprovalFilter, ApprovalRecord, ApprovalRequest, ApprovalStore } from "./approval-types.js";
 import { matches } from "./memory-approval-store.js";
 import type { RedisClient } from "./redis-connection.js";
 import { redisGuard } from "./redis-guard.js";
@@ -33,13 +33,14 @@ end`;
 const REQUEST = new RedisScript(`${LIVE}
 local now = tonumber(ARGV[1])
 local cur = redis.call('GET', KEYS[1])
+local prev = false
 if cur then
-  local j = redis.call('GET', ARGV[5] .. cur)
-  if live(j, now) then return j end
+  prev = redis.call('GET', ARGV[5] .. cur)
+  if live(prev, now) then return {prev} end
 end
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[4])
 redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
-return ARGV[2]`);
+return {ARGV[2], prev}`);
 
 /** KEYS: call key. ARGV: now, record key prefix. Approved and unexpired → used (returned); else nil. */
 const CONSUME = new RedisScript(`
@@ -102,16 +103,17 @@ export class RedisApprovalStore implements ApprovalStore {
     return { ...a, state: approvalState(a, now) };
   }
 
-  request(call: ApprovalCall, meta: { policyVersion: string; expiresAt: number }): Promise<ApprovalRecord> {
+  request(call: ApprovalCall, meta: { policyVersion: string; expiresAt: number }): Promise<ApprovalRequest> {
     return redisGuard("approval request", this.#deadline, async () => {
       const now = this.#now();
       const record: ApprovalRecord = { ...call, id: newApprovalId(), state: "pending", policyVersion: meta.policyVersion, requestedAt: now, expiresAt: meta.expiresAt };
       const pttl = Math.max(1, meta.expiresAt - now + this.#retention);
       const slot = this.#slot(call.sessionId);
       const callKey = `${this.#keys.session(call.sessionId)}:apc:${approvalCallKey(call)}`;
-      const out = await REQUEST.run(this.#client, [callKey, slot + record.id], [now, JSON.stringify(record), record.id, pttl, slot]);
+      const [out, prev] = (await REQUEST.run(this.#client, [callKey, slot + record.id], [now, JSON.stringify(record), record.id, pttl, slot])) as [string, string | null];
       const stored = this.#parse(out, now);
-      if (stored.id === record.id) {
+      if (stored.id !== record.id) return { approval: stored };
+      {
         const p = this.#keys.prefix;
         await Promise.all([
           this.#client.set(`${p}ap:${record.id}`, call.sessionId, "PX", pttl),
@@ -119,7 +121,7 @@ export class RedisApprovalStore implements ApprovalStore {
           this.#client.zremrangebyscore(`${p}approvals`, "-inf", now - 24 * 3_600_000),
         ]);
       }
-      return stored;
+      return { approval: stored, ...(prev && { previous: this.#parse(prev, now) }) };
     });
   }
 

@@ -122,6 +122,8 @@ for (const backend of ["memory", "redis"] as const) {
       const expired = await deploy(s, { version: "3.0.0" });
       assert.notEqual(approvalOf(expired), e, "an expired approval is not used");
       assert.equal((await approvals.listApprovals({ sessionId: s, state: ApprovalState.EXPIRED })).approvals.some((a) => a.approvalId === e), true);
+      const events = (await pdp.records()).filter((r) => r.approvalId === e).map((r) => `${r.kind}:${r.decision}`);
+      assert.deepEqual(events.sort(), ["approval_expired:DENY", "authorize:DENY", "decide_approval:ALLOW"], "requested, approved and expired are each recorded");
     });
 
     test("self-approval and approvers outside the group are refused", async () => {
