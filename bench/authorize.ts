@@ -5,7 +5,7 @@
  * round trips of a decision, and JWT verification.
  *
  *   npm run bench [-- --quick | --soak] [--duration S] [--warmup S] [--concurrency 1,16,64]
- *                 [--workers N|auto] [--policies 10,200,2000] [--connections 4] [--json FILE] [--profile DIR]
+ *                 [--workers N|auto] [--policies 10,200,2000] [--connections 4] [--json FILE] [--profile DIR] [--only NAME]
  *
  * Sessions: every lane opens a session (OpenSession, measured separately) and makes 50 allowed
  * calls in it — the shipped `session-call-budget` policy denies the 51st — then opens the next.
@@ -48,6 +48,7 @@ const { values: opt } = parseArgs({
     connections: { type: "string", default: "4" },
     json: { type: "string" },
     profile: { type: "string" },
+    only: { type: "string" },
   },
 });
 
@@ -287,7 +288,8 @@ async function main(): Promise<void> {
   let soakAudit: { calls: number; records: number } | undefined;
   let soakExit: number | string | undefined;
 
-  for (const s of scenarios()) {
+  // --only TEXT: just the scenarios whose name contains TEXT (e.g. "redis 200p 1w").
+  for (const s of scenarios().filter((x) => !opt.only || x.name.includes(opt.only as string))) {
     const { dir, total } = policyDir(s.policies, shipped);
     progress(`${s.name}: starting the PDP (${total} policies, ${s.store}, ${s.workers} worker${s.workers > 1 ? "s" : ""})`);
     const t0 = performance.now();

@@ -122,6 +122,11 @@ describe("Authorize over gRPC, session-less (development mode, bundled policies,
     }
   });
 
+  test("a message over maxMessageBytes is refused by the transport with RESOURCE_EXHAUSTED, and the server stays up", async () => {
+    await assert.rejects(ask({ arguments: { blob: "x".repeat(2 * 1024 * 1024) } }), (e: grpc.ServiceError) => e.code === grpc.status.RESOURCE_EXHAUSTED);
+    assert.equal((await ask()).decision, Decision.ALLOW);
+  });
+
   test("a request that does not decode as protobuf is DENY INVALID_REQUEST", async () => {
     const client = new grpc.Client(pdp.address, grpc.credentials.createInsecure());
     const res = await new Promise<Buffer>((resolve, reject) =>
