@@ -1,7 +1,9 @@
 /**
  * Summarises V8 CPU profiles (`.cpuprofile`, e.g. from `npm run bench -- --profile DIR`): self time
  * by function and by file/package, and inclusive time of the functions named on the command line.
- *   node --import tsx bench/profile-summary.ts FILE.cpuprofile [--top 40]
+ *   node --import tsx bench/profile-summary.ts FILE.cpuprofile [--top 40] [--inclusive src/audit/,ioredis,…]
+ * `--inclusive`: for each pattern, the share of busy (non-idle) samples with a frame whose URL or
+ * function name contains it anywhere on the stack (inclusive time; categories may overlap).
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -11,7 +13,7 @@ interface Node {
   callFrame: { functionName: string; url: string; lineNumber: number };
   children?: number[];
 }
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: "string", default: "40" } } });
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: "string", default: "40" }, inclusive: { type: "string" } } });
 for (const file of positionals) {
   const p = JSON.parse(readFileSync(file, "utf8")) as { nodes: Node[]; samples: number[]; timeDeltas: number[] };
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
@@ -42,5 +44,26 @@ for (const file of positionals) {
     [...m].sort((a, b) => b[1] - a[1]).slice(0, top).forEach(([k, us]) => console.log(`${((100 * us) / total).toFixed(1).padStart(5)}%  ${k}`));
   };
   show("self time by file / package", pkg);
+  if (values.inclusive) {
+    const parent = new Map<number, number>();
+    for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+    const patterns = values.inclusive.split(",");
+    const hits = new Map<string, number>(patterns.map((x) => [x, 0]));
+    let busy = 0;
+    p.samples.forEach((id, i) => {
+      const dt = p.timeDeltas[i] ?? 0;
+      const leaf = byId.get(id)!;
+      if (leaf.callFrame.functionName === "(idle)") return;
+      busy += dt;
+      const frames: string[] = [];
+      for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+        const f = byId.get(at)!.callFrame;
+        frames.push(`${f.url} ${f.functionName}`);
+      }
+      for (const pat of patterns) if (frames.some((f) => f.includes(pat))) hits.set(pat, (hits.get(pat) ?? 0) + dt);
+    });
+    console.log(`\ninclusive share of busy time (${(busy / 1e6).toFixed(1)} s busy):`);
+    for (const [pat, us] of hits) console.log(`${((100 * us) / busy).toFixed(1).padStart(5)}%  ${pat}`);
+  }
   show("self time by function", fn);
 }

@@ -77,6 +77,7 @@ export async function startApp(config: PdpConfig, logger: Logger, options: Start
   const unarchived = new Map<string, LoadedPolicySet>();
   const archiveVersion = (loaded: LoadedPolicySet) => {
     unarchived.delete(loaded.version);
+    if (!stores.healthy()) return void unarchived.set(loaded.version, loaded);
     archive.put(loaded.version, loaded.sources).catch((err: unknown) => {
       unarchived.set(loaded.version, loaded);
       logger.warn({ err: (err as Error).message, version: loaded.version }, "policy archive write failed; will retry when the store is reachable");

@@ -11,3 +11,5 @@ export { loadDecisionCases, parseCaseFile, resolveCaseInput, runDecisionCase, ru
 export type { DecisionCase, DecisionCaseResult, ExpectedDecision } from "./decision-cases.js";
 export { createPolicyManager } from "./policy-manager.js";
 export type { PolicyManager, PolicyManagerMetrics, PolicyManagerOptions, ReloadResult } from "./policy-manager.js";
+export { planPartitions, schemaActions } from "./policy-partition.js";
+export type { PartitionPlan, PlanOptions, PolicyPartition, PolicyScopes, SchemaAction, ScopedPolicy } from "./policy-partition.js";

@@ -98,7 +98,8 @@ export function schemaActions(schema: SchemaJson<string>): Map<string, SchemaAct
 
 /**
  * Plans the partitions of a set: `scopes` from the loader, `entities` the static entities (for
- * each resource's ancestors). Returns undefined when partitioning cannot help (no scopes).
+ * each resource's ancestors). Over `maxPartitions` distinct subsets, falls back to one partition
+ * per action.
  */
 export function planPartitions(scopes: PolicyScopes, entities: readonly EntityJson[], options: PlanOptions = {}): PartitionPlan {
   const max = options.maxPartitions ?? 2048;
@@ -202,7 +203,7 @@ function resourceMatches(c: ResourceConstraint, type: string, id: string | undef
   }
 }
 
-/** The entity a resource scope names with `==`, if any (it gets its own partition). */
+/** The entity a resource scope names with `==` or `in`, if any (a resource with that id gets its own partition). */
 function namedEntity(c: ResourceConstraint): { type: string; id: string } | undefined {
   if ((c.op === "==" || c.op === "in") && "entity" in c) return uid(c.entity);
   return undefined;
