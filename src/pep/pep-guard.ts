@@ -58,6 +58,16 @@ export function createGuard(deps: GuardDeps): Guard {
     return { ...decision, reasons: refused.reasons, message: `${decision.message} (refused when the task session opened: ${refused.reasonCode})` };
   };
 
+  /** The identity fields every PDP question carries (the tokens go to the PDP and nowhere else). */
+  const asked = (identity: CallerIdentity, sessionId: string) => ({
+    sessionId,
+    userToken: identity.userToken,
+    workloadToken: identity.workloadToken,
+    clientId: identity.clientId,
+    serverId: deps.serverId,
+    purpose: identity.purpose,
+  });
+
   const ask = async (identity: CallerIdentity, method: GuardedMethod, params: unknown): Promise<PepDecision> => {
     const p = asObject(params);
     const name = typeof p.name === "string" ? p.name : "";
@@ -73,15 +83,7 @@ export function createGuard(deps: GuardDeps): Guard {
       if (!lease.ok) return lease.decision;
       let decision: PepDecision;
       try {
-        const res = await deps.pdp.authorize({
-          sessionId: lease.handle,
-          userToken: identity.userToken,
-          workloadToken: identity.workloadToken,
-          clientId: identity.clientId,
-          serverId: deps.serverId,
-          purpose: identity.purpose,
-          ...question,
-        });
+        const res = await deps.pdp.authorize({ ...asked(identity, lease.handle), ...question });
         decision = decisionFromResponse(res, lease.handle);
       } catch (err) {
         // Unknown outcome: never asked again (the PDP may have recorded it). Refuse.
@@ -112,15 +114,7 @@ export function createGuard(deps: GuardDeps): Guard {
         const lease = await deps.sessions.acquire(identity);
         if (!lease.ok) return { tools: new Set(), refusal: lease.decision };
         try {
-          const res = await deps.pdp.filterTools({
-            sessionId: lease.handle,
-            userToken: identity.userToken,
-            workloadToken: identity.workloadToken,
-            clientId: identity.clientId,
-            serverId: deps.serverId,
-            purpose: identity.purpose,
-            tools: names,
-          });
+          const res = await deps.pdp.filterTools({ ...asked(identity, lease.handle), tools: names });
           if (res.reasonCode === ReasonCode.ALLOWED) return { tools: new Set(res.tools), taskSession: lease.handle };
           const code = reasonCodeName(res.reasonCode);
           if (lease.source !== "presented" && deps.sessions.settle(identity, lease.handle, code) === "reopen" && attempt === 0) continue;
