@@ -20,7 +20,7 @@ import type { StateStores } from "../session/state-stores.js";
 import type { ApprovalRecord } from "../session/approval-types.js";
 import type { SessionRecord } from "../session/types.js";
 import { checkIdentityFields, checkToolName, parseAuthorizeRequest, type AuthorizeInput, type RequestLimits } from "./authorize-request.js";
-import { applyObligations, isHighImpact } from "./obligations.js";
+import { applyObligations, evaluateForGrant, isHighImpact } from "./obligations.js";
 import { type Outcome } from "./outcome.js";
 import type { Decide, Draft } from "./recorder.js";
 import { appendRefusal, checkGrant, checkHandle, checkRevocation, checkSession, revocationSubjects } from "./session-checks.js";
@@ -212,7 +212,8 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorizer {
         const visible = m.tools.filter(
           (tool) =>
             (!session || session.grantedTools.includes(tool)) &&
-            engine.evaluate(decisionInput(parties, m, { action: "call_tool", tool, ...(session && { session: session.facts }) })).decision === "allow",
+            // A tool that needs an approval or a wider scope is still shown: calling it asks for them.
+            evaluateForGrant(engine, decisionInput(parties, m, { action: "call_tool", tool, ...(session && { session: session.facts }) })).decision === "allow",
         );
         const outcome: Outcome = {
           allow: true,

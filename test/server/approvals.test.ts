@@ -137,6 +137,20 @@ for (const backend of ["memory", "redis"] as const) {
       await assert.rejects(approvals.decideApproval({ approvalId: id, approverToken: wrongAudience, verdict: Verdict.APPROVE }), (e: grpc.ServiceError) => e.code === grpc.status.UNAUTHENTICATED);
     });
 
+    test("tools/list shows a tool that needs an approval (calling it asks for one)", async () => {
+      const s = await open();
+      const res = await pdp.authz.filterTools({
+        userToken: await userToken([]),
+        workloadToken: await mintDevToken("workload", { subject: BOT }),
+        sessionId: s,
+        clientId: "dev-client",
+        serverId: SERVER,
+        purpose: "release",
+        tools: ["deploy_production", "search_documents"],
+      });
+      assert.deepEqual(res.tools, ["deploy_production"]);
+    });
+
     test("two concurrent uses of one approval: exactly one succeeds", async () => {
       const s = await open();
       const id = approvalOf(await deploy(s));
