@@ -6,11 +6,7 @@ import { createPinoAuditSink } from "./audit/pino-audit-sink.js";
 import { RedisAuditSink } from "./audit/redis-audit-sink.js";
 import type { AuditLog } from "./audit/types.js";
 import type { PdpConfig } from "./config/types.js";
-import { createApprovalService } from "./decision/approval-service.js";
-import { createAuthorizer } from "./decision/authorizer.js";
-import { createRecorder } from "./decision/recorder.js";
-import { createRevoker } from "./decision/revoker.js";
-import { createSessionService } from "./decision/session-service.js";
+import { createDecisionCore } from "./decision/decision-core.js";
 import { createTokenVerifier } from "./identity/token-verifier.js";
 import type { LoadedPolicySet } from "./policy/load-policy-set.js";
 import { createPolicyManager, type PolicyManager, type ReloadResult } from "./policy/policy-manager.js";
@@ -103,18 +99,35 @@ export async function startApp(config: PdpConfig, logger: Logger, options: Start
     durableTimeoutMs: config.audit.durableTimeoutMs,
   });
 
-  const decide = createRecorder({ audit, auditRequired: config.audit.required, logger, version: () => current().version, now: () => new Date() });
-  const common = { verifier, engine: current, stores, sessions: config.sessions, decide };
-  const authenticate = createCallerAuthenticator({ mode: config.mode, operators: config.operators, verifier });
+  const { identity, sessions } = config;
+  const core = createDecisionCore({
+    verifier,
+    policy: current,
+    state: stores.reader,
+    sessions: stores.sessions,
+    revocations: stores.revocations,
+    approvals: stores.approvals,
+    audit,
+    settings: {
+      limits: { maxArgumentsBytes: config.maxArgumentsBytes },
+      sessions: {
+        required: sessions.required,
+        defaultTtlMs: sessions.defaultTtlSeconds * 1000,
+        maxTtlMs: sessions.maxTtlSeconds * 1000,
+        maxRequestedItems: sessions.maxRequestedItems,
+        approvalTtlMs: sessions.approvalTtlSeconds * 1000,
+      },
+      auditRequired: config.audit.required,
+      revocationTtlMs: (Math.max(identity.maxTokenLifetimeSeconds, sessions.maxTtlSeconds) + identity.clockSkewSeconds) * 1000,
+      pdpAudience: identity.pdpAudience,
+    },
+  });
   const { server, health } = createGrpcServer({
-    authorizer: createAuthorizer({ ...common, logger, limits: { maxArgumentsBytes: config.maxArgumentsBytes } }),
-    sessions: createSessionService(common),
-    revoke: createRevoker({ stores, decide, config }),
-    approvals: createApprovalService({ ...common, pdpAudience: config.identity.pdpAudience }),
+    core,
     audit,
     archive,
-    authenticate,
-    engine: current,
+    policy: current,
+    authenticate: createCallerAuthenticator({ mode: config.mode, operators: config.operators, verifier }),
     logger,
     maxMessageBytes: config.maxMessageBytes,
   });

@@ -31,6 +31,8 @@ export interface DecisionRecord {
   readonly latencyUs: number;
   /** Short explanation of a failure (never contains a token). */
   readonly message?: string;
+  /** Fields cut to the record's bound, with their original length in characters. */
+  readonly truncated?: Readonly<Record<string, number>>;
   /**
    * Position in the sink's hash chain (1, 2, 3, … per chain), assigned by the sink that stores the
    * record, never by the decision pipeline.

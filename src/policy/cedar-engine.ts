@@ -72,6 +72,7 @@ export function createCedarEngine(loaded: LoadedPolicySet, options: CedarEngineO
     version,
     tool: (serverId, name) => builder.tool(serverId, name),
     status: () => status,
+    live: () => slotOwners.get(slot) === owner,
     evaluate(input: DecisionInput): PolicyDecision {
       try {
         if (slotOwners.get(slot) !== owner) {

@@ -132,6 +132,7 @@ export function createPolicyManager(options: PolicyManagerOptions): PolicyManage
     const engine: PolicyEngine = {
       version: inner.version,
       evaluate: (input) => inner.evaluate(input),
+      live: () => inner.live(),
       tool: (serverId, name) => inner.tool(serverId, name),
       status: () => status(),
     };

@@ -135,6 +135,11 @@ export interface PolicyEngine {
   readonly version: string;
   /** Never throws: a failure is a `deny` with outcome `error`. */
   evaluate(input: DecisionInput): PolicyDecision;
+  /**
+   * False once this version can no longer evaluate (its preparsed set was replaced by later
+   * reloads): a decision that took it as its snapshot must decide again under the version in force.
+   */
+  live(): boolean;
   /** Static facts about a tool, or undefined when the entities do not list it. */
   tool(serverId: string, name: string): ToolInfo | undefined;
   status(): PolicyStatus;

@@ -56,5 +56,3 @@ export function createCallerAuthenticator(options: CallerAuthOptions): CallerAut
     throw new PdpError("CALLER_UNAUTHORIZED", "caller credentials required (mTLS client certificate or Bearer token)");
   };
 }
-
-export { requireOperator } from "../decision/verify-identities.js";

@@ -9,6 +9,9 @@ const STATUS: Partial<Record<PdpErrorCode, status>> = {
   TOKEN_EXPIRED: status.UNAUTHENTICATED,
   AUDIENCE_MISMATCH: status.UNAUTHENTICATED,
   SESSION_UNKNOWN: status.NOT_FOUND,
+  APPROVAL_UNKNOWN: status.NOT_FOUND,
+  NOT_FOUND: status.NOT_FOUND,
+  BUDGET_EXHAUSTED: status.FAILED_PRECONDITION,
   SESSION_EXPIRED: status.FAILED_PRECONDITION,
   SESSION_REVOKED: status.FAILED_PRECONDITION,
   CONTEXT_CHANGED: status.FAILED_PRECONDITION,
@@ -19,6 +22,7 @@ const STATUS: Partial<Record<PdpErrorCode, status>> = {
 /**
  * The gRPC error for an RPC that answers with a status rather than a DENY (admin, audit,
  * approval RPCs). Carries the PdpError code in `pdp-code` metadata; never internals.
+ * An error is a status only here, at the edge.
  */
 export function toServiceError(err: unknown): Partial<ServiceError> {
   const e = PdpError.from(err);

@@ -14,9 +14,9 @@ import { PdpError } from "../../src/errors.js";
 import { AuditService } from "../../src/gen/mcppdp/v1/audit_pb.js";
 import { Decision, ReasonCode } from "../../src/gen/mcppdp/v1/common_pb.js";
 import { createClient } from "../../src/grpc/client.js";
-import { serverDefinition } from "../../src/grpc/service-definition.js";
-import { auditServiceHandlers } from "../../src/server/audit-service.js";
+import { auditHandlers } from "../../src/server/audit-service.js";
 import type { ServerSurfaceCall } from "../../src/server/caller-auth.js";
+import { implement } from "../../src/server/unary.js";
 import { deleteKeysUnder, testClient, uniquePrefix } from "../support/redis.js";
 import { captureLogger, mixedRecord, mixedRecords } from "./fixtures.js";
 
@@ -53,7 +53,7 @@ describe("AuditService over gRPC (real grpc-js server on 127.0.0.1:0, real clien
     await sink.write(records);
     await archive.put(VERSION, bundledPolicies());
     server = new grpc.Server();
-    server.addService(serverDefinition(AuditService), auditServiceHandlers({ audit: sink, archive, authenticate: fakeAuthenticate, logger: captureLogger().logger }));
+    implement(server, AuditService, auditHandlers({ audit: sink, archive }), { authenticate: fakeAuthenticate, logger: captureLogger().logger });
     const port = await new Promise<number>((resolve, reject) =>
       server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
     );

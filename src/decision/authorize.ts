@@ -1,0 +1,83 @@
+import type { TokenVerifier } from "../identity/types.js";
+import type { ApprovalStore } from "../session/approval-types.js";
+import type { DecisionStateReader, SessionStore } from "../session/types.js";
+import { checkCallerIsServer, requireCaller } from "./check-caller.js";
+import { checkAuthorize, type CheckedCall, type RequestLimits } from "./check-question.js";
+import { ACTION_OF, approvalCall, cedarInput } from "./derive.js";
+import { evaluate } from "./evaluate.js";
+import { loadState } from "./load-state.js";
+import { applyObligations, isHighImpact } from "./obligations.js";
+import { declaredSubject, subjectOf } from "./record.js";
+import type { RunDecision } from "./run-decision.js";
+import { appendHistory, checkGrant } from "./session-grant.js";
+import type { AuthorizeQuestion, Decided, DecisionRequest, RequestContext } from "./types.js";
+import { verifyParties } from "./verify-parties.js";
+
+/** What Authorize needs. */
+export interface AuthorizeDeps {
+  readonly run: RunDecision;
+  readonly verifier: TokenVerifier;
+  readonly state: DecisionStateReader;
+  readonly sessions: Pick<SessionStore, "appendCall">;
+  readonly approvals: Pick<ApprovalStore, "consume" | "request">;
+  readonly limits: RequestLimits;
+  /** Without a session handle: DENY SESSION_REQUIRED. */
+  readonly sessionsRequired: boolean;
+  /** How long a requested approval stays usable (never past its session). */
+  readonly approvalTtlMs: number;
+  /** Clock in ms. Default `Date.now`. */
+  readonly now?: () => number;
+}
+
+/** What Authorize tells the door besides the outcome. */
+export interface AuthorizeValue {
+  readonly sessionExpiresAt?: number;
+}
+
+/** One Authorize decision. Never throws: every failure is a DENY with its record. */
+export type Authorize = (question: AuthorizeQuestion, ctx: RequestContext) => Promise<Decided<AuthorizeValue>>;
+
+/**
+ * Builds Authorize: check the fields → the caller → verify the tokens → load the session and
+ * revocations (one round trip) → the grant → Cedar → obligations → append to the history.
+ */
+export function createAuthorize(deps: AuthorizeDeps): Authorize {
+  const now = deps.now ?? Date.now;
+  return (q, ctx) => {
+    let call: CheckedCall | undefined;
+    let request: DecisionRequest | undefined;
+    let approvalId: string | undefined;
+    const subject = () => ({
+      ...(request ? subjectOf(request) : declaredSubject(q, ctx.caller)),
+      ...(call && !request && { argumentsDigest: call.arguments.digest }),
+      ...(approvalId && { approvalId }),
+    });
+    return deps.run("authorize", ctx, subject, async (policy) => {
+      call = checkAuthorize(q, deps.limits);
+      const caller = requireCaller(ctx.caller);
+      checkCallerIsServer(caller, q.serverId);
+      const tool = call.item.kind === "tool" ? policy.tool(q.serverId, call.item.name) : undefined;
+      // High-impact calls are verified afresh (no verified-token cache); no decision is ever cached.
+      const parties = await verifyParties(deps.verifier, q, { fresh: isHighImpact(tool) });
+      request = { caller, parties, clientId: q.clientId, serverId: q.serverId, purpose: q.purpose, ...call };
+      const session = await loadState(deps.state, request, { required: deps.sessionsRequired, now: now() });
+      if (session) checkGrant(session, call.item);
+      const input = cedarInput(request, ACTION_OF[call.item.kind], call.item, session && { session: session.facts });
+      const result = await applyObligations(evaluate(policy, input, ctx.logger), {
+        policy,
+        input,
+        tool,
+        call: session && approvalCall(request, session.id, call.item),
+        approvals: deps.approvals,
+        approvalExpiresAt: Math.min(now() + deps.approvalTtlMs, session?.expiresAt ?? Infinity),
+      });
+      approvalId = result.approvalId;
+      if (result.outcome.allow && session) await appendHistory(deps.sessions, session, call.item, tool);
+      return {
+        outcome: result.outcome,
+        value: session ? { sessionExpiresAt: session.expiresAt } : {},
+        ...(result.expiredApproval && { expiredApproval: result.expiredApproval }),
+      };
+    });
+  };
+}

@@ -1,0 +1,89 @@
+import type { AuditLog } from "../audit/types.js";
+import type { TokenVerifier } from "../identity/types.js";
+import type { PolicyEngine } from "../policy/types.js";
+import type { ApprovalStore } from "../session/approval-types.js";
+import type { DecisionStateReader, RevocationStore, SessionStore } from "../session/types.js";
+import { createDecideApproval, createListApprovals, type DecideApproval, type ListApprovals } from "./approvals.js";
+import { createAuthorize, type Authorize } from "./authorize.js";
+import type { RequestLimits } from "./check-question.js";
+import { createFilterTools, type FilterTools } from "./filter-tools.js";
+import { createOpenSession, type OpenSession, type SessionLimits } from "./open-session.js";
+import { createRevoke, type Revoke } from "./revoke.js";
+import { createDecisionRunner } from "./run-decision.js";
+import { createEndSession, createGetSession, type EndSession, type GetSession } from "./session-ops.js";
+
+/** Every operation of the PDP, transport-neutral: each door (gRPC, AuthZEN, the gateway) calls these. */
+export interface DecisionCore {
+  readonly authorize: Authorize;
+  readonly filterTools: FilterTools;
+  readonly openSession: OpenSession;
+  readonly getSession: GetSession;
+  readonly endSession: EndSession;
+  readonly revoke: Revoke;
+  readonly listApprovals: ListApprovals;
+  readonly decideApproval: DecideApproval;
+}
+
+/** The settings the core decides with. */
+export interface DecisionCoreSettings {
+  readonly limits: RequestLimits;
+  readonly sessions: SessionLimits & {
+    /** Authorize/FilterTools without a session handle are DENY SESSION_REQUIRED. */
+    readonly required: boolean;
+    /** How long a requested approval stays usable, in ms. */
+    readonly approvalTtlMs: number;
+  };
+  /** Every ALLOW waits for a durable audit write. */
+  readonly auditRequired: boolean;
+  /** How long revocation records live, in ms. */
+  readonly revocationTtlMs: number;
+  /** The audience approver tokens must name (the PDP's own). */
+  readonly pdpAudience: string;
+}
+
+/** What the core is built from: the outside systems, each behind its interface. */
+export interface DecisionCoreDeps {
+  readonly verifier: TokenVerifier;
+  /** The policy version in force; each decision takes one snapshot. */
+  readonly policy: () => PolicyEngine;
+  readonly state: DecisionStateReader;
+  readonly sessions: SessionStore;
+  readonly revocations: Pick<RevocationStore, "revoke">;
+  readonly approvals: ApprovalStore;
+  readonly audit: Pick<AuditLog, "append" | "appendDurable">;
+  readonly settings: DecisionCoreSettings;
+  /** Clock in ms. Default `Date.now`. */
+  readonly now?: () => number;
+}
+
+/** Composes the decision operations over one runner (one record per decision). */
+export function createDecisionCore(deps: DecisionCoreDeps): DecisionCore {
+  const { settings: s, verifier, policy, state, sessions, approvals } = deps;
+  const clock = deps.now ? { now: deps.now } : {};
+  const run = createDecisionRunner({
+    audit: deps.audit,
+    auditRequired: s.auditRequired,
+    policy,
+    ...(deps.now && { now: () => new Date(deps.now!()) }),
+  });
+  return {
+    authorize: createAuthorize({
+      run,
+      verifier,
+      state,
+      sessions,
+      approvals,
+      limits: s.limits,
+      sessionsRequired: s.sessions.required,
+      approvalTtlMs: s.sessions.approvalTtlMs,
+      ...clock,
+    }),
+    filterTools: createFilterTools({ run, verifier, state, sessionsRequired: s.sessions.required, ...clock }),
+    openSession: createOpenSession({ run, verifier, state, sessions, limits: s.sessions, ...clock }),
+    getSession: createGetSession({ sessions }),
+    endSession: createEndSession({ run, sessions }),
+    revoke: createRevoke({ run, sessions, revocations: deps.revocations, recordTtlMs: s.revocationTtlMs, ...clock }),
+    listApprovals: createListApprovals({ approvals }),
+    decideApproval: createDecideApproval({ run, verifier, approvals, pdpAudience: s.pdpAudience }),
+  };
+}

@@ -1,0 +1,140 @@
+import { hostname } from "node:os";
+import type { DecisionRecord } from "../audit/decision-record.js";
+import type { ApprovalRecord } from "../session/approval-types.js";
+import { PdpError } from "../errors.js";
+import { ACTION_OF } from "./derive.js";
+import type { Caller, DecisionKind, DecisionRequest, Outcome } from "./types.js";
+
+/**
+ * Who asked for what, as a record states it: the fields the question declared, replaced by the
+ * verified ones as soon as they are known. Built by pure functions from the question and the
+ * {@link DecisionRequest} (see `subjectOf`), never filled step by step.
+ */
+export interface RecordSubject {
+  readonly caller?: string;
+  readonly sessionId?: string;
+  readonly user?: { readonly issuer: string; readonly subject: string };
+  readonly agentId?: string;
+  readonly clientId?: string;
+  readonly serverId?: string;
+  readonly purpose?: string;
+  /** The Cedar action (`call_tool`, `open_session`, `approve`, …). */
+  readonly action?: string;
+  readonly tool?: string;
+  readonly resourceUri?: string;
+  readonly argumentsDigest?: string;
+  readonly approvalId?: string;
+  /** The policy version the decision was made under, when it got that far. */
+  readonly policyVersion?: string;
+}
+
+/** Longest string a record keeps of any field; longer ones are cut and their length noted. */
+export const MAX_RECORD_FIELD = 512;
+
+const INSTANCE = `${hostname()}:${process.pid}`;
+
+/** What a question declared, before anything was verified (fields are cut to the record's bound by {@link toRecord}). */
+export function declaredSubject(
+  q: { readonly clientId: string; readonly serverId: string; readonly purpose: string; readonly sessionId?: string; readonly tool?: string; readonly resourceUri?: string },
+  caller: Caller,
+): RecordSubject {
+  return {
+    ...(!(caller instanceof PdpError) && { caller: caller.id }),
+    ...(q.sessionId && { sessionId: q.sessionId }),
+    ...(q.clientId && { clientId: q.clientId }),
+    ...(q.serverId && { serverId: q.serverId }),
+    ...(q.purpose && { purpose: q.purpose }),
+    ...(q.tool && { tool: q.tool }),
+    ...(q.resourceUri && { resourceUri: q.resourceUri }),
+  };
+}
+
+/** The subject of a delegated request: its verified parties and checked fields (`action`: default the item's). */
+export function subjectOf(request: DecisionRequest, action: string | undefined = request.item && ACTION_OF[request.item.kind]): RecordSubject {
+  const { user, agent } = request.parties;
+  return {
+    caller: request.caller.id,
+    ...(request.sessionId !== undefined && { sessionId: request.sessionId }),
+    user: { issuer: user.issuer, subject: user.subject },
+    agentId: agent.agentId,
+    clientId: request.clientId,
+    serverId: request.serverId,
+    purpose: request.purpose,
+    ...(action !== undefined && { action }),
+    ...(request.item && request.item.kind !== "resource" && { tool: request.item.name }),
+    ...(request.item?.kind === "resource" ? { resourceUri: request.item.name } : request.resourceUri !== undefined && { resourceUri: request.resourceUri }),
+    ...(request.arguments && { argumentsDigest: request.arguments.digest }),
+  };
+}
+
+/** The subject of an approval: the call it is for (its requesting user and agent). */
+export function approvalSubject(a: ApprovalRecord): RecordSubject {
+  return {
+    sessionId: a.sessionId,
+    user: { issuer: a.userIssuer, subject: a.userSubject },
+    agentId: a.agentId,
+    clientId: a.clientId,
+    serverId: a.serverId,
+    purpose: a.purpose,
+    tool: a.tool,
+    ...(a.resourceUri && { resourceUri: a.resourceUri }),
+    argumentsDigest: a.argumentsDigest,
+    approvalId: a.id,
+  };
+}
+
+/** What {@link toRecord} needs besides the subject. */
+export interface RecordMeta {
+  readonly kind: DecisionKind;
+  readonly decisionId: string;
+  readonly at: Date;
+  readonly version: string;
+  readonly latencyUs: number;
+}
+
+/**
+ * The decision record: one per decision, built here and nowhere else. Every string is bounded by
+ * {@link MAX_RECORD_FIELD} (a refused oversized field costs the record 512 characters and its
+ * length in `truncated`, never its size). Never a token: the subject has no field for one.
+ * Absent facts stay `undefined` (serialisers leave them out).
+ */
+export function toRecord(meta: RecordMeta, subject: RecordSubject, outcome: Outcome): DecisionRecord {
+  const truncated: Record<string, number> = {};
+  const clip = (name: string, value: string | undefined): string | undefined => {
+    if (value === undefined || value.length <= MAX_RECORD_FIELD) return value;
+    truncated[name] = value.length;
+    return value.slice(0, MAX_RECORD_FIELD);
+  };
+  const s = subject;
+  const record: { -readonly [K in keyof DecisionRecord]: DecisionRecord[K] } = {
+    time: meta.at.toISOString(),
+    decisionId: meta.decisionId,
+    instance: INSTANCE,
+    kind: meta.kind,
+    sessionId: clip("sessionId", s.sessionId),
+    userIssuer: clip("userIssuer", s.user?.issuer),
+    userSubject: clip("userSubject", s.user?.subject),
+    agentId: clip("agentId", s.agentId),
+    clientId: clip("clientId", s.clientId),
+    serverId: clip("serverId", s.serverId),
+    idp: clip("idp", s.user?.issuer),
+    caller: clip("caller", s.caller),
+    action: s.action,
+    tool: clip("tool", s.tool),
+    resourceUri: clip("resourceUri", s.resourceUri),
+    purpose: clip("purpose", s.purpose),
+    argumentsDigest: s.argumentsDigest,
+    approvalId: clip("approvalId", s.approvalId),
+    decision: outcome.allow ? "ALLOW" : "DENY",
+    reasonCode: outcome.reasonCode,
+    reasons: outcome.reasons.map((r) => ({ policyId: r.policyId, reason: r.reason })),
+    policyVersion: meta.version,
+    latencyUs: meta.latencyUs,
+    message: outcome.allow ? undefined : clip("message", outcome.message),
+  };
+  for (const _ in truncated) {
+    record.truncated = truncated;
+    break;
+  }
+  return record;
+}

@@ -1,0 +1,71 @@
+import { randomUUID } from "node:crypto";
+import { create, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
+import * as grpc from "@grpc/grpc-js";
+import type { Logger } from "pino";
+import type { RequestContext } from "../decision/types.js";
+import { PdpError } from "../errors.js";
+import { serverDefinition, type Decoded } from "../grpc/service-definition.js";
+import type { CallerAuthenticator } from "./caller-auth.js";
+import { toServiceError } from "./grpc-status.js";
+
+/**
+ * The handler of one unary RPC, typed by the service descriptor: the decoded request (or why it did
+ * not decode) and the request's context (decision id, authenticated caller, child logger) in, the
+ * response out. A thrown error becomes a gRPC status (never internals).
+ */
+export type UnaryHandler<M extends GenServiceMethods[string]> = (
+  request: Decoded<MessageShape<M["input"]>>,
+  ctx: RequestContext,
+) => Promise<MessageInitShape<M["output"]>>;
+
+/** Handlers for every unary method of a service. */
+export type ServiceHandlers<M extends GenServiceMethods> = { readonly [K in keyof M]: UnaryHandler<M[K]> };
+
+/** What {@link implement} needs. */
+export interface ImplementDeps {
+  readonly authenticate: CallerAuthenticator;
+  readonly logger: Logger;
+}
+
+/** The request's context: a fresh decision id, the caller (or why it is not authenticated), a child logger. */
+async function requestContext(call: grpc.ServerUnaryCall<unknown, unknown>, deps: ImplementDeps, method: string): Promise<RequestContext> {
+  const receivedAt = process.hrtime.bigint();
+  const decisionId = randomUUID();
+  const caller = await deps.authenticate(call).catch((err: unknown) => PdpError.from(err, "CALLER_UNAUTHORIZED"));
+  const logger = deps.logger.child({ decisionId, rpc: method, caller: caller instanceof PdpError ? undefined : caller.id });
+  return { decisionId, caller, logger, receivedAt };
+}
+
+/**
+ * Registers a service's typed handlers on a grpc-js server: requests that do not decode reach the
+ * handler as `{ ok: false }` (so a decision can record a DENY), every call is authenticated first,
+ * and errors map to gRPC statuses at this edge only.
+ */
+export function implement<M extends GenServiceMethods>(server: grpc.Server, service: GenService<M>, handlers: ServiceHandlers<M>, deps: ImplementDeps): void {
+  const impl: grpc.UntypedServiceImplementation = {};
+  for (const method of service.methods) {
+    const handler = handlers[method.localName as keyof M] as UnaryHandler<M[keyof M]>;
+    impl[method.localName] = ((call: grpc.ServerUnaryCall<Decoded<never>, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      requestContext(call, deps, method.name)
+        .then((ctx) =>
+          handler(call.request, ctx).catch((err: unknown) => {
+            const e = PdpError.from(err);
+            if (e.code === "INTERNAL") ctx.logger.error({ err: e.cause ?? err }, "RPC failed");
+            throw e;
+          }),
+        )
+        .then(
+          (res) => callback(null, create(method.output, res as never)),
+          (err: unknown) => callback(toServiceError(err)),
+        );
+    }) as grpc.handleUnaryCall<unknown, unknown>;
+  }
+  server.addService(serverDefinition(service), impl);
+}
+
+/** The decoded message, or INVALID_REQUEST (for RPCs that answer failures with a status). */
+export function decodedOrThrow<T>(request: Decoded<T>): T {
+  if (!request.ok) throw new PdpError("INVALID_REQUEST", "request message does not decode");
+  return request.message;
+}
