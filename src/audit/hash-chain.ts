@@ -31,11 +31,67 @@ export interface ChainHead {
   readonly hash: string;
 }
 
-/** Links `record` after `head`: the next sequence, the head's hash as `prevHash`, and its own hash. */
+/** A record linked into a chain, with its canonical JSON (what a sink stores or writes as a line). */
+export interface LinkedRecord {
+  readonly record: ChainedRecord;
+  /** The canonical JSON of `record`, `hash` included. */
+  readonly json: string;
+}
+
+const CHAIN_FIELDS = new Set(["chain", "sequence", "prevHash", "hash"]);
+
+/**
+ * The canonical members (`"key":value`, sorted by key) of a record's own fields — serialised once
+ * per record, however many sinks link it into their chains.
+ */
+const membersCache = new WeakMap<DecisionRecord, readonly (readonly [string, string])[]>();
+function members(record: DecisionRecord): readonly (readonly [string, string])[] {
+  let m = membersCache.get(record);
+  if (m) return m;
+  const obj = record as unknown as Record<string, unknown>;
+  m = Object.keys(obj)
+    .filter((k) => obj[k] !== undefined && !CHAIN_FIELDS.has(k))
+    .sort()
+    .map((k) => [k, `${JSON.stringify(k)}:${canonicalJson(obj[k])}`] as const);
+  membersCache.set(record, m);
+  return m;
+}
+
+/** Canonical JSON of `base` members plus `extra` members (each sorted), merged in key order. */
+function mergeMembers(base: readonly (readonly [string, string])[], extra: readonly (readonly [string, string])[]): string {
+  let out = "{";
+  let i = 0;
+  let j = 0;
+  while (i < base.length || j < extra.length) {
+    const takeExtra = j < extra.length && (i >= base.length || extra[j]![0] < base[i]![0]);
+    out += (out.length > 1 ? "," : "") + (takeExtra ? extra[j++]![1] : base[i++]![1]);
+  }
+  return `${out}}`;
+}
+
+/**
+ * Links `record` after `head`: the next sequence, the head's hash as `prevHash`, and its own hash —
+ * the SHA-256 of exactly the canonical bytes returned (minus the `hash` member). The record's own
+ * members are serialised once per record (cached), so several chains cost one serialisation and
+ * one hash each.
+ */
+export function linkSerialised(record: DecisionRecord, head: ChainHead, chain: string): LinkedRecord {
+  const sequence = head.sequence + 1;
+  const base = members(record);
+  const link: [string, string][] = [
+    ["chain", `"chain":${JSON.stringify(chain)}`],
+    ["prevHash", `"prevHash":${JSON.stringify(head.hash)}`],
+    ["sequence", `"sequence":${sequence}`],
+  ];
+  const hash = createHash("sha256").update(mergeMembers(base, link)).digest("hex");
+  const all = [...link, ["hash", `"hash":"${hash}"`] as [string, string]].sort((a, b) => (a[0] < b[0] ? -1 : 1));
+  const { sequence: _s, prevHash: _p, hash: _h, chain: _c, ...own } = record;
+  return { record: { ...own, chain, sequence, prevHash: head.hash, hash }, json: mergeMembers(base, all) };
+}
+
+/** Links `record` after `head` (see {@link linkSerialised}). */
 export function linkRecord(record: DecisionRecord, head: ChainHead, chain: string): ChainedRecord {
-  const { sequence: _s, prevHash: _p, hash: _h, chain: _c, ...base } = record;
-  const linked = { ...base, chain, sequence: head.sequence + 1, prevHash: head.hash };
-  return { ...linked, hash: recordHash(linked) };
+  return linkSerialised(record, head, chain).record;
 }
 
 /**
@@ -57,9 +113,9 @@ export class LocalChain {
   }
 
   /** Links the next record. */
-  next(record: DecisionRecord): ChainedRecord {
-    const linked = linkRecord(record, this.#head, this.name);
-    this.#head = { sequence: linked.sequence, hash: linked.hash };
+  next(record: DecisionRecord): LinkedRecord {
+    const linked = linkSerialised(record, this.#head, this.name);
+    this.#head = { sequence: linked.record.sequence, hash: linked.record.hash };
     return linked;
   }
 }

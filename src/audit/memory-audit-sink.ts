@@ -51,7 +51,7 @@ export class MemoryAuditSink implements AuditSink, AuditReader {
 
   async write(records: readonly DecisionRecord[]): Promise<void> {
     for (const r of records) {
-      const record = this.#chain.next(r);
+      const { record } = this.#chain.next(r);
       this.#lastMs = Math.max(this.#lastMs, this.#now());
       this.#ring[this.#next] = { entryId: entryIdOf(this.#lastMs, record.sequence), record };
       this.#next = (this.#next + 1) % this.capacity;

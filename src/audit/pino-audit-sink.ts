@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
-import { pino, type DestinationStream, type Logger } from "pino";
-import { REDACTED_FIELDS } from "../log.js";
+import { pino, type DestinationStream } from "pino";
+import { canonicalJson } from "./hash-chain.js";
 import type { DecisionRecord } from "./decision-record.js";
 import { LocalChain } from "./hash-chain.js";
 import type { AuditSink } from "./types.js";
@@ -21,10 +21,13 @@ export interface PinoAuditSinkOptions {
 }
 
 /**
- * Decision records as pino NDJSON lines (`msg: "decision"`, `stream: "decision"`), on their own
- * stream, separate from the operational log. Token-named fields are redacted if one ever reaches
- * a record. A write resolves once the lines reached the file descriptor; a destination that
- * reported an error fails every write after it (counted by the log, never thrown at the caller).
+ * Decision records as NDJSON lines on pino's destination (sonic-boom), on their own stream,
+ * separate from the operational log. Each line is the record's canonical JSON exactly as it was
+ * hashed for this process's chain (plus `hash`, and `msg: "decision"`, `stream: "decision"` for
+ * log routers): one serialisation per record, no generic formatting or redaction pass — a record
+ * has no field that could hold a token (see decision/record.ts). A write resolves once the lines
+ * reached the file descriptor; a destination that reported an error fails every write after it
+ * (counted by the log, never thrown at the caller).
  */
 export function createPinoAuditSink(options: PinoAuditSinkOptions): AuditSink {
   const { target } = options;
@@ -38,7 +41,6 @@ export function createPinoAuditSink(options: PinoAuditSinkOptions): AuditSink {
     });
     dest = boom;
   }
-  const log: Logger = pino({ base: undefined, timestamp: false, redact: { paths: [...REDACTED_FIELDS], censor: "[redacted]" } }, dest);
   const chain = options.chain === false ? undefined : new LocalChain(`${hostname()}:${process.pid}@${new Date().toISOString()}`);
   /** Records of a failed batch already handed to the destination: a retry does not write them twice. */
   let handed = new Set<DecisionRecord>();
@@ -61,7 +63,8 @@ export function createPinoAuditSink(options: PinoAuditSinkOptions): AuditSink {
       if (error) throw error;
       for (const r of records) {
         if (handed.has(r)) continue;
-        log.info({ ...(chain ? chain.next(r) : r), stream: "decision" }, "decision");
+        const json = chain ? chain.next(r).json : canonicalJson(r);
+        dest.write(`${json.slice(0, -1)},"msg":"decision","stream":"decision"}\n`);
         handed.add(r);
       }
       await flush();

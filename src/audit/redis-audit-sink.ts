@@ -2,7 +2,7 @@ import { PdpError } from "../errors.js";
 import type { RedisClient } from "../session/redis-connection.js";
 import { RedisScript } from "../session/redis-script.js";
 import type { ChainedRecord, DecisionRecord } from "./decision-record.js";
-import { canonicalJson, linkRecord, verifyChain, type ChainHead, type ChainVerification, type StoredEntry } from "./hash-chain.js";
+import { linkSerialised, verifyChain, type ChainHead, type ChainVerification, type LinkedRecord, type StoredEntry } from "./hash-chain.js";
 import { decodeCursor, encodeCursor, matchesFilter, msOfEntry, pageLimit, sequenceOfEntry } from "./query-filter.js";
 import { RedisAuditKeys } from "./redis-audit-keys.js";
 import type { AuditFilter, AuditPage, AuditReader, AuditSink, PageRequest, StoredRecord } from "./types.js";
@@ -158,12 +158,12 @@ export class RedisAuditSink implements AuditSink, AuditReader {
     let pending = [...records];
     for (let attempt = 0; attempt < this.#maxAttempts && pending.length > 0; attempt++) {
       const head = this.#head ?? (await this.#readHead()).head;
-      const linked: ChainedRecord[] = [];
+      const linked: LinkedRecord[] = [];
       let h = head;
       for (const r of pending) {
-        const l = linkRecord(r, h, this.keys.name);
+        const l = linkSerialised(r, h, this.keys.name);
         linked.push(l);
-        h = { sequence: l.sequence, hash: l.hash };
+        h = { sequence: l.record.sequence, hash: l.record.hash };
       }
       const reply = (await APPEND.run(this.#client, ...this.#scriptArgs(head, linked))) as (string | number)[];
       switch (reply[0]) {
@@ -188,11 +188,11 @@ export class RedisAuditSink implements AuditSink, AuditReader {
     if (pending.length > 0) throw new Error(`audit append: chain head kept moving (${this.#maxAttempts} attempts)`);
   }
 
-  #scriptArgs(head: ChainHead, linked: readonly ChainedRecord[]): [string[], (string | number)[]] {
-    const keys = [this.keys.stream, this.keys.head, ...linked.map((r) => this.keys.decision(r.decisionId))];
+  #scriptArgs(head: ChainHead, linked: readonly LinkedRecord[]): [string[], (string | number)[]] {
+    const keys = [this.keys.stream, this.keys.head, ...linked.map((l) => this.keys.decision(l.record.decisionId))];
     const position = new Map<string, number>();
     const args: (string | number)[] = [String(head.sequence), head.hash, this.maxLen, this.retentionMs, linked.length];
-    for (const r of linked) {
+    for (const { record: r, json } of linked) {
       const ix = this.keys.indexesOf(r).map((k) => {
         let at = position.get(k);
         if (at === undefined) {
@@ -202,7 +202,7 @@ export class RedisAuditSink implements AuditSink, AuditReader {
         }
         return at;
       });
-      args.push(String(r.sequence), r.hash, canonicalJson(r), ix.length, ...ix);
+      args.push(String(r.sequence), r.hash, json, ix.length, ...ix);
     }
     return [keys, args];
   }
