@@ -120,6 +120,7 @@ export async function startApp(config: PdpConfig, logger: Logger, options: Start
       auditRequired: config.audit.required,
       revocationTtlMs: (Math.max(identity.maxTokenLifetimeSeconds, sessions.maxTtlSeconds) + identity.clockSkewSeconds) * 1000,
       pdpAudience: identity.pdpAudience,
+      maxInFlight: config.maxInFlight,
     },
   });
   const { server, health } = createGrpcServer({

@@ -260,6 +260,7 @@ export function loadConfig(options: LoadConfigOptions = {}): PdpConfig {
     allowPlaintext: bool(raw.allowPlaintext, "allowPlaintext", false),
     maxMessageBytes: int(raw.maxMessageBytes, "maxMessageBytes", 1024 * 1024, 1024, 64 * 1024 * 1024),
     maxArgumentsBytes: int(raw.maxArgumentsBytes, "maxArgumentsBytes", 64 * 1024, 0, 16 * 1024 * 1024),
+    maxInFlight: int(raw.maxInFlight, "maxInFlight", 256, 1, 1_000_000),
     cedarDir: path.resolve(baseDir, str(raw.cedarDir, "cedarDir", path.join(packageRoot, "cedar"))),
     identity: identity(raw.identity, mode, baseDir),
     sessions: sessions(raw.sessions),

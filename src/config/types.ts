@@ -144,6 +144,8 @@ export interface PdpConfig {
   readonly maxMessageBytes: number;
   /** Largest accepted `arguments` object, serialised as JSON, in bytes. Default 64 KiB. */
   readonly maxArgumentsBytes: number;
+  /** Decisions in flight in one process beyond which the answer is DENY OVERLOADED at once. Default 256. */
+  readonly maxInFlight: number;
   /** The Cedar directory (schema, policies, entities, tests). Default the bundled `cedar/`. */
   readonly cedarDir: string;
   readonly identity: IdentityConfig;

@@ -5,6 +5,7 @@ import type { ApprovalStore } from "../session/approval-types.js";
 import type { DecisionStateReader, RevocationStore, SessionStore } from "../session/types.js";
 import { createDecideApproval, createListApprovals, type DecideApproval, type ListApprovals } from "./approvals.js";
 import { createAuthorize, type Authorize } from "./authorize.js";
+import { createAdmission, type Admission } from "./admission.js";
 import type { RequestLimits } from "./check-question.js";
 import { createFilterTools, type FilterTools } from "./filter-tools.js";
 import { createOpenSession, type OpenSession, type SessionLimits } from "./open-session.js";
@@ -37,6 +38,8 @@ export interface DecisionCoreSettings {
   readonly auditRequired: boolean;
   /** How long revocation records live, in ms. */
   readonly revocationTtlMs: number;
+  /** Decisions in flight in this process beyond which the answer is DENY OVERLOADED. */
+  readonly maxInFlight: number;
   /** The audience approver tokens must name (the PDP's own). */
   readonly pdpAudience: string;
 }
@@ -52,6 +55,8 @@ export interface DecisionCoreDeps {
   readonly approvals: ApprovalStore;
   readonly audit: Pick<AuditLog, "append" | "appendDurable">;
   readonly settings: DecisionCoreSettings;
+  /** The in-flight bound (default: one of `settings.maxInFlight`). */
+  readonly admission?: Admission;
   /** Clock in ms. Default `Date.now`. */
   readonly now?: () => number;
 }
@@ -64,6 +69,7 @@ export function createDecisionCore(deps: DecisionCoreDeps): DecisionCore {
     audit: deps.audit,
     auditRequired: s.auditRequired,
     policy,
+    admission: deps.admission ?? createAdmission(s.maxInFlight),
     ...(deps.now && { now: () => new Date(deps.now!()) }),
   });
   return {

@@ -3,6 +3,7 @@ import type { AuditLog } from "../audit/types.js";
 import { PdpError } from "../errors.js";
 import type { PolicyEngine } from "../policy/types.js";
 import type { ApprovalRecord } from "../session/approval-types.js";
+import type { Admission } from "./admission.js";
 import { errorOutcome } from "./outcome.js";
 import { approvalSubject, toRecord, type RecordSubject } from "./record.js";
 import type { Decided, DecisionKind, Outcome, RequestContext } from "./types.js";
@@ -46,6 +47,8 @@ export interface DecisionRunnerDeps {
   readonly auditRequired: boolean;
   /** The policy version in force; each decision takes one snapshot of it. */
   readonly policy: () => PolicyEngine;
+  /** The bound on decisions in flight; beyond it a decision is DENY OVERLOADED at once. */
+  readonly admission: Admission;
   readonly now?: () => Date;
 }
 
@@ -56,28 +59,44 @@ function elapsedUs(since: bigint): number {
 /** Builds the runner shared by every operation that decides. */
 export function createDecisionRunner(deps: DecisionRunnerDeps): RunDecision {
   const now = deps.now ?? (() => new Date());
-  return async (kind, ctx, subject, body) => {
-    let step: Step<never> | Step<unknown> | undefined;
-    let error: PdpError | undefined;
-    let policy = deps.policy();
-    for (let attempt = 1; step === undefined; attempt++) {
+
+  /** Runs the body under one snapshot; a superseded snapshot starts it again under the version in force. */
+  async function attempt<T>(body: (policy: PolicyEngine) => Promise<Step<T>>, ctx: RequestContext): Promise<{ step: Step<T>; policy: PolicyEngine; error?: PdpError }> {
+    for (let n = 1; ; n++) {
+      const policy = deps.policy();
       try {
-        step = await body(policy);
+        return { step: await body(policy), policy };
       } catch (err) {
-        if (err instanceof SnapshotSuperseded && attempt < MAX_ATTEMPTS) {
-          policy = deps.policy();
-          continue;
-        }
-        error = err instanceof SnapshotSuperseded ? new PdpError("POLICY_ERROR", "the policy set changed too often to decide; denied (fail closed)") : PdpError.from(err);
+        if (err instanceof SnapshotSuperseded && n < MAX_ATTEMPTS) continue;
+        const error =
+          err instanceof SnapshotSuperseded ? new PdpError("POLICY_ERROR", "the policy set changed too often to decide; denied (fail closed)") : PdpError.from(err);
         if (error.code === "INTERNAL") ctx.logger.error({ err: error.cause }, "internal error during decision");
-        step = { outcome: errorOutcome(error) };
+        return { step: { outcome: errorOutcome(error) }, policy, error };
       }
     }
+  }
+
+  /** Admission first: beyond the bound the answer is DENY OVERLOADED at once, the body never runs. */
+  async function admitted<T>(body: (policy: PolicyEngine) => Promise<Step<T>>, ctx: RequestContext): Promise<{ step: Step<T>; policy: PolicyEngine; error?: PdpError }> {
+    if (!deps.admission.tryEnter()) {
+      const error = new PdpError("OVERLOADED", `the PDP is at its bound of ${deps.admission.limit} decisions in flight; retry shortly`);
+      return { step: { outcome: errorOutcome(error) }, policy: deps.policy(), error };
+    }
+    try {
+      return await attempt(body, ctx);
+    } finally {
+      deps.admission.leave();
+    }
+  }
+
+  return async (kind, ctx, subject, body) => {
+    const ran = await admitted(body, ctx);
+    let { error } = ran;
     const at = now();
     const facts = subject();
-    const version = policy.version;
+    const version = ran.policy.version;
     const meta = { kind, decisionId: ctx.decisionId, at, version, latencyUs: elapsedUs(ctx.receivedAt) };
-    let outcome = step.outcome;
+    let outcome = ran.step.outcome;
     if (outcome.allow && deps.auditRequired) {
       try {
         await deps.audit.appendDurable(toRecord(meta, facts, outcome));
@@ -89,20 +108,18 @@ export function createDecisionRunner(deps: DecisionRunnerDeps): RunDecision {
     } else {
       deps.audit.append(toRecord(meta, facts, outcome));
     }
-    const expired = step.expiredApproval;
+    const expired = ran.step.expiredApproval;
     if (expired) {
       const message = `approval ${expired.id} expired unused`;
       const event = { allow: false, reasonCode: "APPROVAL_REQUIRED", reasons: [], message } as const;
-      deps.audit.append(
-        toRecord({ ...meta, kind: "approval_expired", decisionId: randomUUID(), version: expired.policyVersion }, approvalSubject(expired), event),
-      );
+      deps.audit.append(toRecord({ ...meta, kind: "approval_expired", decisionId: randomUUID(), version: expired.policyVersion }, approvalSubject(expired), event));
     }
     return {
       outcome,
       decisionId: ctx.decisionId,
       version,
       at,
-      ...(error === undefined ? { value: step.value as never } : { error }),
+      ...(error === undefined ? { value: ran.step.value as never } : { error }),
     };
   };
 }

@@ -41,6 +41,8 @@ const PROTO_REASON: Readonly<Record<ReasonCode, ProtoReasonCode>> = {
   INTERNAL_ERROR: ProtoReasonCode.INTERNAL_ERROR,
   BUDGET_EXHAUSTED: ProtoReasonCode.BUDGET_EXHAUSTED,
   APPROVAL_UNKNOWN: ProtoReasonCode.APPROVAL_UNKNOWN,
+  IDP_UNAVAILABLE: ProtoReasonCode.IDP_UNAVAILABLE,
+  OVERLOADED: ProtoReasonCode.OVERLOADED,
 };
 
 /** The wire enum of a reason code. */

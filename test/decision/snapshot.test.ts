@@ -9,20 +9,9 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { test } from "node:test";
-import { pino } from "pino";
-import type { DecisionRecord } from "../../src/audit/decision-record.js";
-import { loadConfig } from "../../src/config/load-config.js";
-import { createDecisionCore, type DecisionCore } from "../../src/decision/decision-core.js";
-import type { RequestContext } from "../../src/decision/types.js";
 import { mintDevToken } from "../../src/identity/dev-issuer.js";
-import { createTokenVerifier } from "../../src/identity/token-verifier.js";
-import { createPolicyManager, type PolicyManager } from "../../src/policy/policy-manager.js";
-import { MemoryApprovalStore } from "../../src/session/memory-approval-store.js";
-import { MemoryDecisionStateReader } from "../../src/session/memory-decision-state-reader.js";
-import { MemoryRevocationStore } from "../../src/session/memory-revocation-store.js";
-import { MemorySessionStore } from "../../src/session/memory-session-store.js";
-import type { DecisionStateReader } from "../../src/session/types.js";
 import { copyCedar, editJson } from "../support/pdp.js";
+import { ctx, rig, type Rig } from "./support/core-rig.js";
 
 const SERVER = "https://docs.example.com/mcp";
 const TOOL = `${SERVER}#search_documents`;
@@ -32,79 +21,6 @@ function setLabels(dir: string, labels: string[]): void {
   editJson(path.join(dir, "entities", "tools.json"), (entities: any[]) => {
     entities.find((e) => e.uid.type === "Tool" && e.uid.id === TOOL).attrs.labels = labels;
   });
-}
-
-interface Rig {
-  readonly core: DecisionCore;
-  readonly policies: PolicyManager;
-  readonly sessions: MemorySessionStore;
-  readonly records: DecisionRecord[];
-  /** The next state load waits until the returned function is called. */
-  hold(): { reached: Promise<void>; release: () => void };
-  close(): Promise<void>;
-}
-
-async function rig(dir: string): Promise<Rig> {
-  const config = loadConfig({ env: {}, overrides: { cedarDir: dir, sessions: { required: true } } });
-  const logger = pino({ level: "silent" });
-  const policies = createPolicyManager({ dir, logger, watch: false });
-  const sessions = new MemorySessionStore();
-  const revocations = new MemoryRevocationStore();
-  const real = new MemoryDecisionStateReader(sessions, revocations);
-  let gate: { reached: () => void; opened: Promise<void> } | undefined;
-  const state: DecisionStateReader = {
-    async loadForDecision(id, subjects) {
-      const g = gate;
-      gate = undefined;
-      if (g) {
-        g.reached();
-        await g.opened;
-      }
-      return real.loadForDecision(id, subjects);
-    },
-  };
-  const records: DecisionRecord[] = [];
-  const verifier = createTokenVerifier(config.identity, { operators: [] });
-  const core = createDecisionCore({
-    verifier,
-    policy: () => policies.current(),
-    state,
-    sessions,
-    revocations,
-    approvals: new MemoryApprovalStore(),
-    audit: { append: (r) => void records.push(r), appendDurable: async (r) => void records.push(r) },
-    settings: {
-      limits: { maxArgumentsBytes: 65536 },
-      sessions: { required: true, defaultTtlMs: 600_000, maxTtlMs: 900_000, maxRequestedItems: 100, approvalTtlMs: 600_000 },
-      auditRequired: false,
-      revocationTtlMs: 3_600_000,
-      pdpAudience: config.identity.pdpAudience,
-    },
-  });
-  return {
-    core,
-    policies,
-    sessions,
-    records,
-    hold() {
-      let reached!: () => void;
-      let release!: () => void;
-      const r = new Promise<void>((res) => (reached = res));
-      const opened = new Promise<void>((res) => (release = res));
-      gate = { reached, opened };
-      return { reached: r, release };
-    },
-    async close() {
-      policies.close();
-      await sessions.close();
-      await revocations.close();
-      await verifier.close();
-    },
-  };
-}
-
-function ctx(): RequestContext {
-  return { decisionId: randomUUID(), caller: { id: "development", via: "development", operator: true }, logger: pino({ level: "silent" }), receivedAt: process.hrtime.bigint() };
 }
 
 async function openAndAsk(r: Rig, dir: string, reloads: (string[] | undefined)[]) {
