@@ -96,6 +96,7 @@ export async function startApp(config: PdpConfig, logger: Logger, options: Start
     sinks: [...auditSinks(config, stores), ...(options.extraAuditSinks ?? [])],
     logger,
     bufferSize: config.audit.bufferSize,
+    bufferBytes: config.audit.bufferBytes,
     durableTimeoutMs: config.audit.durableTimeoutMs,
   });
 
@@ -131,6 +132,8 @@ export async function startApp(config: PdpConfig, logger: Logger, options: Start
     authenticate: createCallerAuthenticator({ mode: config.mode, operators: config.operators, verifier }),
     logger,
     maxMessageBytes: config.maxMessageBytes,
+    // Two tokens, the arguments and the short fields, with room to spare.
+    maxAuthorizeBytes: 2 * 16 * 1024 + config.maxArgumentsBytes + 16 * 1024,
   });
 
   const port = await new Promise<number>((resolve, reject) =>

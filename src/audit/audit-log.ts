@@ -19,6 +19,11 @@ export interface AuditLogOptions {
   readonly logger: Logger;
   /** Records each sink may hold waiting to be written; beyond, new records are dropped (counted). Default 10000. */
   readonly bufferSize?: number;
+  /**
+   * Bytes (estimated: the record's text) each sink may hold waiting to be written; beyond, new
+   * records are dropped (counted) — the bound that holds whatever the records' size. Default 32 MiB.
+   */
+  readonly bufferBytes?: number;
   /** Records per write. Default 256. */
   readonly batchSize?: number;
   /** How long `appendDurable` waits for the required sinks before it rejects. Default 2000 ms. */
@@ -45,13 +50,31 @@ interface Waiter {
 
 interface Item {
   readonly record: DecisionRecord;
+  /** Estimated size, for the byte bound. */
+  readonly bytes: number;
   readonly waiter?: Waiter;
+}
+
+/** A cheap estimate of a record's serialised size: its strings plus a little per field. */
+export function recordBytes(record: DecisionRecord): number {
+  let n = 2;
+  for (const key in record) {
+    const v = (record as unknown as Record<string, unknown>)[key];
+    if (v === undefined) continue;
+    n += key.length + 4;
+    if (typeof v === "string") n += v.length;
+    else if (key === "reasons") for (const r of v as DecisionRecord["reasons"]) n += r.policyId.length + r.reason.length + 30;
+    else n += 24;
+  }
+  return n;
 }
 
 class Lane {
   readonly sink: AuditSink;
   readonly required: boolean;
   queue: Item[] = [];
+  /** Estimated bytes of `queue`. */
+  queuedBytes = 0;
   running = false;
   /** A failed batch is waiting out its retry pause. */
   backingOff = false;
@@ -104,6 +127,7 @@ export const noopAuditLog: AuditLog = {
  */
 export function createAuditLog(options: AuditLogOptions): AuditLog {
   const bufferSize = options.bufferSize ?? 10_000;
+  const bufferBytes = options.bufferBytes ?? 32 * 1024 * 1024;
   const batchSize = options.batchSize ?? 256;
   const durableTimeoutMs = options.durableTimeoutMs ?? 2000;
   const retryDelayMs = options.retryDelayMs ?? 50;
@@ -141,7 +165,7 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
       return;
     }
     lastLogged.set(key, { at: now, suppressed: 0 });
-    const counters = { sink: lane.sink.name, written: lane.written, dropped: lane.dropped, failures: lane.failures, buffered: lane.queue.length };
+    const counters = { sink: lane.sink.name, written: lane.written, dropped: lane.dropped, failures: lane.failures, buffered: lane.queue.length, bufferedBytes: lane.queuedBytes };
     const msg =
       trouble === "overflow"
         ? "audit buffer full: decision records dropped"
@@ -152,12 +176,13 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
   }
 
   function push(lane: Lane, item: Item): boolean {
-    if (closed || lane.queue.length >= bufferSize) {
+    if (closed || lane.queue.length >= bufferSize || lane.queuedBytes + item.bytes > bufferBytes) {
       lane.dropped++;
-      report(lane, "overflow", { bufferSize, closed });
+      report(lane, "overflow", { bufferSize, bufferBytes, closed });
       return false;
     }
     lane.queue.push(item);
+    lane.queuedBytes += item.bytes;
     if (!lane.running) void drain(lane);
     else lane.wake?.();
     return true;
@@ -169,10 +194,10 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
     try {
       while (lane.queue.length > 0) {
         // Skip records whose durable caller gave up before they were sent.
-        while (lane.queue[0]?.waiter?.cancelled) lane.queue.shift();
+        while (lane.queue[0]?.waiter?.cancelled) lane.queuedBytes -= lane.queue.shift()!.bytes;
         const batch = lane.queue.slice(0, batchSize).filter((i) => !i.waiter?.cancelled);
         if (batch.length === 0) {
-          lane.queue.splice(0, Math.min(batchSize, lane.queue.length));
+          for (const i of lane.queue.splice(0, Math.min(batchSize, lane.queue.length))) lane.queuedBytes -= i.bytes;
           continue;
         }
         try {
@@ -221,6 +246,7 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
   function remove(lane: Lane, items: readonly Item[]): void {
     const gone = new Set(items);
     lane.queue = lane.queue.filter((i) => !gone.has(i));
+    for (const i of items) lane.queuedBytes -= i.bytes;
   }
 
   const allIdle = () => lanes.every((l) => l.queue.length === 0 && !l.running);
@@ -245,13 +271,15 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
   return {
     append(record) {
       appended++;
-      for (const lane of lanes) push(lane, { record });
+      const bytes = recordBytes(record);
+      for (const lane of lanes) push(lane, { record, bytes });
     },
 
     async appendDurable(record) {
       appended++;
+      const bytes = recordBytes(record);
       if (required.length === 0) {
-        for (const lane of lanes) push(lane, { record });
+        for (const lane of lanes) push(lane, { record, bytes });
         return;
       }
       const waiters: Waiter[] = [];
@@ -265,7 +293,7 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
             }
             const waiter: Waiter = { resolve, reject, cancelled: false };
             waiters.push(waiter);
-            if (!push(lane, { record, waiter })) reject(unavailable(lane.sink.name, closed ? "closed" : "buffer full"));
+            if (!push(lane, { record, bytes, waiter })) reject(unavailable(lane.sink.name, closed ? "closed" : "buffer full"));
           }),
       );
       let timer: NodeJS.Timeout | undefined;
@@ -283,7 +311,7 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
         // Late settlements of the other sinks are not unhandled rejections.
         for (const p of stored) p.catch(() => {});
       }
-      for (const lane of optional) push(lane, { record });
+      for (const lane of optional) push(lane, { record, bytes });
     },
 
     flush,
@@ -296,6 +324,7 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
           dropped: l.dropped,
           failures: l.failures,
           buffered: l.queue.length,
+          bufferedBytes: l.queuedBytes,
           healthy: l.healthy,
           required: l.required,
           ...(l.lastError !== undefined && { lastError: l.lastError, lastErrorAt: l.lastErrorAt }),
@@ -313,6 +342,7 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
           l.dropped += left;
           for (const i of l.queue) i.waiter?.reject(unavailable(l.sink.name, "closed"));
           l.queue = [];
+          l.queuedBytes = 0;
           report(l, "lost", { lost: left });
         }
         l.wake?.();

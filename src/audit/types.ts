@@ -91,6 +91,8 @@ export interface SinkStats {
   readonly failures: number;
   /** Records waiting in the buffer (including a batch in flight). */
   readonly buffered: number;
+  /** Their estimated size in bytes (bounded by `bufferBytes`). */
+  readonly bufferedBytes: number;
   /** False from a failed write until the next successful one. */
   readonly healthy: boolean;
   /** Whether `appendDurable` waits for this sink. */

@@ -116,6 +116,8 @@ export interface AuditConfig {
   readonly required: boolean;
   /** Records each sink may hold waiting to be written; beyond, records are dropped and counted. Default 10000. */
   readonly bufferSize: number;
+  /** Estimated bytes each sink may hold waiting; beyond, records are dropped and counted. Default 32 MiB. */
+  readonly bufferBytes: number;
   /** How long an ALLOW waits for a durable write with `required`. Default 2000 ms. */
   readonly durableTimeoutMs: number;
   /** Records the memory ring keeps. Default 100000. */
@@ -140,7 +142,7 @@ export interface PdpConfig {
    * mesh sidecar. Logged as a warning at every start. Callers must still authenticate.
    */
   readonly allowPlaintext: boolean;
-  /** Largest accepted request message in bytes. Default 1 MiB. */
+  /** Largest accepted request message in bytes (Authorize is bounded tighter: two tokens + `maxArgumentsBytes` + 16 KiB). Default 256 KiB. */
   readonly maxMessageBytes: number;
   /** Largest accepted `arguments` object, serialised as JSON, in bytes. Default 64 KiB. */
   readonly maxArgumentsBytes: number;

@@ -103,7 +103,8 @@ export function toRecord(meta: RecordMeta, subject: RecordSubject, outcome: Outc
   const clip = (name: string, value: string | undefined): string | undefined => {
     if (value === undefined || value.length <= MAX_RECORD_FIELD) return value;
     truncated[name] = value.length;
-    return value.slice(0, MAX_RECORD_FIELD);
+    // A copy, not a slice: V8 slices keep the whole original string alive.
+    return Buffer.from(value.slice(0, MAX_RECORD_FIELD), "utf8").toString("utf8");
   };
   const s = subject;
   const record: { -readonly [K in keyof DecisionRecord]: DecisionRecord[K] } = {

@@ -37,15 +37,18 @@ export function clientDefinition(service: DescService): ServiceDefinition {
 /**
  * The same definition for the server side, except that a request that does not decode is handed
  * to the handler as `{ ok: false }` instead of failing the call: unparseable input becomes a
- * DENY with a reason code, not a transport error.
+ * DENY with a reason code, not a transport error. `maxBytes` may bound a method's request more
+ * tightly than the transport does: a larger one is not even decoded.
  */
-export function serverDefinition(service: DescService): ServiceDefinition {
+export function serverDefinition(service: DescService, maxBytes: Readonly<Record<string, number>> = {}): ServiceDefinition {
   const def = clientDefinition(service) as Record<string, MethodDefinition<unknown, unknown>>;
   for (const m of service.methods) {
     const base = def[m.localName]!;
+    const limit = maxBytes[m.localName] ?? Infinity;
     def[m.localName] = {
       ...base,
       requestDeserialize: (buf: Buffer): Decoded<unknown> => {
+        if (buf.length > limit) return { ok: false, error: new Error(`request message is larger than ${limit} bytes`) };
         try {
           return { ok: true, message: fromBinary(m.input, buf) };
         } catch (error) {

@@ -38,6 +38,8 @@ export interface GrpcServerDeps {
   readonly authenticate: CallerAuthenticator;
   readonly logger: Logger;
   readonly maxMessageBytes: number;
+  /** Largest Authorize request (tokens, arguments and fields): a larger one is refused undecoded. */
+  readonly maxAuthorizeBytes: number;
 }
 
 /** The API services, in the order they are registered. */
@@ -72,7 +74,7 @@ export function createGrpcServer(deps: GrpcServerDeps): { server: grpc.Server; h
     "grpc.max_send_message_length": 16 * deps.maxMessageBytes,
   });
   const edge = { authenticate: deps.authenticate, logger: deps.logger };
-  implement(server, AuthorizationService, authorizationHandlers(deps.core), edge);
+  implement(server, AuthorizationService, authorizationHandlers(deps.core), edge, { authorize: deps.maxAuthorizeBytes });
   implement(server, SessionService, sessionHandlers(deps.core), edge);
   implement(server, AdminService, adminHandlers(deps.core, deps.policy), edge);
   implement(server, ApprovalService, approvalHandlers(deps.core), edge);

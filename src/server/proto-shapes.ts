@@ -11,7 +11,7 @@ import type { DeterminingPolicy } from "../policy/types.js";
 export function delegation(
   r: Decoded<{ userToken: string; workloadToken: string; clientId: string; serverId: string; purpose: string }>,
 ): DelegatedQuestion {
-  if (!r.ok) return { malformed: "request message does not decode", userToken: "", workloadToken: "", clientId: "", serverId: "", purpose: "" };
+  if (!r.ok) return { malformed: r.error.message.startsWith("request message is larger") ? r.error.message : "request message does not decode", userToken: "", workloadToken: "", clientId: "", serverId: "", purpose: "" };
   const m = r.message;
   return { userToken: m.userToken, workloadToken: m.workloadToken, clientId: m.clientId, serverId: m.serverId, purpose: m.purpose };
 }

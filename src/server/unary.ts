@@ -42,7 +42,13 @@ async function requestContext(call: grpc.ServerUnaryCall<unknown, unknown>, deps
  * handler as `{ ok: false }` (so a decision can record a DENY), every call is authenticated first,
  * and errors map to gRPC statuses at this edge only.
  */
-export function implement<M extends GenServiceMethods>(server: grpc.Server, service: GenService<M>, handlers: ServiceHandlers<M>, deps: ImplementDeps): void {
+export function implement<M extends GenServiceMethods>(
+  server: grpc.Server,
+  service: GenService<M>,
+  handlers: ServiceHandlers<M>,
+  deps: ImplementDeps,
+  maxBytes: Partial<Record<keyof M & string, number>> = {},
+): void {
   const impl: grpc.UntypedServiceImplementation = {};
   for (const method of service.methods) {
     const handler = handlers[method.localName as keyof M] as UnaryHandler<M[keyof M]>;
@@ -61,7 +67,7 @@ export function implement<M extends GenServiceMethods>(server: grpc.Server, serv
         );
     }) as grpc.handleUnaryCall<unknown, unknown>;
   }
-  server.addService(serverDefinition(service), impl);
+  server.addService(serverDefinition(service, maxBytes as Record<string, number>), impl);
 }
 
 /** The decoded message, or INVALID_REQUEST (for RPCs that answer failures with a status). */

@@ -143,6 +143,24 @@ describe("audit log: overflow and failures are counted, logged, never silent", (
     await log.close();
   });
 
+  test("the buffer is bounded in bytes too: large records are dropped and counted once the bytes are spent", async () => {
+    const sink = gatedSink();
+    const { logger, lines } = captureLogger();
+    const log = createAuditLog({ sinks: [{ sink }], logger, bufferSize: 10_000, bufferBytes: 64 * 1024 });
+    const big = (i: number) => ({ ...mixedRecord(i), message: "m".repeat(8000) });
+    for (let i = 0; i < 50; i++) log.append(big(i));
+    const s = log.stats().sinks.gated!;
+    assert.ok(s.buffered >= 7 && s.buffered <= 8, `buffered ${s.buffered}`);
+    assert.equal(s.dropped, 50 - s.buffered);
+    assert.ok(s.bufferedBytes <= 64 * 1024 && s.bufferedBytes > 56 * 1024, `bufferedBytes ${s.bufferedBytes}`);
+    assert.equal(lines.filter((l) => l.includes("audit buffer full")).length, 1);
+    sink.open();
+    await log.flush();
+    assert.equal(sink.stored.length, s.buffered);
+    assert.equal(log.stats().sinks.gated!.bufferedBytes, 0, "the bytes are given back as records are written");
+    await log.close();
+  });
+
   test("a failing sink is retried with backoff; appendDurable rejects AUDIT_UNAVAILABLE; other sinks carry on", async () => {
     const broken = gatedSink("broken");
     broken.open();

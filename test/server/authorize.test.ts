@@ -127,6 +127,15 @@ describe("Authorize over gRPC, session-less (development mode, bundled policies,
     assert.equal((await ask()).decision, Decision.ALLOW);
   });
 
+  test("an Authorize larger than its own bound (below the transport's) is DENY INVALID_REQUEST without being decoded", async () => {
+    const res = await ask({ arguments: { blob: "x".repeat(150 * 1024) } });
+    assert.equal(res.decision, Decision.DENY);
+    assert.equal(res.reasonCode, ReasonCode.INVALID_REQUEST);
+    assert.match(res.message, /request message is larger than \d+ bytes/);
+    const [record] = (await pdp.records()).filter((r) => r.decisionId === res.decisionId);
+    assert.equal(record?.reasonCode, "INVALID_REQUEST");
+  });
+
   test("a request that does not decode as protobuf is DENY INVALID_REQUEST", async () => {
     const client = new grpc.Client(pdp.address, grpc.credentials.createInsecure());
     const res = await new Promise<Buffer>((resolve, reject) =>
