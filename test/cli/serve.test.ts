@@ -78,12 +78,22 @@ test("serve on a terminal: the operational log is human-readable (pino-pretty)",
   const hasScript = await new Promise<boolean>((resolve) => spawn("script", ["--version"], { stdio: "ignore" }).on("error", () => resolve(false)).on("exit", (c) => resolve(c === 0)));
   if (!hasScript) return t.skip("needs `script` from util-linux for a pseudo-terminal");
   const port = await freePort();
-  const command = `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} serve --port ${port}`;
-  const child = spawn("script", ["-qefc", command, "/dev/null"], { env: cliEnv({ ...QUIET, TERM: "dumb" }), stdio: ["pipe", "pipe", "pipe"], detached: true });
+  // `script` runs the command in a new session on the pseudo-terminal, outside its own process
+  // group, and the PDP takes SIGHUP as "reload policies": so the PDP says its pid (the shell's,
+  // which `exec` hands over) and the test stops it by that pid.
+  const command = `echo PDPPID=$$; exec ${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} serve --port ${port}`;
+  const child = spawn("script", ["-qefc", command, "/dev/null"], { env: cliEnv({ ...QUIET, TERM: "dumb", SHELL: "/bin/sh" }), stdio: ["pipe", "pipe", "pipe"], detached: true });
   let out = "";
   child.stdout.on("data", (d: Buffer) => (out += d.toString()));
   child.stderr.on("data", (d: Buffer) => (out += d.toString()));
   const exited = new Promise<void>((resolve) => child.on("close", () => resolve()));
+  const kill = (pid: number | undefined, signal: NodeJS.Signals) => {
+    try {
+      if (pid) process.kill(pid, signal);
+    } catch {
+      /* already gone */
+    }
+  };
   try {
     const deadline = Date.now() + 120_000;
     while (!/mcp-pdp serving/.test(out) && Date.now() < deadline) {
@@ -95,19 +105,13 @@ test("serve on a terminal: the operational log is human-readable (pino-pretty)",
     assert.match(plain, new RegExp(`port: ${port}`), plain);
     assert.doesNotMatch(plain, /^\{"level"/m, plain);
   } finally {
-    try {
-      process.kill(-child.pid!, "SIGTERM");
-    } catch {
-      /* already gone */
-    }
+    const pdpPid = Number(/PDPPID=(\d+)/.exec(out)?.[1]) || undefined;
+    kill(pdpPid, "SIGTERM");
     const timer = setTimeout(() => {
-      try {
-        process.kill(-child.pid!, "SIGKILL");
-      } catch {
-        /* already gone */
-      }
+      kill(pdpPid, "SIGKILL");
+      kill(-child.pid!, "SIGKILL");
     }, 10_000);
-    await exited;
+    await exited; // `script` exits once the PDP has
     clearTimeout(timer);
   }
 });
