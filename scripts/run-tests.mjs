@@ -2,7 +2,7 @@
 // Runs every test (or the files/folders given) with node's test runner, against a real Redis.
 // Redis: REDIS_URL (default redis://127.0.0.1:6379). When none answers, starts `redis-server`
 // from PATH on a free port for this run, or fails saying how to get one. Never skips silently.
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
@@ -78,6 +78,13 @@ const targets = process.argv.slice(2);
 const files = (targets.length ? targets : ["test"]).flatMap(findTests);
 if (files.length === 0) {
   console.error("run-tests: no test files found");
+  process.exit(2);
+}
+// The CLI tests drive bin/mcp-pdp.js, which runs the compiled dist/: bring it up to date first
+// (incremental, and at once when nothing changed).
+const build = spawnSync(process.execPath, [path.join(root, "scripts", "build-if-stale.mjs")], { cwd: root, stdio: "inherit" });
+if (build.status !== 0) {
+  console.error("run-tests: the build failed; the CLI tests need dist/");
   process.exit(2);
 }
 const redis = await ensureRedis();

@@ -1,4 +1,4 @@
-import { loadConfig } from "./config/load-config.js";
+import { loadConfig, type LoadConfigOptions } from "./config/load-config.js";
 import { PdpError } from "./errors.js";
 import { createLogger } from "./log.js";
 import { startApp } from "./app.js";
@@ -7,11 +7,12 @@ import { isWorker, runWorkers } from "./cluster.js";
 /**
  * `mcp-pdp serve`: reads config, starts the PDP, reloads policies on SIGHUP, stops gracefully on
  * SIGTERM/SIGINT. Exits 2 on an invalid configuration, 1 when it cannot start (e.g. invalid policies).
+ * Takes a config file, or loadConfig options (`serve --host/--port` are `overrides`).
  */
-export async function serve(configFile?: string): Promise<void> {
+export async function serve(options: string | Pick<LoadConfigOptions, "file" | "overrides"> = {}): Promise<void> {
   let config;
   try {
-    config = loadConfig(configFile ? { file: configFile } : {});
+    config = loadConfig(typeof options === "string" ? { file: options } : options);
   } catch (err) {
     process.stderr.write(`mcp-pdp: ${PdpError.from(err, "CONFIG_INVALID").message}\n`);
     process.exit(2);

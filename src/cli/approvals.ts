@@ -1,76 +1,91 @@
-import { parseArgs } from "node:util";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import { createClient } from "../grpc/client.js";
 import { ApprovalService, ApprovalState, Verdict, type Approval } from "../gen/mcppdp/v1/approval_pb.js";
 import { DEV_PDP_AUDIENCE, mintDevToken } from "../identity/dev-issuer.js";
+import { toJson, type CliIo } from "./cli-io.js";
+import { dial, resolveAddress } from "./pdp-client.js";
+import { formatTable, type Column } from "./table.js";
 import { UsageError } from "./usage-error.js";
 
-const USAGE = `usage: mcp-pdp approvals list [--state pending|approved|rejected|used|expired] [--tool T] [--user SUB] [--session ID] [--json]
-       mcp-pdp approvals approve ID (--approver-token JWT | --dev-approver SUB) [--comment TEXT]
-       mcp-pdp approvals reject ID (--approver-token JWT | --dev-approver SUB) --comment TEXT
-  [--address HOST:PORT] [--token JWT (operator bearer for the console)]
-The approver proves who they are with their own token (audience: the PDP); policy decides
-whether they may approve this call (never their own). --dev-approver mints a development token.`;
+/** The states `approvals list --state` takes, in the order of the ApprovalState enum (from 1). */
+export const STATE_NAMES = ["pending", "approved", "rejected", "used", "expired"] as const;
 
-const STATE_NAMES = ["pending", "approved", "rejected", "used", "expired"] as const;
-
-function row(a: Approval): string {
-  const requested = a.requestedAt ? timestampDate(a.requestedAt).toISOString().slice(0, 19) : "";
-  const expires = a.expiresAt ? timestampDate(a.expiresAt).toISOString().slice(11, 19) : "";
-  const state = ApprovalState[a.state]?.toLowerCase() ?? "?";
-  return `${a.approvalId}  ${state.padEnd(8)}  ${a.tool.padEnd(20)}  ${a.userSubject.padEnd(10)}  ${a.agentId}  requested ${requested}Z  expires ${expires}Z${a.decidedBy ? `  by ${a.decidedBy}` : ""}`;
+/** Options every `approvals` subcommand has. */
+export interface ApprovalsCommonOptions {
+  readonly address?: string | undefined;
+  /** The operator's bearer for the console. */
+  readonly token?: string | undefined;
+  readonly json?: boolean | undefined;
 }
 
-/** `mcp-pdp approvals list|approve|reject …` (ApprovalService; operator caller). */
-export async function approvalsCommand(argv: string[]): Promise<number> {
-  const [verb, ...rest] = argv;
-  const { values, positionals } = parseArgs({
-    args: rest,
-    allowPositionals: true,
-    options: {
-      state: { type: "string" },
-      tool: { type: "string", default: "" },
-      user: { type: "string", default: "" },
-      session: { type: "string", default: "" },
-      json: { type: "boolean", default: false },
-      "approver-token": { type: "string" },
-      "dev-approver": { type: "string" },
-      comment: { type: "string", default: "" },
-      address: { type: "string", default: "127.0.0.1:50051" },
-      token: { type: "string" },
-    },
-  });
-  const client = createClient(ApprovalService, values.address);
-  const call = values.token ? { bearer: values.token } : {};
+/** The options of `mcp-pdp approvals list`. */
+export interface ApprovalsListOptions extends ApprovalsCommonOptions {
+  readonly state?: (typeof STATE_NAMES)[number] | undefined;
+  readonly tool?: string | undefined;
+  readonly user?: string | undefined;
+  readonly session?: string | undefined;
+}
+
+/** The options of `mcp-pdp approvals approve|reject`. */
+export interface ApprovalsDecideOptions extends ApprovalsCommonOptions {
+  readonly approverToken?: string | undefined;
+  readonly devApprover?: string | undefined;
+  readonly comment?: string | undefined;
+}
+
+const COLUMNS: readonly Column[] = [
+  { header: "ID" },
+  { header: "STATE" },
+  { header: "TOOL", max: 32 },
+  { header: "USER", max: 24 },
+  { header: "AGENT", max: 48 },
+  { header: "REQUESTED" },
+  { header: "EXPIRES" },
+  { header: "DECIDED BY" },
+];
+
+const stateName = (a: Approval) => STATE_NAMES[a.state - 1] ?? ApprovalState[a.state]?.toLowerCase() ?? "?";
+const time = (t: Approval["requestedAt"]) => (t ? timestampDate(t).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z") : "");
+const asJson = (a: Approval) => toJson({ ...a, state: stateName(a) });
+
+/** `mcp-pdp approvals list` (ApprovalService.ListApprovals; operator caller): a table, or NDJSON. */
+export async function approvalsList(values: ApprovalsListOptions, io: CliIo): Promise<number> {
+  const client = dial(ApprovalService, resolveAddress(values.address));
   try {
-    switch (verb) {
-      case "list": {
-        const i = values.state === undefined ? -1 : STATE_NAMES.indexOf(values.state as (typeof STATE_NAMES)[number]);
-        if (values.state !== undefined && i < 0) throw new UsageError(USAGE);
-        const res = await client.listApprovals({ state: i + 1, tool: values.tool, userSubject: values.user, sessionId: values.session }, call);
-        for (const a of res.approvals) process.stdout.write(values.json ? `${JSON.stringify({ ...a, state: STATE_NAMES[a.state - 1] }, (_k, v: unknown) => (typeof v === "bigint" ? Number(v) : v))}\n` : `${row(a)}\n`);
-        if (!values.json) process.stdout.write(`${res.approvals.length} approval(s)\n`);
-        return 0;
-      }
-      case "approve":
-      case "reject": {
-        const id = positionals[0];
-        if (!id) throw new UsageError(USAGE);
-        if (verb === "reject" && !values.comment) throw new UsageError("reject needs --comment saying why");
-        const approverToken =
-          values["approver-token"] ??
-          (values["dev-approver"] ? await mintDevToken("user", { subject: values["dev-approver"], audience: DEV_PDP_AUDIENCE }) : undefined);
-        if (!approverToken) throw new UsageError(USAGE);
-        const res = await client.decideApproval(
-          { approvalId: id, approverToken, verdict: verb === "approve" ? Verdict.APPROVE : Verdict.REJECT, comment: values.comment },
-          call,
-        );
-        process.stdout.write(`${res.approval ? row(res.approval) : id}\n`);
-        return 0;
-      }
-      default:
-        throw new UsageError(USAGE);
+    const state = values.state === undefined ? 0 : STATE_NAMES.indexOf(values.state) + 1;
+    const res = await client.listApprovals({ state, tool: values.tool ?? "", userSubject: values.user ?? "", sessionId: values.session ?? "" }, values.token ? { bearer: values.token } : {});
+    if (values.json) {
+      io.out(res.approvals.map((a) => `${asJson(a)}\n`).join(""));
+      return 0;
     }
+    if (res.approvals.length > 0)
+      io.out(formatTable(COLUMNS, res.approvals.map((a) => [a.approvalId, stateName(a), a.tool, a.userSubject, a.agentId, time(a.requestedAt), time(a.expiresAt), a.decidedBy])));
+    io.out(`${res.approvals.length} approval(s)\n`);
+    return 0;
+  } finally {
+    client.close();
+  }
+}
+
+/**
+ * `mcp-pdp approvals approve|reject ID`: the approver proves who they are with their own token
+ * (or `--dev-approver SUB` mints a development one); policy decides whether they may.
+ */
+export async function approvalsDecide(verdict: "approve" | "reject", id: string, values: ApprovalsDecideOptions, io: CliIo): Promise<number> {
+  if (verdict === "reject" && !values.comment) throw new UsageError("reject needs --comment saying why");
+  if (values.approverToken === undefined && values.devApprover === undefined) throw new UsageError("give --approver-token JWT, or --dev-approver SUB to mint a development token");
+  const address = resolveAddress(values.address);
+  const approverToken = values.approverToken ?? (await mintDevToken("user", { subject: values.devApprover!, audience: DEV_PDP_AUDIENCE }));
+  const client = dial(ApprovalService, address);
+  try {
+    const res = await client.decideApproval(
+      { approvalId: id, approverToken, verdict: verdict === "approve" ? Verdict.APPROVE : Verdict.REJECT, comment: values.comment ?? "" },
+      values.token ? { bearer: values.token } : {},
+    );
+    const a = res.approval;
+    if (values.json) io.out(`${a ? asJson(a) : JSON.stringify({ approvalId: id })}\n`);
+    else if (!a) io.out(`${id}\n`);
+    else io.out(`${stateName(a)} ${a.approvalId}: ${a.tool} for ${a.userSubject} (agent ${a.agentId}), decided by ${a.decidedBy}\n`);
+    return 0;
   } finally {
     client.close();
   }

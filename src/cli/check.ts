@@ -1,47 +1,43 @@
-import { parseArgs } from "node:util";
 import type { JsonObject } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import { createClient } from "../grpc/client.js";
 import { AuthorizationService } from "../gen/mcppdp/v1/authorization_pb.js";
 import { Action, Decision, ReasonCode } from "../gen/mcppdp/v1/common_pb.js";
 import { SessionService } from "../gen/mcppdp/v1/session_pb.js";
-import { IDENTITY_OPTIONS, IDENTITY_USAGE, tokensFrom } from "./identity-options.js";
+import type { CliIo } from "./cli-io.js";
+import { tokensFrom, type IdentityValues } from "./identity-options.js";
+import { dial, resolveAddress } from "./pdp-client.js";
 import { describeOpened } from "./session.js";
 import { UsageError } from "./usage-error.js";
 
-const ACTIONS: Record<string, Action> = {
+/** The actions `check --action` takes. */
+export const ACTIONS = {
   call_tool: Action.CALL_TOOL,
   read_resource: Action.READ_RESOURCE,
   get_prompt: Action.GET_PROMPT,
-};
+} as const satisfies Record<string, Action>;
 
-const USAGE = `usage: mcp-pdp check --tool NAME [--action call_tool|read_resource|get_prompt] [--resource URI]
-  [--args JSON] [--session ID | --no-session]
-${IDENTITY_USAGE}
-Asks the PDP one Authorize question and prints the decision. Without --session it first opens a
-session for just this item (printed), as an MCP server would for a task; --no-session asks without
-one. Exit status: 0 ALLOW, 3 DENY, 2 usage or connection error.`;
+/** The options of `mcp-pdp check` (see the program's definition for their help). */
+export interface CheckOptions extends IdentityValues {
+  readonly address?: string | undefined;
+  readonly purpose: string;
+  readonly callerToken?: string | undefined;
+  readonly json?: boolean | undefined;
+  readonly tool?: string | undefined;
+  readonly action: keyof typeof ACTIONS;
+  readonly resource?: string | undefined;
+  readonly args?: string | undefined;
+  /** An id, false for `--no-session`, undefined to open a session for this one item. */
+  readonly session?: string | false | undefined;
+}
 
-/** `mcp-pdp check …`: one Authorize call, printed for a human (or `--json`). */
-export async function check(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      ...IDENTITY_OPTIONS,
-      tool: { type: "string", default: "" },
-      action: { type: "string", default: "call_tool" },
-      resource: { type: "string", default: "" },
-      args: { type: "string" },
-      session: { type: "string", default: "" },
-      "no-session": { type: "boolean", default: false },
-    },
-  });
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
+/**
+ * `mcp-pdp check …`: one Authorize call (in a session opened for just this item unless one is
+ * given), printed for a human or as JSON. Resolves to 0 on ALLOW, 3 on DENY.
+ */
+export async function check(values: CheckOptions, io: CliIo): Promise<number> {
   const action = ACTIONS[values.action];
-  if (action === undefined) throw new UsageError(USAGE);
+  const tool = values.tool ?? "";
+  const resource = values.resource ?? "";
   let args: JsonObject | undefined;
   if (values.args !== undefined) {
     try {
@@ -49,26 +45,28 @@ export async function check(argv: string[]): Promise<number> {
     } catch {
       throw new UsageError("--args must be a JSON object");
     }
+    if (!args || typeof args !== "object" || Array.isArray(args)) throw new UsageError("--args must be a JSON object");
   }
+  const address = resolveAddress(values.address);
   const tokens = await tokensFrom(values);
-  const call = values["caller-token"] ? { bearer: values["caller-token"] } : {};
+  const call = values.callerToken ? { bearer: values.callerToken } : {};
   const identity = { ...tokens, clientId: values.client, serverId: values.server, purpose: values.purpose };
   const out: string[] = [];
-  let sessionId = values.session;
-  if (!sessionId && !values["no-session"]) {
-    const sessions = createClient(SessionService, values.address);
+  let sessionId = values.session || "";
+  if (values.session !== false && !values.session) {
+    const sessions = dial(SessionService, address);
     try {
       const opened = await sessions.openSession(
         {
           ...identity,
-          ...(action === Action.READ_RESOURCE ? { resources: [values.resource] } : action === Action.GET_PROMPT ? { prompts: [values.tool] } : { tools: [values.tool] }),
+          ...(action === Action.READ_RESOURCE ? { resources: [resource] } : action === Action.GET_PROMPT ? { prompts: [tool] } : { tools: [tool] }),
           ttl: { seconds: 60n },
         },
         call,
       );
       if (!values.json) out.push(describeOpened(opened));
       if (opened.decision !== Decision.ALLOW) {
-        process.stdout.write(values.json ? `${JSON.stringify({ decision: "DENY", reasonCode: ReasonCode[opened.reasonCode], stage: "open_session", message: opened.message })}\n` : out.join(""));
+        io.out(values.json ? `${JSON.stringify({ decision: "DENY", reasonCode: ReasonCode[opened.reasonCode], stage: "open_session", message: opened.message })}\n` : out.join(""));
         return 3;
       }
       sessionId = opened.sessionId;
@@ -77,10 +75,10 @@ export async function check(argv: string[]): Promise<number> {
     }
   }
 
-  const client = createClient(AuthorizationService, values.address);
+  const client = dial(AuthorizationService, address);
   try {
     const res = await client.authorize(
-      { ...identity, sessionId, action, tool: values.tool, resourceUri: values.resource, ...(args && { arguments: args }) },
+      { ...identity, sessionId, action, tool, resourceUri: resource, ...(args && { arguments: args }) },
       call,
     );
     const decision = res.decision === Decision.ALLOW ? "ALLOW" : "DENY";
@@ -105,7 +103,7 @@ export async function check(argv: string[]): Promise<number> {
       }
       out.push(`  decision ${res.decisionId} under policy version ${res.policyVersion}\n`);
     }
-    process.stdout.write(out.join(""));
+    io.out(out.join(""));
     return res.decision === Decision.ALLOW ? 0 : 3;
   } finally {
     client.close();

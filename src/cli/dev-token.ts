@@ -1,34 +1,29 @@
-import { parseArgs } from "node:util";
 import { mintDevToken, type DevTokenKind } from "../identity/dev-issuer.js";
-import { UsageError } from "./usage-error.js";
+import type { CliIo } from "./cli-io.js";
 
-/** `mcp-pdp dev token user|workload|caller [--sub S] [--aud A] [--client C] [--scope S …] [--ttl SECONDS]` */
-export async function devToken(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      sub: { type: "string" },
-      aud: { type: "string", multiple: true },
-      client: { type: "string" },
-      scope: { type: "string", multiple: true },
-      ttl: { type: "string" },
-      act: { type: "string" },
-    },
-  });
-  const kind = positionals[0];
-  if (kind !== "user" && kind !== "workload" && kind !== "caller")
-    throw new UsageError("usage: mcp-pdp dev token user|workload|caller [--sub S] [--aud A] [--client C] [--scope S] [--ttl SECONDS] [--act SPIFFE_ID]");
-  const ttl = values.ttl === undefined ? undefined : Number(values.ttl);
-  if (ttl !== undefined && (!Number.isInteger(ttl) || ttl <= 0)) throw new UsageError("--ttl must be a positive number of seconds");
-  const token = await mintDevToken(kind as DevTokenKind, {
+/** The kinds of token `dev token` mints. */
+export const DEV_TOKEN_KINDS = ["user", "workload", "caller"] as const satisfies readonly DevTokenKind[];
+
+/** The options of `mcp-pdp dev token`. */
+export interface DevTokenOptions {
+  readonly sub?: string | undefined;
+  readonly aud?: string[] | undefined;
+  readonly client?: string | undefined;
+  readonly scope?: string[] | undefined;
+  readonly ttl?: number | undefined;
+  readonly act?: string | undefined;
+}
+
+/** `mcp-pdp dev token user|workload|caller …`: prints a DEVELOPMENT token. */
+export async function devToken(kind: DevTokenKind, values: DevTokenOptions, io: CliIo): Promise<number> {
+  const token = await mintDevToken(kind, {
     ...(values.sub && { subject: values.sub }),
     ...(values.aud && { audience: values.aud.length === 1 ? values.aud[0]! : values.aud }),
     ...(values.client && { clientId: values.client }),
     ...(values.scope && { scopes: values.scope.flatMap((s) => s.split(" ")) }),
-    ...(ttl !== undefined && { ttlSeconds: ttl }),
+    ...(values.ttl !== undefined && { ttlSeconds: values.ttl }),
     ...(values.act && { act: { sub: values.act } }),
   });
-  process.stdout.write(`${token}\n`);
+  io.out(`${token}\n`);
   return 0;
 }

@@ -5,7 +5,6 @@
 import "../policy/v8-guard.js";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
-import { parseArgs } from "node:util";
 import { packageRoot } from "../config/load-config.js";
 import { PdpError } from "../errors.js";
 import { createCedarEngine } from "../policy/cedar-engine.js";
@@ -13,84 +12,50 @@ import { loadDecisionCases, runDecisionCases } from "../policy/decision-cases.js
 import type { DecisionCaseResult } from "../policy/decision-cases.js";
 import { loadPolicySet } from "../policy/load-policy-set.js";
 import type { LoadedPolicySet } from "../policy/load-policy-set.js";
-import { UsageError } from "./usage-error.js";
+import type { CliIo } from "./cli-io.js";
 
-const USAGE = `usage: mcp-pdp policy validate [DIR]
-       mcp-pdp policy test [DIR] [--json | --junit FILE]
-DIR is a policy directory (schema.cedarschema, policies/, entities/; default: the bundled cedar/).
-validate  parses and validates every file in strict mode against the schema; prints one line,
-          or every problem as file:line [policy @id] message — help.
-test      also runs the decision cases in DIR/tests/*.json (format: docs/policies.md) and prints
-          one line per case; --json prints a JSON report instead; --junit FILE also writes JUnit XML.
-Exit status: 0 valid / all cases pass, 1 invalid policies or a failing case, 2 usage error.`;
-
-/** Runs `mcp-pdp policy …`; resolves to the exit code. */
-export async function policyCommand(argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  switch (sub) {
-    case "validate":
-      return validateCommand(rest);
-    case "test":
-      return testCommand(rest);
-    case "help":
-    case "--help":
-      process.stdout.write(`${USAGE}\n`);
-      return 0;
-    case undefined:
-      throw new UsageError(USAGE);
-    default:
-      throw new UsageError(`unknown policy command "${sub}"\n\n${USAGE}`);
-  }
+/** The options of `mcp-pdp policy test`. */
+export interface PolicyTestOptions {
+  readonly json?: boolean | undefined;
+  readonly junit?: string | undefined;
 }
 
-function parse(argv: string[], withReports: boolean): { dir: string; json: boolean; junit: string | undefined } {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: withReports ? { json: { type: "boolean", default: false }, junit: { type: "string" } } : {},
-    });
-  } catch (err) {
-    throw new UsageError(`${(err as Error).message}\n\n${USAGE}`);
-  }
-  if (parsed.positionals.length > 1) throw new UsageError(`at most one directory\n\n${USAGE}`);
-  const values = parsed.values as { json?: boolean; junit?: string };
-  if (values.json && values.junit !== undefined) throw new UsageError(`--json and --junit exclude each other\n\n${USAGE}`);
-  return { dir: parsed.positionals[0] ?? path.join(packageRoot, "cedar"), json: values.json ?? false, junit: values.junit };
-}
+/** The directory to check: the one given, else the bundled `cedar/`. */
+const dirOf = (dir: string | undefined) => dir ?? path.join(packageRoot, "cedar");
 
 /** The set, or the diagnostics printed (to stderr, or as JSON) and undefined. */
-function load(dir: string, json: boolean): LoadedPolicySet | undefined {
+function load(dir: string, json: boolean, io: CliIo): LoadedPolicySet | undefined {
   try {
     return loadPolicySet(dir);
   } catch (err) {
     const problems = PdpError.from(err, "POLICY_INVALID").message.split("\n");
-    if (json) process.stdout.write(`${JSON.stringify({ dir: display(dir), valid: false, problems }, null, 2)}\n`);
+    if (json) io.out(`${JSON.stringify({ dir: display(dir), valid: false, problems }, null, 2)}\n`);
     else {
-      process.stderr.write(`✗ ${display(dir)}: invalid — ${problems.length} problem${problems.length === 1 ? "" : "s"}\n`);
-      for (const p of problems) process.stderr.write(`  ${p}\n`);
+      io.err(`✗ ${display(dir)}: invalid — ${problems.length} problem${problems.length === 1 ? "" : "s"}\n`);
+      for (const p of problems) io.err(`  ${p}\n`);
     }
     return undefined;
   }
 }
 
-function validateCommand(argv: string[]): number {
-  const { dir } = parse(argv, false);
-  const loaded = load(dir, false);
+/** `mcp-pdp policy validate [DIR]`: 0 valid (a summary line), 1 invalid (every problem). */
+export function policyValidate(dirArg: string | undefined, io: CliIo): number {
+  const dir = dirOf(dirArg);
+  const loaded = load(dir, false, io);
   if (!loaded) return 1;
   const policyFiles = loaded.files.filter((f) => f.startsWith("policies/")).length;
-  process.stdout.write(
+  io.out(
     `✓ ${display(dir)}: valid — version ${loaded.version}, ${loaded.policies.size} policies in ${policyFiles} files, ` +
       `${loaded.entities.length} entities${loaded.warnings.length ? `, ${loaded.warnings.length} warnings` : ""}\n`,
   );
-  for (const w of loaded.warnings) process.stdout.write(`  warning: ${w}\n`);
+  for (const w of loaded.warnings) io.out(`  warning: ${w}\n`);
   return 0;
 }
 
-function testCommand(argv: string[]): number {
-  const { dir, json, junit } = parse(argv, true);
-  const loaded = load(dir, json);
+/** `mcp-pdp policy test [DIR]`: 0 when every decision case passes, 1 otherwise. */
+export function policyTest(dirArg: string | undefined, { json = false, junit }: PolicyTestOptions, io: CliIo): number {
+  const dir = dirOf(dirArg);
+  const loaded = load(dir, json, io);
   if (!loaded) return 1;
   const casesDir = path.join(dir, "tests");
   let results: DecisionCaseResult[];
@@ -101,19 +66,19 @@ function testCommand(argv: string[]): number {
   } catch (err) {
     const e = PdpError.from(err, "POLICY_INVALID");
     const message = (err as NodeJS.ErrnoException).code === "ENOENT" ? `no ${display(casesDir)} directory` : e.message;
-    if (json) process.stdout.write(`${JSON.stringify({ dir: display(dir), valid: true, version: loaded.version, error: message }, null, 2)}\n`);
-    else process.stderr.write(`✗ ${display(casesDir)}: ${message}\n`);
+    if (json) io.out(`${JSON.stringify({ dir: display(dir), valid: true, version: loaded.version, error: message }, null, 2)}\n`);
+    else io.err(`✗ ${display(casesDir)}: ${message}\n`);
     return 1;
   }
   const failed = results.filter((r) => !r.passed).length;
-  if (json) process.stdout.write(`${JSON.stringify(jsonReport(dir, loaded, results), null, 2)}\n`);
+  if (json) io.out(`${JSON.stringify(jsonReport(dir, loaded, results), null, 2)}\n`);
   else {
-    process.stdout.write(`${display(dir)} (version ${loaded.version}): ${results.length} cases\n`);
+    io.out(`${display(dir)} (version ${loaded.version}): ${results.length} cases\n`);
     for (const r of results) {
-      process.stdout.write(`${r.passed ? "✓" : "✗"} ${r.case.file} › ${r.case.name}\n`);
-      for (const m of r.mismatches) process.stdout.write(`    ${m}\n`);
+      io.out(`${r.passed ? "✓" : "✗"} ${r.case.file} › ${r.case.name}\n`);
+      for (const m of r.mismatches) io.out(`    ${m}\n`);
     }
-    process.stdout.write(`${results.length} cases: ${results.length - failed} passed, ${failed} failed\n`);
+    io.out(`${results.length} cases: ${results.length - failed} passed, ${failed} failed\n`);
   }
   if (junit !== undefined) writeFileSync(junit, junitReport(loaded, results));
   return failed === 0 ? 0 : 1;

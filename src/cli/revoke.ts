@@ -1,30 +1,28 @@
-import { parseArgs } from "node:util";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import { createClient } from "../grpc/client.js";
 import { AdminService, type RevokeRequest } from "../gen/mcppdp/v1/admin_pb.js";
+import type { CliIo } from "./cli-io.js";
+import { dial, resolveAddress } from "./pdp-client.js";
 import { UsageError } from "./usage-error.js";
 
-const USAGE = `usage: mcp-pdp revoke (--session ID | --agent SPIFFE_ID | --user ISSUER#SUBJECT | --client ID | --jti TOKEN_ID)
-  [--reason TEXT] [--address HOST:PORT] [--token JWT (operator bearer)]
-Revoking an agent, user or client ends its sessions and refuses its tokens issued until now.`;
+/** The options of `mcp-pdp revoke`. */
+export interface RevokeOptions {
+  readonly session?: string | undefined;
+  readonly agent?: string | undefined;
+  readonly user?: string | undefined;
+  readonly client?: string | undefined;
+  readonly jti?: string | undefined;
+  readonly reason?: string | undefined;
+  readonly address?: string | undefined;
+  readonly token?: string | undefined;
+  readonly json?: boolean | undefined;
+}
+
+const KINDS = ["session", "agent", "user", "client", "jti"] as const;
 
 /** `mcp-pdp revoke …` (AdminService.Revoke; operator identity required). */
-export async function revokeCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      session: { type: "string" },
-      agent: { type: "string" },
-      user: { type: "string" },
-      client: { type: "string" },
-      jti: { type: "string" },
-      reason: { type: "string", default: "" },
-      address: { type: "string", default: "127.0.0.1:50051" },
-      token: { type: "string" },
-    },
-  });
-  const given = (["session", "agent", "user", "client", "jti"] as const).filter((k) => values[k] !== undefined);
-  if (given.length !== 1) throw new UsageError(USAGE);
+export async function revoke(values: RevokeOptions, io: CliIo): Promise<number> {
+  const given = KINDS.filter((k) => values[k] !== undefined);
+  if (given.length !== 1) throw new UsageError("give exactly one of --session, --agent, --user, --client, --jti");
   const kind = given[0]!;
   const value = values[kind]!;
   let target: RevokeRequest["target"];
@@ -36,11 +34,15 @@ export async function revokeCommand(argv: string[]): Promise<number> {
     const field = { session: "sessionId", agent: "agentId", client: "clientId", jti: "tokenId" } as const;
     target = { case: field[kind], value } as RevokeRequest["target"];
   }
-  const admin = createClient(AdminService, values.address);
+  const admin = dial(AdminService, resolveAddress(values.address));
   try {
-    const res = await admin.revoke({ target, reason: values.reason }, values.token ? { bearer: values.token } : {});
+    const res = await admin.revoke({ target, reason: values.reason ?? "" }, values.token ? { bearer: values.token } : {});
     const at = res.revokedAt ? timestampDate(res.revokedAt).toISOString() : "";
-    process.stdout.write(`revoked ${kind} ${value} at ${at}; ${res.sessionsEnded} session(s) ended\n`);
+    io.out(
+      values.json
+        ? `${JSON.stringify({ revoked: kind, value, revokedAt: at, sessionsEnded: Number(res.sessionsEnded) })}\n`
+        : `revoked ${kind} ${value} at ${at}; ${res.sessionsEnded} session(s) ended\n`,
+    );
     return 0;
   } finally {
     admin.close();

@@ -268,7 +268,7 @@ export function loadConfig(options: LoadConfigOptions = {}): PdpConfig {
     store: storeConfig,
     audit: audit(raw.audit, storeConfig, decisionLog),
     operators: strList(raw.operators, "operators"),
-    logLevel: str(raw.logLevel, "logLevel", "info"),
+    logLevel: logLevel(raw.logLevel, () => origin("logLevel", "MCP_PDP_LOG_LEVEL", options, env, file)),
     decisionLog,
     shutdownGraceSeconds: int(raw.shutdownGraceSeconds, "shutdownGraceSeconds", 10, 0, 300),
     workers: raw.workers === "auto" ? availableParallelism() : int(raw.workers, "workers", 1, 1, 64),
@@ -276,6 +276,20 @@ export function loadConfig(options: LoadConfigOptions = {}): PdpConfig {
   checkWorkers(config);
   checkSafety(config);
   return config;
+}
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
+/** Where a key's value came from, for messages: the override, the environment variable, or the file. */
+function origin(key: keyof PdpConfig, envName: string, options: LoadConfigOptions, env: NodeJS.ProcessEnv, file: string | undefined): string {
+  if (options.overrides?.[key] !== undefined) return "overrides";
+  return env[envName] !== undefined ? envName : (file ?? "defaults");
+}
+
+function logLevel(v: unknown, from: () => string): string {
+  const level = str(v, "logLevel", "info");
+  if (!LOG_LEVELS.includes(level)) fail(`logLevel must be one of ${LOG_LEVELS.join(",")} (got "${level}" from ${from()})`);
+  return level;
 }
 
 /** Workers are separate processes: everything they must agree on has to live in Redis. */

@@ -193,10 +193,14 @@ describe("AuditService over gRPC (real grpc-js server on 127.0.0.1:0, real clien
         err: () => {},
         signal: ac.signal,
       });
-      await new Promise((r) => setTimeout(r, 100));
+      // Wait for what is printed, not for a fixed time: on a busy machine the first page can take longer.
+      const lines = async (n: number) => {
+        for (let i = 0; i < 600 && out.trim().split("\n").filter(Boolean).length < n; i++) await new Promise((r) => setTimeout(r, 50));
+      };
+      await lines(3);
       const fresh = [mixedRecord(9001), mixedRecord(9002)];
       await sink.write(fresh);
-      await new Promise((r) => setTimeout(r, 150));
+      await lines(5);
       ac.abort();
       assert.equal(await done, 0);
       const seen = out.trim().split("\n").map((l) => JSON.parse(l) as ChainedRecord);
