@@ -7,6 +7,7 @@ import { ReasonCode } from "./gen/mcppdp/v1/common_pb.js";
 export type PdpErrorCode =
   | "TOKEN_INVALID"
   | "TOKEN_EXPIRED"
+  | "IDP_UNAVAILABLE"
   | "AUDIENCE_MISMATCH"
   | "CLIENT_MISMATCH"
   | "INSUFFICIENT_SCOPE"
@@ -28,6 +29,7 @@ export type PdpErrorCode =
 const reasonCodes: Record<PdpErrorCode, ReasonCode> = {
   TOKEN_INVALID: ReasonCode.TOKEN_INVALID,
   TOKEN_EXPIRED: ReasonCode.TOKEN_EXPIRED,
+  IDP_UNAVAILABLE: ReasonCode.IDP_UNAVAILABLE,
   AUDIENCE_MISMATCH: ReasonCode.AUDIENCE_MISMATCH,
   CLIENT_MISMATCH: ReasonCode.CLIENT_MISMATCH,
   INSUFFICIENT_SCOPE: ReasonCode.INSUFFICIENT_SCOPE,
