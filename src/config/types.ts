@@ -56,6 +56,17 @@ export interface IdentityConfig {
   readonly jwksCacheMaxAgeSeconds: number;
   /** JWKS fetch timeout in milliseconds. Default 5000. */
   readonly jwksTimeoutMs: number;
+  /**
+   * Consecutive failed fetches of a JWKS endpoint (timeout, refused connection, non-200 answer, not
+   * a JWKS) after which its IdP counts as down: until a background probe finds it back, tokens that
+   * need a fetch from it are DENY IDP_UNAVAILABLE at once instead of waiting `jwksTimeoutMs`.
+   * Keys already fetched keep verifying. Default 1.
+   */
+  readonly jwksFailureThreshold?: number;
+  /** Wait before probing an IdP that went down, in ms; doubles after each failed probe. Default 1000. */
+  readonly jwksProbeIntervalMs?: number;
+  /** The most the probe wait grows to, in ms. Default 30000. */
+  readonly jwksProbeMaxIntervalMs?: number;
 }
 
 /** TLS for the gRPC listener. */
