@@ -12,6 +12,7 @@ export { JWKS_BREAKER_DEFAULTS, JwksEndpoints } from "./jwks-endpoints.js";
 export type { JwksSettings } from "./jwks-endpoints.js";
 export { JwksBreaker } from "./jwks-breaker.js";
 export type { IdpState, JwksBreakerOptions, JwksBreakerSnapshot } from "./jwks-breaker.js";
+export { isCanonicalCompactJws } from "./compact-jws.js";
 export { toCallerError, toTokenError } from "./token-errors.js";
 export {
   DEV_ISSUER,

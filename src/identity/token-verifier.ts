@@ -2,6 +2,7 @@ import { decodeJwt, decodeProtectedHeader, jwtVerify } from "jose";
 import type { JWTPayload } from "jose";
 import type { IdentityConfig, IssuerConfig, WorkloadIssuerConfig } from "../config/types.js";
 import { PdpError } from "../errors.js";
+import { isCanonicalCompactJws } from "./compact-jws.js";
 import { createIssuerKeys } from "./issuer-keys.js";
 import type { IssuerKeys } from "./issuer-keys.js";
 import { JwksEndpoints } from "./jwks-endpoints.js";
@@ -78,7 +79,8 @@ export function createTokenVerifier(config: IdentityConfig, options: TokenVerifi
   }
 
   /**
-   * Serves a cached result unless `fresh`, else runs the verification; every failure goes through
+   * Refuses a non-canonical token before anything else (no digest, no decoding, no key fetch),
+   * serves a cached result unless `fresh`, else runs the verification; every failure goes through
    * `mapError` (TOKEN_* for user and workload tokens, CALLER_UNAUTHORIZED for callers).
    */
   async function cached<T extends AnyVerified>(
@@ -90,6 +92,7 @@ export function createTokenVerifier(config: IdentityConfig, options: TokenVerifi
     fresh = false,
   ): Promise<T> {
     try {
+      if (!isCanonicalCompactJws(token)) throw new PdpError("TOKEN_INVALID", "token is malformed (not a canonical compact JWS)");
       const key = tokenCacheKey(kind, serverUri, token);
       const hit = fresh ? undefined : cache.get(key, now());
       if (hit !== undefined) return hit as T;
