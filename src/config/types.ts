@@ -67,6 +67,13 @@ export interface IdentityConfig {
   readonly jwksProbeIntervalMs?: number;
   /** The most the probe wait grows to, in ms. Default 30000. */
   readonly jwksProbeMaxIntervalMs?: number;
+  /**
+   * Refuse a user token (AUDIENCE_MISMATCH) unless its `aud` is exactly the protected server — a
+   * token that also names other audiences is refused. Approver tokens, verified as user tokens for
+   * the PDP, must then name only `pdpAudience`. Workload and caller tokens are not affected.
+   * Default false (the server must be one of the audiences).
+   */
+  readonly requireExactAudience?: boolean;
 }
 
 /** TLS for the gRPC listener. */

@@ -59,6 +59,7 @@ export function createTokenVerifier(config: IdentityConfig, options: TokenVerifi
   const operators = new Set(options.operators);
   const cache = new TokenCache<AnyVerified>(config.tokenCacheSize);
   const clockTolerance = Math.min(Math.max(0, config.clockSkewSeconds), MAX_CLOCK_SKEW_SECONDS);
+  const exactAudience = config.requireExactAudience ?? false;
 
   async function verify<C extends IssuerConfig>(
     token: string,
@@ -113,6 +114,7 @@ export function createTokenVerifier(config: IdentityConfig, options: TokenVerifi
         toTokenError,
         async () => {
           const { payload } = await verify(token, users, serverUri);
+          if (exactAudience) checkExactAudience(payload.aud, serverUri);
           return { result: toVerifiedUser(payload), expiresAt: payload.exp };
         },
         options?.fresh,
@@ -161,6 +163,14 @@ function remoteIssuers(kinds: readonly ReadonlyMap<string, TrustedIssuer>[]): { 
     }
   }
   return [...seen.values()];
+}
+
+/** With `requireExactAudience`: `aud` must be the server alone (a string, or a list of exactly that one). */
+function checkExactAudience(aud: JWTPayload["aud"], serverUri: string): void {
+  const list = audienceList(aud);
+  if (list.length !== 1 || list[0] !== serverUri) {
+    throw new PdpError("AUDIENCE_MISMATCH", "token audience is not exactly this server");
+  }
 }
 
 function trustIssuers<C extends IssuerConfig>(issuers: readonly C[], endpoints: JwksEndpoints): ReadonlyMap<string, TrustedIssuer<C>> {
