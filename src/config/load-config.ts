@@ -121,7 +121,7 @@ function identity(raw: unknown, mode: PdpConfig["mode"], baseDir: string): Ident
     jwksTimeoutMs: int(r.jwksTimeoutMs, "identity.jwksTimeoutMs", 5000, 100, 60000),
     jwksFailureThreshold: int(r.jwksFailureThreshold, "identity.jwksFailureThreshold", 1, 1, 100),
     jwksProbeIntervalMs: probeInterval,
-    jwksProbeMaxIntervalMs: int(r.jwksProbeMaxIntervalMs, "identity.jwksProbeMaxIntervalMs", Math.max(30_000, probeInterval), probeInterval, 3_600_000),
+    jwksProbeMaxIntervalMs: int(r.jwksProbeMaxIntervalMs, "identity.jwksProbeMaxIntervalMs", Math.max(5000, probeInterval), probeInterval, 3_600_000),
     requireExactAudience: bool(r.requireExactAudience, "identity.requireExactAudience", false),
   };
 }

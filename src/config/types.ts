@@ -65,7 +65,7 @@ export interface IdentityConfig {
   readonly jwksFailureThreshold?: number;
   /** Wait before probing an IdP that went down, in ms; doubles after each failed probe. Default 1000. */
   readonly jwksProbeIntervalMs?: number;
-  /** The most the probe wait grows to, in ms. Default 30000. */
+  /** The most the probe wait grows to, in ms: an IdP that is back is found within about this. Default 5000. */
   readonly jwksProbeMaxIntervalMs?: number;
   /**
    * Refuse a user token (AUDIENCE_MISMATCH) unless its `aud` is exactly the protected server — a

@@ -14,7 +14,7 @@ export const JWKS_BREAKER_DEFAULTS = Object.freeze({
   /** One failed fetch already cost a caller the whole fetch timeout: do not let the next one pay it too. */
   jwksFailureThreshold: 1,
   jwksProbeIntervalMs: 1000,
-  jwksProbeMaxIntervalMs: 30_000,
+  jwksProbeMaxIntervalMs: 5000,
 });
 
 interface Endpoint {
