@@ -8,6 +8,7 @@ import type { AuditLog } from "./audit/types.js";
 import type { PdpConfig } from "./config/types.js";
 import { createDecisionCore } from "./decision/decision-core.js";
 import { createTokenVerifier } from "./identity/token-verifier.js";
+import type { TokenVerifier } from "./identity/types.js";
 import type { LoadedPolicySet } from "./policy/load-policy-set.js";
 import { createPolicyManager, type PolicyManager, type ReloadResult } from "./policy/policy-manager.js";
 import type { PolicyEngine } from "./policy/types.js";
@@ -91,6 +92,7 @@ export async function startApp(config: PdpConfig, logger: Logger, options: Start
   }
   const current = () => policies.current();
   const verifier = createTokenVerifier(config.identity, { operators: config.operators });
+  logIdpChanges(verifier, logger);
   const unsubscribe = subscribeRevocations(stores, () => verifier.dropCached(), logger);
   const audit = createAuditLog({
     sinks: [...auditSinks(config, stores), ...(options.extraAuditSinks ?? [])],
@@ -210,6 +212,18 @@ function subscribeRevocations(stores: StateStores, onRevocation: () => void, log
     clearTimeout(timer);
     await unsubscribe?.();
   };
+}
+
+/** Logs when an identity provider's keys cannot be fetched, and when they can again (not every probe). */
+function logIdpChanges(verifier: TokenVerifier, logger: Logger): void {
+  const down = new Set<string>();
+  verifier.onIdpChange(({ issuer, jwksUri, state, lastError }) => {
+    const key = `${issuer} ${jwksUri}`;
+    if (state === "up" && down.delete(key)) logger.info({ issuer, jwksUri }, "identity provider reachable again");
+    if (state !== "down" || down.has(key)) return;
+    down.add(key);
+    logger.warn({ issuer, jwksUri, lastError }, "identity provider unavailable: tokens that need its keys are DENY IDP_UNAVAILABLE until it answers");
+  });
 }
 
 /** Says, at every start, what this configuration trusts that production would not. */

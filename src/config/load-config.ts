@@ -107,6 +107,7 @@ function identity(raw: unknown, mode: PdpConfig["mode"], baseDir: string): Ident
   const callerIssuers = issuers(r.callerIssuers, "identity.callerIssuers", baseDir);
   const useDev = mode === "development" && userIssuers.length === 0 && workloadIssuers.length === 0;
   const skew = int(r.clockSkewSeconds, "identity.clockSkewSeconds", dev.clockSkewSeconds, 0, 60);
+  const probeInterval = int(r.jwksProbeIntervalMs, "identity.jwksProbeIntervalMs", 1000, 10, 3_600_000);
   return {
     userIssuers: useDev ? dev.userIssuers : userIssuers,
     workloadIssuers: useDev ? dev.workloadIssuers : workloadIssuers,
@@ -118,6 +119,10 @@ function identity(raw: unknown, mode: PdpConfig["mode"], baseDir: string): Ident
     jwksCooldownSeconds: int(r.jwksCooldownSeconds, "identity.jwksCooldownSeconds", 30, 0, 3600),
     jwksCacheMaxAgeSeconds: int(r.jwksCacheMaxAgeSeconds, "identity.jwksCacheMaxAgeSeconds", 600, 1, 86400),
     jwksTimeoutMs: int(r.jwksTimeoutMs, "identity.jwksTimeoutMs", 5000, 100, 60000),
+    jwksFailureThreshold: int(r.jwksFailureThreshold, "identity.jwksFailureThreshold", 1, 1, 100),
+    jwksProbeIntervalMs: probeInterval,
+    jwksProbeMaxIntervalMs: int(r.jwksProbeMaxIntervalMs, "identity.jwksProbeMaxIntervalMs", Math.max(5000, probeInterval), probeInterval, 3_600_000),
+    requireExactAudience: bool(r.requireExactAudience, "identity.requireExactAudience", false),
   };
 }
 

@@ -56,6 +56,24 @@ export interface IdentityConfig {
   readonly jwksCacheMaxAgeSeconds: number;
   /** JWKS fetch timeout in milliseconds. Default 5000. */
   readonly jwksTimeoutMs: number;
+  /**
+   * Consecutive failed fetches of a JWKS endpoint (timeout, refused connection, non-200 answer, not
+   * a JWKS) after which its IdP counts as down: until a background probe finds it back, tokens that
+   * need a fetch from it are DENY IDP_UNAVAILABLE at once instead of waiting `jwksTimeoutMs`.
+   * Keys already fetched keep verifying. Default 1.
+   */
+  readonly jwksFailureThreshold?: number;
+  /** Wait before probing an IdP that went down, in ms; doubles after each failed probe. Default 1000. */
+  readonly jwksProbeIntervalMs?: number;
+  /** The most the probe wait grows to, in ms: an IdP that is back is found within about this. Default 5000. */
+  readonly jwksProbeMaxIntervalMs?: number;
+  /**
+   * Refuse a user token (AUDIENCE_MISMATCH) unless its `aud` is exactly the protected server — a
+   * token that also names other audiences is refused. Approver tokens, verified as user tokens for
+   * the PDP, must then name only `pdpAudience`. Workload and caller tokens are not affected.
+   * Default false (the server must be one of the audiences).
+   */
+  readonly requireExactAudience?: boolean;
 }
 
 /** TLS for the gRPC listener. */

@@ -1,5 +1,5 @@
 /** Token verification: issuers, JWKS, audience, lifetime, workload identity. Re-exports only. */
-export type { TokenVerifier, VerifiedCaller, VerifiedUser, VerifiedWorkload } from "./types.js";
+export type { IdpStatus, TokenVerifier, VerifiedCaller, VerifiedUser, VerifiedWorkload } from "./types.js";
 export { createTokenVerifier, MAX_CLOCK_SKEW_SECONDS } from "./token-verifier.js";
 export type { TokenVerifierOptions } from "./token-verifier.js";
 export { TokenCache, tokenCacheKey } from "./token-cache.js";
@@ -7,7 +7,12 @@ export type { TokenKind } from "./token-cache.js";
 export { parseSpiffeId, isTrustDomain } from "./spiffe.js";
 export type { SpiffeId } from "./spiffe.js";
 export { allowedAlgorithms, createIssuerKeys, DEFAULT_ALGORITHMS, parseJwksUri } from "./issuer-keys.js";
-export type { IssuerKeys, JwksSettings } from "./issuer-keys.js";
+export type { IssuerKeys } from "./issuer-keys.js";
+export { JWKS_BREAKER_DEFAULTS, JwksEndpoints } from "./jwks-endpoints.js";
+export type { JwksSettings } from "./jwks-endpoints.js";
+export { JwksBreaker } from "./jwks-breaker.js";
+export type { IdpState, JwksBreakerOptions, JwksBreakerSnapshot } from "./jwks-breaker.js";
+export { isCanonicalCompactJws } from "./compact-jws.js";
 export { toCallerError, toTokenError } from "./token-errors.js";
 export {
   DEV_ISSUER,

@@ -1,9 +1,10 @@
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
-import { base64url, createLocalJWKSet, createRemoteJWKSet } from "jose";
+import { base64url, createLocalJWKSet } from "jose";
 import type { JSONWebKeySet, JWTVerifyGetKey } from "jose";
-import type { IdentityConfig, IssuerConfig } from "../config/types.js";
+import type { IssuerConfig } from "../config/types.js";
 import { PdpError } from "../errors.js";
+import type { JwksEndpoints } from "./jwks-endpoints.js";
 
 /** Algorithms accepted when an issuer lists none. */
 export const DEFAULT_ALGORITHMS: readonly string[] = ["RS256", "ES256", "PS256", "EdDSA"];
@@ -16,22 +17,27 @@ export interface IssuerKeys {
   readonly algorithms: readonly string[];
   /** Resolves the verification key for a token's header. */
   readonly getKey: JWTVerifyGetKey;
+  /** The JWKS URI when the keys are fetched (only then can the issuer be unavailable). */
+  readonly jwksUri?: URL;
 }
 
-/** The JWKS fetch settings taken from the identity config. */
-export type JwksSettings = Pick<IdentityConfig, "jwksCooldownSeconds" | "jwksCacheMaxAgeSeconds" | "jwksTimeoutMs">;
-
 /**
- * Builds the key resolver and the algorithm allowlist of one issuer. Throws PdpError CONFIG_INVALID
- * when the issuer has no key source or several, a JWKS URI that is neither https nor loopback http,
- * an unreadable JWKS file, or no usable algorithm.
+ * Builds the key resolver and the algorithm allowlist of one issuer. A remote JWKS comes from
+ * `endpoints`, which holds one key set and one circuit breaker per URI. Throws PdpError
+ * CONFIG_INVALID when the issuer has no key source or several, a JWKS URI that is neither https nor
+ * loopback http, an unreadable JWKS file, or no usable algorithm.
  */
-export function createIssuerKeys(issuer: IssuerConfig, settings: JwksSettings): IssuerKeys {
+export function createIssuerKeys(issuer: IssuerConfig, endpoints: JwksEndpoints): IssuerKeys {
   const sources = [issuer.jwksUri, issuer.jwksFile, issuer.jwks, issuer.sharedSecret].filter((s) => s !== undefined);
   if (sources.length !== 1) {
     throw configError(issuer, "needs exactly one of jwksUri, jwksFile, jwks, sharedSecret");
   }
-  return { algorithms: allowedAlgorithms(issuer), getKey: keySource(issuer, settings) };
+  const algorithms = allowedAlgorithms(issuer);
+  if (issuer.jwksUri !== undefined) {
+    const url = parseJwksUri(issuer, issuer.jwksUri);
+    return { algorithms, getKey: endpoints.keySet(url), jwksUri: url };
+  }
+  return { algorithms, getKey: localKeySource(issuer) };
 }
 
 /**
@@ -46,24 +52,14 @@ export function allowedAlgorithms(issuer: IssuerConfig): readonly string[] {
   return allowed;
 }
 
-function keySource(issuer: IssuerConfig, settings: JwksSettings): JWTVerifyGetKey {
+function localKeySource(issuer: IssuerConfig): JWTVerifyGetKey {
   if (issuer.sharedSecret !== undefined) {
     const secret = base64url.decode(issuer.sharedSecret);
     if (secret.length < 32) throw configError(issuer, "sharedSecret must be at least 32 bytes");
     return async () => secret;
   }
-  if (issuer.jwksUri !== undefined) return remoteKeys(issuer, issuer.jwksUri, settings);
   if (issuer.jwksFile !== undefined) return localKeys(issuer, readJwksFile(issuer, issuer.jwksFile));
   return localKeys(issuer, issuer.jwks);
-}
-
-function remoteKeys(issuer: IssuerConfig, uri: string, settings: JwksSettings): JWTVerifyGetKey {
-  const url = parseJwksUri(issuer, uri);
-  return createRemoteJWKSet(url, {
-    cooldownDuration: settings.jwksCooldownSeconds * 1000,
-    cacheMaxAge: settings.jwksCacheMaxAgeSeconds * 1000,
-    timeoutDuration: settings.jwksTimeoutMs,
-  });
 }
 
 function localKeys(issuer: IssuerConfig, jwks: JSONWebKeySet | undefined): JWTVerifyGetKey {

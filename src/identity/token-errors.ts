@@ -12,6 +12,9 @@ export function toTokenError(err: unknown): PdpError {
     return new PdpError("TOKEN_EXPIRED", "token expired", { cause: err });
   }
   if (err instanceof errors.JWTClaimValidationFailed) return claimError(err);
+  if (err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid) {
+    return new PdpError("IDP_UNAVAILABLE", "identity provider keys could not be fetched", { cause: err });
+  }
   if (err instanceof errors.JOSEError) {
     return new PdpError("TOKEN_INVALID", joseMessage(err.code), { cause: err });
   }
@@ -45,16 +48,17 @@ function joseMessage(code: string): string {
       return "token signature is invalid";
     case "ERR_JOSE_ALG_NOT_ALLOWED":
       return "token algorithm is not allowed";
-    case "ERR_JWKS_TIMEOUT":
-    case "ERR_JWKS_INVALID":
-      return "token issuer keys are unavailable";
     default:
       return "token is malformed or invalid";
   }
 }
 
-/** Re-labels a verification failure of a caller's token as CALLER_UNAUTHORIZED, keeping its safe message. */
+/**
+ * Re-labels a verification failure of a caller's token as CALLER_UNAUTHORIZED, keeping its safe
+ * message — except IDP_UNAVAILABLE, which says nothing about the caller and stays what it is.
+ */
 export function toCallerError(err: unknown): PdpError {
   const tokenError = toTokenError(err);
+  if (tokenError.code === "IDP_UNAVAILABLE") return tokenError;
   return new PdpError("CALLER_UNAUTHORIZED", `caller not authenticated: ${tokenError.message}`, { cause: tokenError });
 }

@@ -2,8 +2,10 @@ import { decodeJwt, decodeProtectedHeader, jwtVerify } from "jose";
 import type { JWTPayload } from "jose";
 import type { IdentityConfig, IssuerConfig, WorkloadIssuerConfig } from "../config/types.js";
 import { PdpError } from "../errors.js";
+import { isCanonicalCompactJws } from "./compact-jws.js";
 import { createIssuerKeys } from "./issuer-keys.js";
 import type { IssuerKeys } from "./issuer-keys.js";
+import { JwksEndpoints } from "./jwks-endpoints.js";
 import { parseSpiffeId } from "./spiffe.js";
 import type { SpiffeId } from "./spiffe.js";
 import { TokenCache, tokenCacheKey } from "./token-cache.js";
@@ -17,6 +19,11 @@ export interface TokenVerifierOptions {
   readonly operators: readonly string[];
   /** The clock, in seconds since the epoch. Default the system clock; tests pass a frozen one. */
   readonly now?: () => number;
+  /**
+   * The IdP breakers' monotonic clock in milliseconds, which decides when a down IdP is probed.
+   * Default `performance.now()`; tests pass their own.
+   */
+  readonly nowMs?: () => number;
 }
 
 /** The most clock skew ever tolerated, whatever the config says. */
@@ -35,19 +42,24 @@ interface Verified<C extends IssuerConfig> {
   readonly issuer: TrustedIssuer<C>;
 }
 
+type AnyVerified = VerifiedUser | VerifiedWorkload | VerifiedCaller;
+
 /**
  * Builds the PDP's token verifier from the identity config. Issuer key sources are prepared here:
  * JWKS files are read once, remote JWKS URIs are checked (https, or http on loopback) and fetched
- * lazily. Throws PdpError CONFIG_INVALID on an unusable issuer.
+ * lazily, each behind its circuit breaker. Throws PdpError CONFIG_INVALID on an unusable issuer.
  */
 export function createTokenVerifier(config: IdentityConfig, options: TokenVerifierOptions): TokenVerifier {
   const now = options.now ?? (() => Math.floor(Date.now() / 1000));
-  const users = trustIssuers(config.userIssuers, config);
-  const workloads = trustIssuers(config.workloadIssuers, config);
-  const callers = trustIssuers(config.callerIssuers, config);
+  const endpoints = new JwksEndpoints(config, options.nowMs ?? (() => performance.now()));
+  const users = trustIssuers(config.userIssuers, endpoints);
+  const workloads = trustIssuers(config.workloadIssuers, endpoints);
+  const callers = trustIssuers(config.callerIssuers, endpoints);
+  const idps = remoteIssuers([users, workloads, callers]);
   const operators = new Set(options.operators);
-  const cache = new TokenCache<VerifiedUser | VerifiedWorkload | VerifiedCaller>(config.tokenCacheSize);
+  const cache = new TokenCache<AnyVerified>(config.tokenCacheSize);
   const clockTolerance = Math.min(Math.max(0, config.clockSkewSeconds), MAX_CLOCK_SKEW_SECONDS);
+  const exactAudience = config.requireExactAudience ?? false;
 
   async function verify<C extends IssuerConfig>(
     token: string,
@@ -67,19 +79,30 @@ export function createTokenVerifier(config: IdentityConfig, options: TokenVerifi
     return { payload: checked, issuer };
   }
 
-  async function cached<T extends VerifiedUser | VerifiedWorkload | VerifiedCaller>(
+  /**
+   * Refuses a non-canonical token before anything else (no digest, no decoding, no key fetch),
+   * serves a cached result unless `fresh`, else runs the verification; every failure goes through
+   * `mapError` (TOKEN_* for user and workload tokens, CALLER_UNAUTHORIZED for callers).
+   */
+  async function cached<T extends AnyVerified>(
     kind: TokenKind,
     serverUri: string,
     token: string,
+    mapError: (err: unknown) => PdpError,
     run: () => Promise<{ result: T; expiresAt: number }>,
     fresh = false,
   ): Promise<T> {
-    const key = tokenCacheKey(kind, serverUri, token);
-    const hit = fresh ? undefined : cache.get(key, now());
-    if (hit !== undefined) return hit as T;
-    const { result, expiresAt } = await run();
-    cache.set(key, result, expiresAt);
-    return result;
+    try {
+      if (!isCanonicalCompactJws(token)) throw new PdpError("TOKEN_INVALID", "token is malformed (not a canonical compact JWS)");
+      const key = tokenCacheKey(kind, serverUri, token);
+      const hit = fresh ? undefined : cache.get(key, now());
+      if (hit !== undefined) return hit as T;
+      const { result, expiresAt } = await run();
+      cache.set(key, result, expiresAt);
+      return result;
+    } catch (err) {
+      throw mapError(err);
+    }
   }
 
   return {
@@ -88,8 +111,10 @@ export function createTokenVerifier(config: IdentityConfig, options: TokenVerifi
         "user",
         serverUri,
         token,
+        toTokenError,
         async () => {
-          const { payload } = await verify(token, users, serverUri).catch(rethrow(toTokenError));
+          const { payload } = await verify(token, users, serverUri);
+          if (exactAudience) checkExactAudience(payload.aud, serverUri);
           return { result: toVerifiedUser(payload), expiresAt: payload.exp };
         },
         options?.fresh,
@@ -99,34 +124,63 @@ export function createTokenVerifier(config: IdentityConfig, options: TokenVerifi
         "workload",
         serverUri,
         token,
+        toTokenError,
         async () => {
-          const verified = await verify(token, workloads, [config.pdpAudience, serverUri]).catch(rethrow(toTokenError));
+          const verified = await verify(token, workloads, [config.pdpAudience, serverUri]);
           return { result: toVerifiedWorkload(verified), expiresAt: verified.payload.exp };
         },
         options?.fresh,
       ),
     verifyCaller: (token) =>
-      cached("caller", "", token, async () => {
-        const { payload } = await verify(token, callers, config.pdpAudience).catch(rethrow(toCallerError));
+      cached("caller", "", token, toCallerError, async () => {
+        const { payload } = await verify(token, callers, config.pdpAudience);
         const result: VerifiedCaller = { id: payload.sub, via: "jwt", operator: operators.has(payload.sub) };
         return { result, expiresAt: payload.exp };
       }),
     dropCached: () => cache.clear(),
-    close: async () => cache.clear(),
+    idpStatus: () => idps.map(({ issuer, url }) => ({ issuer, jwksUri: url.href, ...endpoints.breaker(url).snapshot() })),
+    onIdpChange(listener) {
+      const unsubscribers = idps.map(({ issuer, url }) =>
+        endpoints.breaker(url).onChange((snapshot) => listener({ issuer, jwksUri: url.href, ...snapshot })),
+      );
+      return () => unsubscribers.forEach((unsubscribe) => unsubscribe());
+    },
+    close: async () => {
+      endpoints.close();
+      cache.clear();
+    },
   };
 }
 
-function trustIssuers<C extends IssuerConfig>(
-  issuers: readonly C[],
-  config: IdentityConfig,
-): ReadonlyMap<string, TrustedIssuer<C>> {
+/** Each issuer whose keys are fetched, once per (issuer, JWKS URI), in config order. */
+function remoteIssuers(kinds: readonly ReadonlyMap<string, TrustedIssuer>[]): { issuer: string; url: URL }[] {
+  const seen = new Map<string, { issuer: string; url: URL }>();
+  for (const issuers of kinds) {
+    for (const { config, keys } of issuers.values()) {
+      if (keys.jwksUri === undefined) continue;
+      const id = `${config.issuer} ${keys.jwksUri.href}`;
+      if (!seen.has(id)) seen.set(id, { issuer: config.issuer, url: keys.jwksUri });
+    }
+  }
+  return [...seen.values()];
+}
+
+/** With `requireExactAudience`: `aud` must be the server alone (a string, or a list of exactly that one). */
+function checkExactAudience(aud: JWTPayload["aud"], serverUri: string): void {
+  const list = audienceList(aud);
+  if (list.length !== 1 || list[0] !== serverUri) {
+    throw new PdpError("AUDIENCE_MISMATCH", "token audience is not exactly this server");
+  }
+}
+
+function trustIssuers<C extends IssuerConfig>(issuers: readonly C[], endpoints: JwksEndpoints): ReadonlyMap<string, TrustedIssuer<C>> {
   const map = new Map<string, TrustedIssuer<C>>();
   for (const issuer of issuers) {
     if (map.has(issuer.issuer)) {
       throw new PdpError("CONFIG_INVALID", `issuer ${issuer.issuer} is listed twice for the same token kind`);
     }
     const requiredClaims = [...new Set([...BASE_REQUIRED_CLAIMS, ...issuer.requiredClaims])];
-    map.set(issuer.issuer, { config: issuer, keys: createIssuerKeys(issuer, config), requiredClaims });
+    map.set(issuer.issuer, { config: issuer, keys: createIssuerKeys(issuer, endpoints), requiredClaims });
   }
   return map;
 }
@@ -224,8 +278,3 @@ function scopeList(payload: JWTPayload): readonly string[] {
   return [];
 }
 
-function rethrow(map: (err: unknown) => PdpError): (err: unknown) => never {
-  return (err) => {
-    throw map(err);
-  };
-}

@@ -55,7 +55,32 @@ export interface VerifyOptions {
   readonly fresh?: boolean;
 }
 
-/** Verifies tokens; every method either returns verified facts or throws a PdpError (TOKEN_INVALID, TOKEN_EXPIRED, AUDIENCE_MISMATCH, CLIENT_MISMATCH). */
+/** How one issuer's JWKS endpoint is doing (issuers whose keys are fetched; inline keys, files and secrets cannot be down). */
+export interface IdpStatus {
+  /** The issuer (`iss`). */
+  readonly issuer: string;
+  /** Where its keys are fetched. */
+  readonly jwksUri: string;
+  /**
+   * `up`: fetches are made. `down`: known to fail; tokens needing a fetch are IDP_UNAVAILABLE at once.
+   * `probing`: still down, a background fetch is checking whether it is back.
+   */
+  readonly state: "up" | "down" | "probing";
+  /** Failed fetches in a row (0 after any success). */
+  readonly consecutiveFailures: number;
+  /** Failed fetches since start (a counter for metrics). */
+  readonly failures: number;
+  /** Fetches refused at once because the endpoint was down (a counter for metrics). */
+  readonly rejected: number;
+  /** Why the last fetch failed, in a few words (`timed out`, `HTTP 500`, `connection failed (ECONNREFUSED)`). */
+  readonly lastError?: string;
+}
+
+/**
+ * Verifies tokens; every method either returns verified facts or throws a PdpError (TOKEN_INVALID,
+ * TOKEN_EXPIRED, AUDIENCE_MISMATCH, CLIENT_MISMATCH, CALLER_UNAUTHORIZED, or IDP_UNAVAILABLE when
+ * the issuer's keys could not be fetched — never a verdict on the token).
+ */
 export interface TokenVerifier {
   /**
    * Verifies a user access token for the protected MCP server `serverUri` (its canonical URI, which must be in `aud`).
@@ -70,6 +95,13 @@ export interface TokenVerifier {
    * afresh (revocation calls this).
    */
   dropCached(): void;
-  /** Stops background work (JWKS refresh timers, if any) and drops the cache. */
+  /** The state of every issuer whose keys are fetched, one entry per issuer and JWKS URI. */
+  idpStatus(): readonly IdpStatus[];
+  /**
+   * Calls `listener` with an issuer's status whenever its JWKS endpoint changes state (for health,
+   * metrics and logs). Returns the unsubscribe function. A listener that throws is ignored.
+   */
+  onIdpChange(listener: (status: IdpStatus) => void): () => void;
+  /** Stops background work (IdP probes) and drops the cache. */
   close(): Promise<void>;
 }

@@ -4,7 +4,7 @@ import { SignJWT, base64url } from "jose";
 import { createTokenVerifier } from "../../src/identity/token-verifier.js";
 import { startJwksServer } from "../support/jwks-server.js";
 import type { JwksServer } from "../support/jwks-server.js";
-import { OTHER_SERVER_URI, SERVER_URI, T0, assertRefused, claims, frozenClock, identityConfig, jwksIssuer } from "./fixtures.js";
+import { OTHER_SERVER_URI, PDP_AUDIENCE, SERVER_URI, T0, assertRefused, claims, frozenClock, identityConfig, jwksIssuer } from "./fixtures.js";
 
 describe("verifyUser", () => {
   let jwks: JwksServer;
@@ -196,5 +196,48 @@ describe("verifyUser without an audience", () => {
     } finally {
       await jwks.close();
     }
+  });
+});
+
+describe("identity.requireExactAudience", () => {
+  let jwks: JwksServer;
+  before(async () => {
+    jwks = await startJwksServer();
+  });
+  after(() => jwks.close());
+
+  const verifier = (requireExactAudience?: boolean) =>
+    createTokenVerifier(identityConfig(jwks, requireExactAudience === undefined ? {} : { requireExactAudience }), { operators: [], now: () => T0 });
+
+  test("off (the default): a token whose aud lists this server and others is accepted", async () => {
+    const token = await jwks.sign(claims({ aud: [SERVER_URI, OTHER_SERVER_URI] }));
+    assert.deepEqual((await verifier().verifyUser(token, SERVER_URI)).audience, [SERVER_URI, OTHER_SERVER_URI]);
+    assert.deepEqual((await verifier(false).verifyUser(token, SERVER_URI)).audience, [SERVER_URI, OTHER_SERVER_URI]);
+  });
+
+  test("on: a token whose aud lists this server and others is AUDIENCE_MISMATCH", async () => {
+    for (const aud of [[SERVER_URI, OTHER_SERVER_URI], [OTHER_SERVER_URI, SERVER_URI], [SERVER_URI, SERVER_URI]]) {
+      const token = await jwks.sign(claims({ aud }));
+      await assertRefused(verifier(true).verifyUser(token, SERVER_URI), "AUDIENCE_MISMATCH", /exactly/, token);
+    }
+  });
+
+  test("on: aud equal to this server, as a string or a one-element list, is accepted", async () => {
+    for (const aud of [SERVER_URI, [SERVER_URI]]) {
+      const user = await verifier(true).verifyUser(await jwks.sign(claims({ aud })), SERVER_URI);
+      assert.deepEqual(user.audience, [SERVER_URI]);
+    }
+  });
+
+  test("on: a token for another server alone is still refused", async () => {
+    const token = await jwks.sign(claims({ aud: OTHER_SERVER_URI }));
+    await assertRefused(verifier(true).verifyUser(token, SERVER_URI), "AUDIENCE_MISMATCH", /audience/, token);
+  });
+
+  test("the workload and caller audiences are not affected", async () => {
+    const v = verifier(true);
+    const svid = await jwks.sign({ sub: "spiffe://prod.example.test/agent/a", aud: [PDP_AUDIENCE, OTHER_SERVER_URI], iat: T0, exp: T0 + 300 });
+    await v.verifyWorkload(svid, SERVER_URI);
+    await v.verifyCaller(await jwks.sign({ sub: SERVER_URI, aud: [PDP_AUDIENCE, OTHER_SERVER_URI], iat: T0, exp: T0 + 300 }));
   });
 });

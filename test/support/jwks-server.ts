@@ -1,6 +1,7 @@
 /**
  * A real JWKS endpoint for tests: an HTTP server on 127.0.0.1:0 serving `{ keys: [...] }` at
- * `/jwks`, counting every fetch, with key rotation and helpers to sign tokens with its keys.
+ * `/jwks`, counting every fetch, with key rotation, helpers to sign tokens with its keys, and the
+ * ways a real IdP fails (hanging, answering 500, refusing connections).
  */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -16,6 +17,12 @@ export interface JwksServerOptions {
   /** Keep serving the previous key after a rotation. Default true (a real IdP overlaps keys). */
   readonly keepOldKey?: boolean;
 }
+
+/**
+ * How `/jwks` answers: `serve` the keys; `hang` (accept the request, never answer); `error500`;
+ * `garbage` (200 with a body that is not a JWKS).
+ */
+export type JwksMode = "serve" | "hang" | "error500" | "garbage";
 
 /** Which key signs: the current one or the one before the last rotation. */
 export type KeyChoice = "current" | "old";
@@ -36,8 +43,14 @@ export interface JwksServer {
   readonly issuer: string;
   /** The algorithm of the keys. */
   readonly alg: string;
-  /** How many times `/jwks` was fetched. */
+  /** How many requests reached `/jwks` (in any mode). */
   readonly fetches: number;
+  /** Changes how `/jwks` answers from now on (requests already hanging stay hanging until close). */
+  setMode(mode: JwksMode): void;
+  /** Stops listening and drops every connection: fetches now fail with "connection refused". */
+  refuseConnections(): Promise<void>;
+  /** Listens again on the same port after {@link refuseConnections}. */
+  acceptConnections(): Promise<void>;
   /** The current key's `kid`. */
   readonly kid: string;
   /** Generates a new current key; the previous one becomes "old". */
@@ -76,17 +89,30 @@ export async function startJwksServer(options: JwksServerOptions = {}): Promise<
   let current = await newKey(alg);
   let old: KeyEntry | undefined;
   let fetches = 0;
+  let mode: JwksMode = "serve";
   const server = createServer((req, res) => {
     if (req.url !== "/jwks") {
       res.writeHead(404).end();
       return;
     }
     fetches++;
+    if (mode === "hang") return;
+    if (mode === "error500") return void res.writeHead(500, { "content-type": "text/plain" }).end("internal error");
+    if (mode === "garbage") return void res.writeHead(200, { "content-type": "application/json" }).end('{"not":"a jwks"}');
     const keys = [current, ...(keepOld && old ? [old] : [])].map((k) => k.publicJwk);
     res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ keys }));
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const port = (server.address() as AddressInfo).port;
+  const origin = `http://127.0.0.1:${port}`;
+  let listening = true;
+  const stopListening = () =>
+    new Promise<void>((resolve, reject) => {
+      if (!listening) return resolve();
+      listening = false;
+      server.closeAllConnections();
+      server.close((err) => (err ? reject(err) : resolve()));
+    });
   const issuer = options.issuer ?? origin;
   const pick = (choice: KeyChoice = "current"): KeyEntry => {
     if (choice === "current") return current;
@@ -103,6 +129,20 @@ export async function startJwksServer(options: JwksServerOptions = {}): Promise<
     get kid() {
       return current.kid;
     },
+    setMode(next) {
+      mode = next;
+    },
+    refuseConnections: stopListening,
+    acceptConnections: () =>
+      new Promise<void>((resolve, reject) => {
+        if (listening) return resolve();
+        server.once("error", reject);
+        server.listen(port, "127.0.0.1", () => {
+          server.off("error", reject);
+          listening = true;
+          resolve();
+        });
+      }),
     async rotate() {
       old = current;
       current = await newKey(alg);
@@ -116,10 +156,6 @@ export async function startJwksServer(options: JwksServerOptions = {}): Promise<
     unsigned: (claims) => new UnsecuredJWT({ iss: issuer, ...claims }).encode(),
     publicKeyPem: async () => new TextEncoder().encode(await exportSPKI(current.publicKey)),
     publicJwk: async () => ({ ...current.publicJwk }),
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.closeAllConnections();
-        server.close((err) => (err ? reject(err) : resolve()));
-      }),
+    close: stopListening,
   };
 }
