@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { Logger } from "pino";
-import type { SessionConfig } from "../config/types.js";
+import type { SessionConfig } from "../session/config.js";
 import { PdpError } from "../errors.js";
 import {
   AuthorizeResponseSchema,

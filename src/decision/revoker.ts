@@ -1,6 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import type { PdpConfig } from "../config/types.js";
+import type { IdentityConfig } from "../identity/config.js";
+import type { SessionConfig } from "../session/config.js";
 import { PdpError } from "../errors.js";
 import { ReasonCode } from "../gen/mcppdp/v1/common_pb.js";
 import { RevokeResponseSchema, type RevokeRequest, type RevokeResponse } from "../gen/mcppdp/v1/admin_pb.js";
@@ -19,7 +20,7 @@ export interface RevokerDeps {
   readonly stores: StateStores;
   readonly decide: Decide;
   /** Sets how long revocation records live (the longest lifetime they can matter for). */
-  readonly config: Pick<PdpConfig, "identity" | "sessions">;
+  readonly config: { readonly identity: IdentityConfig; readonly sessions: SessionConfig };
   readonly now?: () => number;
 }
 

@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs, type Duration } from "@bufbuild/protobuf/wkt";
-import type { SessionConfig } from "../config/types.js";
+import type { SessionConfig } from "../session/config.js";
 import { PdpError } from "../errors.js";
 import { Decision, ReasonCode } from "../gen/mcppdp/v1/common_pb.js";
 import {

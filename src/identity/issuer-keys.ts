@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { base64url, createLocalJWKSet, createRemoteJWKSet } from "jose";
 import type { JSONWebKeySet, JWTVerifyGetKey } from "jose";
-import type { IdentityConfig, IssuerConfig } from "../config/types.js";
+import type { IdentityConfig, IssuerConfig } from "./config.js";
 import { PdpError } from "../errors.js";
 
 /** Algorithms accepted when an issuer lists none. */

@@ -4,7 +4,7 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { readFileSync } from "node:fs";
 import type { Logger } from "pino";
-import type { TlsConfig } from "../config/types.js";
+import type { TlsConfig } from "./config.js";
 import type { PolicyArchive } from "../audit/policy-archive.js";
 import type { AuditReader } from "../audit/types.js";
 import type { Authorizer } from "../decision/authorizer.js";
