@@ -2,6 +2,11 @@
  * The whole configuration: the modules' schemas composed, the process-level keys (mode, log
  * level, workers), the defaults that depend on several modules, and the rules across modules.
  * Each key is written once, in the schema of the module that uses it.
+ *
+ * To add a key: one line in the owning module's schema (a strict zod object; `.default(v)` for a
+ * written default, `.meta({ env: "MCP_PDP_…", description })`), and one row in the README's
+ * configuration table (test/config/readme-table.test.ts holds the two together). A new module's
+ * schema, or its top-level shape, is added to `configShape` below.
  */
 import { availableParallelism } from "node:os";
 import { z } from "zod";
