@@ -7,7 +7,7 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { AuditService, type DecisionRecord as RecordMessage, type QueryDecisionsRequestSchema } from "../gen/mcppdp/v1/audit_pb.js";
 import { Decision, ReasonCode } from "../gen/mcppdp/v1/common_pb.js";
 import type { CallOptions, Client } from "../grpc/client.js";
-import { processIo, type CliIo } from "./cli-io.js";
+import type { CliIo } from "./cli-io.js";
 import { dial, resolveAddress } from "./pdp-client.js";
 import { formatTable, type Column } from "./table.js";
 import { UsageError } from "./usage-error.js";
@@ -35,9 +35,6 @@ export interface AuditOptions {
   readonly follow?: boolean | undefined;
   readonly json?: boolean | undefined;
 }
-
-/** Where the command writes, and (for `tail --follow`) when to stop. For tests; default the process's own. */
-export type AuditCommandIo = CliIo;
 
 type QueryInit = MessageInitShape<typeof QueryDecisionsRequestSchema>;
 type AuditClient = Client<(typeof AuditService)["method"]>;
@@ -179,15 +176,6 @@ const sleep = (ms: number, signal?: AbortSignal) =>
     const t = setTimeout(resolve, ms);
     signal?.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
   });
-
-/**
- * `mcp-pdp audit ARGV…` run in-process with its own output (tests, embedding). Resolves to the
- * exit code: 0 done, 1 chain broken, record not found or no PDP, 2 usage error.
- */
-export async function auditCommand(argv: readonly string[], io: AuditCommandIo = processIo): Promise<number> {
-  const { runCli } = await import("./run-cli.js");
-  return runCli(["audit", ...argv], io);
-}
 
 /** Runs `fn` with an AuditService client for the options' address, TLS CA and operator bearer. */
 async function withAudit<T>(v: AuditOptions, fn: (client: AuditClient, call: CallOptions) => Promise<T>): Promise<T> {

@@ -37,3 +37,11 @@ function report(err: unknown, io: CliIo): number {
   io.err(`mcp-pdp: ${(err as Error)?.message ?? String(err)}\n`);
   return 1;
 }
+
+/**
+ * `mcp-pdp audit ARGV…` run in-process with its own output (tests, embedding). Resolves to the
+ * exit code: 0 done, 1 chain broken, record not found or no PDP, 2 usage error.
+ */
+export function auditCommand(argv: readonly string[], io: CliIo = processIo): Promise<number> {
+  return runCli(["audit", ...argv], io);
+}

@@ -1,26 +1,45 @@
+/**
+ * Loads the configuration: merges the JSON file, the `MCP_PDP_*` environment and explicit
+ * overrides (later wins; objects merge key by key, lists and values are replaced), then parses
+ * the result with the composed schema, which supplies every default. The keys, their defaults
+ * and their environment variables are written in the modules' schemas, not here.
+ */
 import { readFileSync } from "node:fs";
-import { availableParallelism } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { closestMatch } from "leven";
+import type { z } from "zod";
 import { PdpError } from "../errors.js";
-import { DEV_ISSUER, devIdentityConfig } from "../identity/dev-issuer.js";
-import type {
-  AuditConfig,
-  IdentityConfig,
-  IssuerConfig,
-  PdpConfig,
-  RedisStoreConfig,
-  SessionConfig,
-  StoreConfig,
-  TlsConfig,
-  WorkloadIssuerConfig,
-} from "./types.js";
+import { pdpConfigSchema, type PdpConfig } from "./pdp-config.js";
+import { elementOf, expectation, formatPath, fromEnvText, listSettings, metaOf, nodeAt, shapeOf, type KeyPath } from "./schema-tree.js";
 
 /** The package root (where the bundled `cedar/` lives), from `src/config` or `dist/config`. */
 export const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 
-const DEFAULT_ALGORITHMS = ["RS256", "ES256", "PS256", "EdDSA"];
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+/**
+ * `MCP_PDP_*` variables that are not config keys; any other `MCP_PDP_*` variable that no key
+ * claims is an error (a misspelt setting must not pass unnoticed).
+ */
+export const NON_CONFIG_ENV: ReadonlySet<string> = new Set([
+  "MCP_PDP_CONFIG", // the config file (read here)
+  "MCP_PDP_WORKER", // set by src/cluster.ts in forked workers
+  "MCP_PDP_ADDRESS", // the CLI's PDP address
+  "MCP_PDP_HEALTH_ADDRESS", // examples/docker/grpc-health-check.mjs, run inside the PDP's container
+  "MCP_PDP_HEALTH_CA_FILE",
+  "MCP_PDP_HEALTH_SERVICE",
+]);
+
+/** Every config key that an environment variable sets: variable → key path (from the schemas' `env`). */
+export const CONFIG_ENV: ReadonlyMap<string, KeyPath> = (() => {
+  const map = new Map<string, KeyPath>();
+  for (const { path: keyPath, meta } of listSettings(pdpConfigSchema)) {
+    if (!meta.env) continue;
+    if (map.has(meta.env) || NON_CONFIG_ENV.has(meta.env) || keyPath.includes("[]"))
+      throw new Error(`config schema: ${meta.env} cannot set ${formatPath(keyPath)} (taken, or inside a list)`);
+    map.set(meta.env, keyPath);
+  }
+  return map;
+})();
 
 /** Options for {@link loadConfig}. */
 export interface LoadConfigOptions {
@@ -30,292 +49,137 @@ export interface LoadConfigOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** Values that win over file and environment (used by tests and the CLI). */
   readonly overrides?: Partial<Record<keyof PdpConfig, unknown>>;
+  /** How errors name where the overrides came from. Default `overrides`. */
+  readonly overridesSource?: string;
 }
 
 type Raw = Record<string, unknown>;
 
-function fail(message: string): never {
-  throw new PdpError("CONFIG_INVALID", `config: ${message}`);
+/** The merged input, and where each key of it came from (`in FILE`, `from MCP_PDP_PORT`, …). */
+interface Merged {
+  readonly values: Raw;
+  readonly sources: Map<string, string>;
 }
 
-function str(v: unknown, name: string, fallback?: string): string {
-  if (v === undefined || v === "") {
-    if (fallback === undefined) fail(`${name} is required`);
-    return fallback;
-  }
-  if (typeof v !== "string") fail(`${name} must be a string`);
-  return v;
-}
+const isObject = (v: unknown): v is Raw => Object.prototype.toString.call(v) === "[object Object]";
 
-function int(v: unknown, name: string, fallback: number, min: number, max: number): number {
-  const n = v === undefined || v === "" ? fallback : typeof v === "string" ? Number(v) : v;
-  if (typeof n !== "number" || !Number.isInteger(n) || n < min || n > max) fail(`${name} must be an integer in [${min}, ${max}]`);
-  return n;
-}
-
-function bool(v: unknown, name: string, fallback: boolean): boolean {
-  if (v === undefined || v === "") return fallback;
-  if (typeof v === "boolean") return v;
-  if (v === "true" || v === "1") return true;
-  if (v === "false" || v === "0") return false;
-  fail(`${name} must be true or false`);
-}
-
-function strList(v: unknown, name: string): string[] {
-  if (v === undefined || v === "") return [];
-  if (typeof v === "string") return v.split(",").map((s) => s.trim()).filter(Boolean);
-  if (!Array.isArray(v) || v.some((s) => typeof s !== "string")) fail(`${name} must be a list of strings`);
-  return v as string[];
-}
-
-function issuer(raw: unknown, name: string, baseDir: string): IssuerConfig {
-  if (!raw || typeof raw !== "object") fail(`${name} must be an object`);
-  const r = raw as Raw;
-  const sources = ["jwksUri", "jwksFile", "jwks", "sharedSecret"].filter((k) => r[k] !== undefined);
-  if (sources.length !== 1) fail(`${name} needs exactly one of jwksUri, jwksFile, jwks, sharedSecret`);
-  const algorithms = strList(r.algorithms, `${name}.algorithms`);
-  if (algorithms.some((a) => a.toLowerCase() === "none")) fail(`${name}.algorithms: "none" is never accepted`);
-  return {
-    issuer: str(r.issuer, `${name}.issuer`),
-    ...(r.jwksUri !== undefined && { jwksUri: str(r.jwksUri, `${name}.jwksUri`) }),
-    ...(r.jwksFile !== undefined && { jwksFile: path.resolve(baseDir, str(r.jwksFile, `${name}.jwksFile`)) }),
-    ...(r.jwks !== undefined && { jwks: r.jwks as IssuerConfig["jwks"] }),
-    ...(r.sharedSecret !== undefined && { sharedSecret: str(r.sharedSecret, `${name}.sharedSecret`) }),
-    algorithms: algorithms.length ? algorithms : r.sharedSecret !== undefined ? ["HS256"] : DEFAULT_ALGORITHMS,
-    requiredClaims: strList(r.requiredClaims, `${name}.requiredClaims`),
-    audiences: strList(r.audiences, `${name}.audiences`),
-  };
-}
-
-function issuers(raw: unknown, name: string, baseDir: string): IssuerConfig[] {
-  if (raw === undefined) return [];
-  if (!Array.isArray(raw)) fail(`${name} must be a list`);
-  return raw.map((r, i) => issuer(r, `${name}[${i}]`, baseDir));
-}
-
-function identity(raw: unknown, mode: PdpConfig["mode"], baseDir: string): IdentityConfig {
-  const r = (raw ?? {}) as Raw;
-  const dev = devIdentityConfig();
-  const userIssuers = issuers(r.userIssuers, "identity.userIssuers", baseDir);
-  const workloadIssuers: WorkloadIssuerConfig[] = issuers(r.workloadIssuers, "identity.workloadIssuers", baseDir).map(
-    (iss, i) => {
-      const domains = strList(((r.workloadIssuers as Raw[])[i] as Raw).trustDomains, `identity.workloadIssuers[${i}].trustDomains`);
-      if (domains.length === 0) fail(`identity.workloadIssuers[${i}].trustDomains must name at least one trust domain`);
-      return { ...iss, trustDomains: domains };
-    },
-  );
-  const callerIssuers = issuers(r.callerIssuers, "identity.callerIssuers", baseDir);
-  const useDev = mode === "development" && userIssuers.length === 0 && workloadIssuers.length === 0;
-  const skew = int(r.clockSkewSeconds, "identity.clockSkewSeconds", dev.clockSkewSeconds, 0, 60);
-  const probeInterval = int(r.jwksProbeIntervalMs, "identity.jwksProbeIntervalMs", 1000, 10, 3_600_000);
-  return {
-    userIssuers: useDev ? dev.userIssuers : userIssuers,
-    workloadIssuers: useDev ? dev.workloadIssuers : workloadIssuers,
-    callerIssuers: useDev && callerIssuers.length === 0 ? dev.callerIssuers : callerIssuers,
-    pdpAudience: str(r.pdpAudience, "identity.pdpAudience", dev.pdpAudience),
-    maxTokenLifetimeSeconds: int(r.maxTokenLifetimeSeconds, "identity.maxTokenLifetimeSeconds", 3600, 1, 86400),
-    clockSkewSeconds: skew,
-    tokenCacheSize: int(r.tokenCacheSize, "identity.tokenCacheSize", 10000, 0, 10_000_000),
-    jwksCooldownSeconds: int(r.jwksCooldownSeconds, "identity.jwksCooldownSeconds", 30, 0, 3600),
-    jwksCacheMaxAgeSeconds: int(r.jwksCacheMaxAgeSeconds, "identity.jwksCacheMaxAgeSeconds", 600, 1, 86400),
-    jwksTimeoutMs: int(r.jwksTimeoutMs, "identity.jwksTimeoutMs", 5000, 100, 60000),
-    jwksFailureThreshold: int(r.jwksFailureThreshold, "identity.jwksFailureThreshold", 1, 1, 100),
-    jwksProbeIntervalMs: probeInterval,
-    jwksProbeMaxIntervalMs: int(r.jwksProbeMaxIntervalMs, "identity.jwksProbeMaxIntervalMs", Math.max(5000, probeInterval), probeInterval, 3_600_000),
-    requireExactAudience: bool(r.requireExactAudience, "identity.requireExactAudience", false),
-  };
-}
-
-function tls(raw: unknown, baseDir: string): TlsConfig | undefined {
-  if (raw === undefined) return undefined;
-  const r = raw as Raw;
-  const caFile = r.caFile === undefined ? undefined : path.resolve(baseDir, str(r.caFile, "tls.caFile"));
-  const requireClientCert = bool(r.requireClientCert, "tls.requireClientCert", false);
-  if (requireClientCert && !caFile) fail("tls.requireClientCert needs tls.caFile");
-  return {
-    certFile: path.resolve(baseDir, str(r.certFile, "tls.certFile")),
-    keyFile: path.resolve(baseDir, str(r.keyFile, "tls.keyFile")),
-    ...(caFile && { caFile }),
-    requireClientCert,
-  };
-}
-
-/** Environment variables and the config key each one overrides. */
-export const ENV_OVERRIDES: Readonly<Record<string, string>> = {
-  MCP_PDP_MODE: "mode",
-  MCP_PDP_HOST: "host",
-  MCP_PDP_PORT: "port",
-  MCP_PDP_CEDAR_DIR: "cedarDir",
-  MCP_PDP_LOG_LEVEL: "logLevel",
-  MCP_PDP_DECISION_LOG: "decisionLog",
-  MCP_PDP_OPERATORS: "operators",
-  MCP_PDP_ALLOW_PLAINTEXT: "allowPlaintext",
-  MCP_PDP_WORKERS: "workers",
-};
-
-/** Environment variables for nested keys. */
-const NESTED_ENV: Readonly<Record<string, [string, string]>> = {
-  MCP_PDP_STORE: ["store", "backend"],
-  MCP_PDP_REDIS_URL: ["store.redis", "url"],
-  MCP_PDP_REDIS_PREFIX: ["store.redis", "keyPrefix"],
-  MCP_PDP_SESSIONS_REQUIRED: ["sessions", "required"],
-  MCP_PDP_AUDIT_REQUIRED: ["audit", "required"],
-};
-
-function applyNestedEnv(raw: Raw, env: NodeJS.ProcessEnv): void {
-  for (const [name, [objPath, key]] of Object.entries(NESTED_ENV)) {
-    if (env[name] === undefined) continue;
-    let target = raw;
-    for (const part of objPath.split(".")) target = (target[part] ??= {}) as Raw;
-    target[key] = env[name];
+function mergeInto(merged: Merged, target: Raw, value: Raw, source: string, prefix: KeyPath): void {
+  for (const [key, v] of Object.entries(value)) {
+    if (v === undefined) continue;
+    const keyPath = [...prefix, key];
+    const name = formatPath(keyPath);
+    if (!isObject(v) || !isObject(target[key])) {
+      for (const k of merged.sources.keys()) if (k.startsWith(`${name}.`) || k.startsWith(`${name}[`)) merged.sources.delete(k);
+      target[key] = isObject(v) ? {} : structuredClone(v);
+    }
+    merged.sources.set(name, source);
+    if (isObject(v)) mergeInto(merged, target[key] as Raw, v, source, keyPath);
   }
 }
 
-function sessions(raw: unknown): SessionConfig {
-  const r = (raw ?? {}) as Raw;
-  const maxTtlSeconds = int(r.maxTtlSeconds, "sessions.maxTtlSeconds", 900, 1, 86400);
-  return {
-    required: bool(r.required, "sessions.required", true),
-    defaultTtlSeconds: int(r.defaultTtlSeconds, "sessions.defaultTtlSeconds", Math.min(900, maxTtlSeconds), 1, maxTtlSeconds),
-    maxTtlSeconds,
-    maxRequestedItems: int(r.maxRequestedItems, "sessions.maxRequestedItems", 100, 1, 10000),
-    approvalTtlSeconds: int(r.approvalTtlSeconds, "sessions.approvalTtlSeconds", 600, 1, 86400),
-  };
-}
-
-const SINKS = ["pino", "memory", "redis"] as const;
-
-function audit(raw: unknown, storeConfig: StoreConfig, decisionLog: string): AuditConfig {
-  const r = (raw ?? {}) as Raw;
-  const fallback = [...(decisionLog === "off" ? [] : ["pino"]), storeConfig.backend === "redis" ? "redis" : "memory"];
-  const sinks = r.sinks === undefined ? fallback : strList(r.sinks, "audit.sinks");
-  for (const s of sinks) if (!(SINKS as readonly string[]).includes(s)) fail(`audit.sinks: unknown sink "${s}" (pino, memory, redis)`);
-  if (new Set(sinks).size !== sinks.length) fail("audit.sinks: a sink is listed twice");
-  if (sinks.includes("redis") && storeConfig.backend !== "redis") fail("audit.sinks: the redis sink needs store.backend redis");
-  const required = bool(r.required, "audit.required", false);
-  if (required && !sinks.some((s) => s !== "pino")) fail("audit.required needs a memory or redis sink to wait for");
-  return {
-    sinks: sinks as AuditConfig["sinks"],
-    required,
-    bufferSize: int(r.bufferSize, "audit.bufferSize", 10_000, 1, 10_000_000),
-    bufferBytes: int(r.bufferBytes, "audit.bufferBytes", 32 * 1024 * 1024, 64 * 1024, 4 * 1024 * 1024 * 1024),
-    durableTimeoutMs: int(r.durableTimeoutMs, "audit.durableTimeoutMs", 2000, 1, 60_000),
-    memoryCapacity: int(r.memoryCapacity, "audit.memoryCapacity", 100_000, 1, 10_000_000),
-    redisStream: str(r.redisStream, "audit.redisStream", "decisions"),
-    redisMaxLen: int(r.redisMaxLen, "audit.redisMaxLen", 1_000_000, 0, 1_000_000_000),
-    redisRetentionMs: int(r.redisRetentionMs, "audit.redisRetentionMs", 7 * 24 * 3600 * 1000, 1000, 365 * 24 * 3600 * 1000),
-  };
-}
-
-function store(raw: unknown): StoreConfig {
-  const r = (raw ?? {}) as Raw;
-  const backend = str(r.backend, "store.backend", r.redis ? "redis" : "memory");
-  if (backend === "memory") return { backend };
-  if (backend !== "redis") fail(`store.backend must be "memory" or "redis", not "${backend}"`);
-  const redis = (r.redis ?? {}) as Raw;
-  const targets = ["url", "sentinel", "cluster"].filter((k) => redis[k] !== undefined);
-  if (targets.length !== 1) fail("store.redis needs exactly one of url, sentinel, cluster");
-  const keyPrefix = str(redis.keyPrefix, "store.redis.keyPrefix", "mcp-pdp:");
-  if (/[{}]/.test(keyPrefix)) fail("store.redis.keyPrefix must not contain braces (they would pin every key to one cluster slot)");
-  return {
-    backend,
-    redis: {
-      ...(redis.url !== undefined && { url: str(redis.url, "store.redis.url") }),
-      ...(redis.sentinel !== undefined && { sentinel: redis.sentinel as RedisStoreConfig["sentinel"] }),
-      ...(redis.cluster !== undefined && { cluster: redis.cluster as RedisStoreConfig["cluster"] }),
-      keyPrefix,
-      deadlineMs: int(redis.deadlineMs, "store.redis.deadlineMs", 250, 10, 60000),
-    },
-  };
+function sourceOf(merged: Merged, keyPath: KeyPath): string | undefined {
+  for (let i = keyPath.length; i > 0; i--) {
+    const source = merged.sources.get(formatPath(keyPath.slice(0, i)));
+    if (source) return source;
+  }
+  return undefined;
 }
 
 function readFile(file: string): Raw {
+  let parsed: unknown;
   try {
-    const parsed: unknown = JSON.parse(readFileSync(file, "utf8"));
-    if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) fail(`${file} must hold a JSON object`);
-    return parsed as Raw;
+    parsed = JSON.parse(readFileSync(file, "utf8"));
   } catch (err) {
-    if (err instanceof PdpError) throw err;
-    fail(`cannot read ${file}: ${(err as Error).message}`);
+    throw new PdpError("CONFIG_INVALID", `config: cannot read ${file}: ${(err as Error).message}`);
   }
+  if (!isObject(parsed)) throw new PdpError("CONFIG_INVALID", `config: ${file} must hold a JSON object`);
+  return parsed;
+}
+
+/** A suggestion for a misspelt name among `candidates`, as ` (did you mean "x"?)`, or "". */
+function suggest(name: string, candidates: readonly string[], show: (c: string) => string): string {
+  const lower = candidates.map((c) => c.toLowerCase());
+  const match = closestMatch(name.toLowerCase(), lower, { maxDistance: Math.max(2, Math.floor(name.length / 3)) });
+  return match === undefined ? "" : ` (did you mean ${show(candidates[lower.indexOf(match)]!)}?)`;
+}
+
+/** Reads the `MCP_PDP_*` variables into `merged`; returns the names no key claims. */
+function mergeEnv(merged: Merged, env: NodeJS.ProcessEnv): string[] {
+  const problems: string[] = [];
+  for (const [name, text] of Object.entries(env)) {
+    if (!name.startsWith("MCP_PDP_") || NON_CONFIG_ENV.has(name)) continue;
+    const keyPath = CONFIG_ENV.get(name);
+    if (!keyPath) {
+      const known = [...CONFIG_ENV.keys(), ...NON_CONFIG_ENV];
+      problems.push(`unknown environment variable ${name}${suggest(name, known, (c) => c)}`);
+      continue;
+    }
+    if (text === undefined || text === "") continue; // set but empty: not set
+    let value: unknown = fromEnvText(nodeAt(pdpConfigSchema, keyPath)!, text);
+    for (const key of [...keyPath].reverse()) value = { [key]: value };
+    mergeInto(merged, merged.values, value as Raw, `from ${name}`, []);
+  }
+  return problems;
+}
+
+/** Resolves the relative file names of keys marked `relativePath` against `baseDir`. */
+function resolvePaths(schema: z.ZodType, value: unknown, baseDir: string): unknown {
+  if (metaOf(schema).relativePath && typeof value === "string" && value !== "") return path.resolve(baseDir, value);
+  const shape = shapeOf(schema);
+  if (shape && isObject(value)) {
+    for (const [key, child] of Object.entries(shape)) if (key in value) value[key] = resolvePaths(child, value[key], baseDir);
+    return value;
+  }
+  const element = elementOf(schema);
+  if (element && Array.isArray(value)) return value.map((v) => resolvePaths(element, v, baseDir));
+  return value;
+}
+
+/** Marks messages that zod wrote, so that they can be replaced by one naming what the key expects. */
+const GENERIC = "\u0000generic";
+
+const showValue = (v: unknown): string => {
+  const text = JSON.stringify(v) ?? String(v);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+};
+
+/** One line per problem, each naming the key, what it expects and where the value came from. */
+function describe(issue: z.core.$ZodIssue, merged: Merged): string[] {
+  const source = sourceOf(merged, issue.path as KeyPath);
+  if (issue.code === "unrecognized_keys") {
+    const known = Object.keys(shapeOf(nodeAt(pdpConfigSchema, issue.path as KeyPath)!) ?? {});
+    return issue.keys.map((key) => {
+      const keyPath = [...(issue.path as KeyPath), key];
+      const from = sourceOf(merged, keyPath);
+      return `unknown key "${formatPath(keyPath)}"${from ? ` ${from}` : ""}${suggest(key, known, (c) => `"${formatPath([...(issue.path as KeyPath), c])}"`)}`;
+    });
+  }
+  const key = formatPath(issue.path as KeyPath);
+  const from = source ? ` (${source})` : "";
+  if (issue.message !== GENERIC) return [key ? `${key}: ${issue.message}${from}` : issue.message];
+  const node = nodeAt(pdpConfigSchema, issue.path as KeyPath);
+  const expected = node ? expectation(node) : "a valid value";
+  if (issue.input === undefined) return [`${key}: missing, expected ${expected}${from}`];
+  return [`${key}: expected ${expected}, got ${showValue(issue.input)}${from}`];
 }
 
 /**
  * Reads the configuration: embedded defaults, then the JSON file, then `MCP_PDP_*` environment
- * variables, then explicit overrides. Validates everything; throws PdpError CONFIG_INVALID.
+ * variables, then explicit overrides. Relative file names are resolved against the config file's
+ * directory (the working directory without a file). Validates everything; throws PdpError
+ * CONFIG_INVALID with one `config: …` line per problem.
  */
 export function loadConfig(options: LoadConfigOptions = {}): PdpConfig {
   const env = options.env ?? process.env;
-  const file = options.file ?? env.MCP_PDP_CONFIG;
-  const raw: Raw = file ? readFile(file) : {};
-  const baseDir = file ? path.dirname(path.resolve(file)) : process.cwd();
-  for (const [name, key] of Object.entries(ENV_OVERRIDES)) if (env[name] !== undefined) raw[key] = env[name];
-  applyNestedEnv(raw, env);
-  Object.assign(raw, options.overrides);
+  const file = options.file ?? (env.MCP_PDP_CONFIG || undefined);
+  const merged: Merged = { values: {}, sources: new Map() };
+  if (file) mergeInto(merged, merged.values, readFile(file), `in ${path.resolve(file)}`, []);
+  const problems = mergeEnv(merged, env);
+  if (options.overrides) mergeInto(merged, merged.values, options.overrides, `from ${options.overridesSource ?? "overrides"}`, []);
+  const input = resolvePaths(pdpConfigSchema, merged.values, file ? path.dirname(path.resolve(file)) : process.cwd());
 
-  const mode = str(raw.mode, "mode", "development");
-  if (mode !== "development" && mode !== "production") fail(`mode must be "development" or "production", not "${mode}"`);
-  const host = str(raw.host, "host", "127.0.0.1");
-  const storeConfig = store(raw.store);
-  const decisionLog = str(raw.decisionLog, "decisionLog", "stdout");
-  const config: PdpConfig = {
-    mode,
-    host,
-    port: int(raw.port, "port", 50051, 0, 65535),
-    ...(raw.tls !== undefined && { tls: tls(raw.tls, baseDir) }),
-    allowPlaintext: bool(raw.allowPlaintext, "allowPlaintext", false),
-    maxMessageBytes: int(raw.maxMessageBytes, "maxMessageBytes", 256 * 1024, 1024, 64 * 1024 * 1024),
-    maxArgumentsBytes: int(raw.maxArgumentsBytes, "maxArgumentsBytes", 64 * 1024, 0, 16 * 1024 * 1024),
-    maxInFlight: int(raw.maxInFlight, "maxInFlight", 256, 1, 1_000_000),
-    cedarDir: path.resolve(baseDir, str(raw.cedarDir, "cedarDir", path.join(packageRoot, "cedar"))),
-    identity: identity(raw.identity, mode, baseDir),
-    sessions: sessions(raw.sessions),
-    store: storeConfig,
-    audit: audit(raw.audit, storeConfig, decisionLog),
-    operators: strList(raw.operators, "operators"),
-    logLevel: logLevel(raw.logLevel, () => origin("logLevel", "MCP_PDP_LOG_LEVEL", options, env, file)),
-    decisionLog,
-    shutdownGraceSeconds: int(raw.shutdownGraceSeconds, "shutdownGraceSeconds", 10, 0, 300),
-    workers: raw.workers === "auto" ? availableParallelism() : int(raw.workers, "workers", 1, 1, 64),
-  };
-  checkWorkers(config);
-  checkSafety(config);
-  return config;
-}
-
-const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
-
-/** Where a key's value came from, for messages: the override, the environment variable, or the file. */
-function origin(key: keyof PdpConfig, envName: string, options: LoadConfigOptions, env: NodeJS.ProcessEnv, file: string | undefined): string {
-  if (options.overrides?.[key] !== undefined) return "overrides";
-  return env[envName] !== undefined ? envName : (file ?? "defaults");
-}
-
-function logLevel(v: unknown, from: () => string): string {
-  const level = str(v, "logLevel", "info");
-  if (!LOG_LEVELS.includes(level)) fail(`logLevel must be one of ${LOG_LEVELS.join(",")} (got "${level}" from ${from()})`);
-  return level;
-}
-
-/** Workers are separate processes: everything they must agree on has to live in Redis. */
-function checkWorkers(config: PdpConfig): void {
-  if (config.workers <= 1) return;
-  if (config.store.backend !== "redis")
-    fail(`workers: ${config.workers} needs store.backend "redis" — with the memory store each worker would keep its own sessions, revocations and approvals`);
-  if (config.audit.sinks.includes("memory")) fail(`workers: ${config.workers} cannot use the memory audit sink (each worker would answer audit queries with its own records only); use "redis"`);
-}
-
-/** Refuses configurations that would quietly weaken the PDP. */
-function checkSafety(config: PdpConfig): void {
-  const all = [...config.identity.userIssuers, ...config.identity.workloadIssuers, ...config.identity.callerIssuers];
-  if (config.mode === "development") {
-    if (!LOOPBACK.test(config.host)) fail(`development mode listens on loopback only, not on "${config.host}"`);
-    return;
-  }
-  if (all.some((i) => i.issuer === DEV_ISSUER)) fail("the development issuer is refused outside development mode");
-  if (config.identity.userIssuers.length === 0) fail("production mode needs identity.userIssuers");
-  if (config.identity.workloadIssuers.length === 0) fail("production mode needs identity.workloadIssuers");
-  if (!config.tls && !config.allowPlaintext) fail("production mode needs tls (or allowPlaintext: true behind a TLS-terminating proxy)");
-  if (config.identity.callerIssuers.length === 0 && !config.tls?.requireClientCert)
-    fail("production mode needs caller authentication: identity.callerIssuers or tls.requireClientCert");
+  const result = pdpConfigSchema.safeParse(input, { reportInput: true, error: () => GENERIC });
+  if (!result.success) problems.push(...result.error.issues.flatMap((issue) => describe(issue, merged)));
+  if (problems.length > 0 || !result.success) throw new PdpError("CONFIG_INVALID", problems.map((p) => `config: ${p}`).join("\n"));
+  return result.data;
 }

@@ -10,14 +10,14 @@
  */
 import { SignJWT, importJWK } from "jose";
 import type { JSONWebKeySet, JWK, JWTPayload } from "jose";
-import type { IdentityConfig, IssuerConfig } from "../config/types.js";
+import { DEFAULT_PDP_AUDIENCE, identityConfigSchema, type IdentityConfig, type IssuerConfig } from "./config.js";
 
 /** The development issuer's `iss`. DEVELOPMENT ONLY: its private key is public. */
 export const DEV_ISSUER = "https://dev-issuer.mcp-pdp.invalid";
 /** The SPIFFE trust domain the development issuer vouches for. DEVELOPMENT ONLY. */
 export const DEV_TRUST_DOMAIN = "dev.mcp-pdp.local";
 /** The PDP audience in development. */
-export const DEV_PDP_AUDIENCE = "mcp-pdp";
+export const DEV_PDP_AUDIENCE = DEFAULT_PDP_AUDIENCE;
 /** The MCP server URI that development user tokens name by default (override with `audience`). */
 export const DEV_MCP_SERVER_URI = "https://docs.example.com/mcp";
 /** The `kid` of the development key. */
@@ -50,16 +50,27 @@ function devIssuerConfig(): IssuerConfig {
  */
 export function devIdentityConfig(): IdentityConfig {
   return {
+    ...identityConfigSchema.parse({}),
     userIssuers: [devIssuerConfig()],
     workloadIssuers: [{ ...devIssuerConfig(), trustDomains: [DEV_TRUST_DOMAIN] }],
     callerIssuers: [devIssuerConfig()],
     pdpAudience: DEV_PDP_AUDIENCE,
-    maxTokenLifetimeSeconds: 3600,
-    clockSkewSeconds: 30,
-    tokenCacheSize: 10000,
-    jwksCooldownSeconds: 30,
-    jwksCacheMaxAgeSeconds: 600,
-    jwksTimeoutMs: 5000,
+  };
+}
+
+/**
+ * Development mode's identity: when no user and no workload issuer is configured, trust the
+ * development issuer for users and workloads, and for callers too unless caller issuers are
+ * configured. Otherwise `config` unchanged. DEVELOPMENT ONLY.
+ */
+export function withDevelopmentIssuers(config: IdentityConfig): IdentityConfig {
+  if (config.userIssuers.length > 0 || config.workloadIssuers.length > 0) return config;
+  const dev = devIdentityConfig();
+  return {
+    ...config,
+    userIssuers: dev.userIssuers,
+    workloadIssuers: dev.workloadIssuers,
+    callerIssuers: config.callerIssuers.length > 0 ? config.callerIssuers : dev.callerIssuers,
   };
 }
 

@@ -2,12 +2,10 @@ import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { base64url, createLocalJWKSet } from "jose";
 import type { JSONWebKeySet, JWTVerifyGetKey } from "jose";
-import type { IssuerConfig } from "../config/types.js";
+import { DEFAULT_ALGORITHMS, type IssuerConfig } from "./config.js";
 import { PdpError } from "../errors.js";
 import type { JwksEndpoints } from "./jwks-endpoints.js";
 
-/** Algorithms accepted when an issuer lists none. */
-export const DEFAULT_ALGORITHMS: readonly string[] = ["RS256", "ES256", "PS256", "EdDSA"];
 
 const SYMMETRIC = new Set(["HS256", "HS384", "HS512"]);
 

@@ -1,6 +1,6 @@
 import { createRemoteJWKSet, customFetch } from "jose";
 import type { JWTVerifyGetKey } from "jose";
-import type { IdentityConfig } from "../config/types.js";
+import type { IdentityConfig } from "./config.js";
 import { JwksBreaker } from "./jwks-breaker.js";
 
 /** The JWKS fetch and breaker settings taken from the identity config. */
@@ -56,10 +56,11 @@ export class JwksEndpoints {
     const existing = this.#endpoints.get(url.href);
     if (existing !== undefined) return existing;
     const s = this.#settings;
+    const probeIntervalMs = s.jwksProbeIntervalMs ?? JWKS_BREAKER_DEFAULTS.jwksProbeIntervalMs;
     const breaker = new JwksBreaker(url, {
       failureThreshold: s.jwksFailureThreshold ?? JWKS_BREAKER_DEFAULTS.jwksFailureThreshold,
-      probeIntervalMs: s.jwksProbeIntervalMs ?? JWKS_BREAKER_DEFAULTS.jwksProbeIntervalMs,
-      probeMaxIntervalMs: s.jwksProbeMaxIntervalMs ?? JWKS_BREAKER_DEFAULTS.jwksProbeMaxIntervalMs,
+      probeIntervalMs,
+      probeMaxIntervalMs: s.jwksProbeMaxIntervalMs ?? Math.max(JWKS_BREAKER_DEFAULTS.jwksProbeMaxIntervalMs, probeIntervalMs),
       timeoutMs: s.jwksTimeoutMs,
       now: this.#now,
     });

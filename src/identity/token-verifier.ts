@@ -1,6 +1,6 @@
 import { decodeJwt, decodeProtectedHeader, jwtVerify } from "jose";
 import type { JWTPayload } from "jose";
-import type { IdentityConfig, IssuerConfig, WorkloadIssuerConfig } from "../config/types.js";
+import type { IdentityConfig, IssuerConfig, WorkloadIssuerConfig } from "./config.js";
 import { PdpError } from "../errors.js";
 import { isCanonicalCompactJws } from "./compact-jws.js";
 import { createIssuerKeys } from "./issuer-keys.js";

@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { StoreConfig } from "../config/types.js";
+import type { StoreConfig } from "./config.js";
 import type { ApprovalStore } from "./approval-types.js";
 import { MemoryApprovalStore } from "./memory-approval-store.js";
 import { MemoryDecisionStateReader } from "./memory-decision-state-reader.js";

@@ -8,7 +8,7 @@ import type { ChainedRecord } from "../../src/audit/decision-record.js";
 import { verifyEntries } from "../../src/audit/hash-chain.js";
 import { MemoryAuditSink } from "../../src/audit/memory-audit-sink.js";
 import { MemoryPolicyArchive, RedisPolicyArchive, explainRecord, type PolicyArchive } from "../../src/audit/policy-archive.js";
-import { auditCommand } from "../../src/cli/audit.js";
+import { auditCommand } from "../../src/cli/run-cli.js";
 import { packageRoot } from "../../src/config/load-config.js";
 import { PdpError } from "../../src/errors.js";
 import { AuditService } from "../../src/gen/mcppdp/v1/audit_pb.js";

@@ -59,12 +59,12 @@ test("serve: configuration errors exit 2 naming the setting", { timeout: 300_000
   const env = await cli(["serve"], { env: { ...QUIET, MCP_PDP_LOG_LEVEL: "verbose", MCP_PDP_PORT: "0" } });
   assert.equal(env.code, 2, env.err);
   assert.equal(env.out, "");
-  assert.equal(env.err, 'mcp-pdp: config: logLevel must be one of fatal,error,warn,info,debug,trace,silent (got "verbose" from MCP_PDP_LOG_LEVEL)\n');
+  assert.equal(env.err, 'mcp-pdp: config: logLevel: expected one of "fatal", "error", "warn", "info", "debug", "trace", "silent", got "verbose" (from MCP_PDP_LOG_LEVEL)\n');
   const file = path.join(temp, "loud.json");
   writeFileSync(file, JSON.stringify({ port: 0, logLevel: "loud" }));
   const fromFile = await cli(["serve", "--config", file], { env: QUIET });
   assert.equal(fromFile.code, 2, fromFile.err);
-  assert.match(fromFile.err, /logLevel must be one of .* \(got "loud" from .*loud\.json\)\n$/);
+  assert.match(fromFile.err, /logLevel: expected one of .*, got "loud" \(in .*loud\.json\)\n$/);
   const host = await cli(["serve", "--host", "0.0.0.0", "--port", "0"], { env: QUIET });
   assert.equal(host.code, 2, host.err);
   assert.match(host.err, /development mode listens on loopback only/);

@@ -47,6 +47,10 @@ export function identityConfig(jwks: JwksServer, overrides: Partial<IdentityConf
     jwksCooldownSeconds: 30,
     jwksCacheMaxAgeSeconds: 600,
     jwksTimeoutMs: 2000,
+    jwksFailureThreshold: 1,
+    jwksProbeIntervalMs: 1000,
+    jwksProbeMaxIntervalMs: 5000,
+    requireExactAudience: false,
     ...overrides,
   };
 }

@@ -24,6 +24,10 @@ describe("access tokens from a real oidc-provider (client credentials + resource
         jwksCooldownSeconds: 30,
         jwksCacheMaxAgeSeconds: 600,
         jwksTimeoutMs: 5000,
+        jwksFailureThreshold: 1,
+        jwksProbeIntervalMs: 1000,
+        jwksProbeMaxIntervalMs: 5000,
+        requireExactAudience: false,
       },
       { operators: [] },
     );
