@@ -12,6 +12,9 @@
  *                    user's idp and scopes as attributes and keeps the session facts
  *   cerbos+jwt       the same, with the user JWT in auxData, verified by Cerbos against a JWKS
  *                    served on loopback (idp and scopes read from the token)
+ * Cerbos layout (`--layout`): `per-server` (default) gives each server's tools their own resource
+ * kind, so Cerbos checks a call only against the rules that can apply to its server — the partition
+ * mcp-pdp makes by itself; `one` is the literal translation (one `tool` kind holding every rule).
  * Cerbos is installed on demand into bench/.peer/ (git-ignored). Before measuring, every policy set
  * is checked on a sample of a few hundred decisions (allow and deny) to give the same answers in
  * mcp-pdp and both Cerbos variants; a mismatch stops the run with exit status 1.
@@ -43,7 +46,7 @@ const { values: opt } = parseArgs({
     warmup: { type: "string" },
     concurrency: { type: "string", default: "1,64" },
     connections: { type: "string", default: "4" },
-    layout: { type: "string", default: "one" },
+    layout: { type: "string", default: "per-server" },
     lanes: { type: "string", default: "mcp-pdp memory,mcp-pdp redis,cerbos,cerbos+jwt" },
     sample: { type: "string", default: "40" },
     json: { type: "string" },
