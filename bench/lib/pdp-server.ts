@@ -54,14 +54,14 @@ export interface PdpProcess {
   stop(): Promise<number | string>;
 }
 
-/** Finds the listening port in the server's JSON log lines (a `msg` with "serving" and a numeric `port`). */
+/** Finds the listening port in the server's JSON log lines (a `msg` saying it serves/listens, and a numeric `port`). */
 function servingPort(text: string): number | undefined {
   for (const line of text.split("\n")) {
-    if (!line.includes("serving")) continue;
+    if (!/serving|listening/i.test(line)) continue;
     try {
       const o = JSON.parse(line) as { msg?: unknown; message?: unknown; port?: unknown };
       const msg = String(o.msg ?? o.message ?? "");
-      if (/serving/i.test(msg) && typeof o.port === "number" && o.port > 0) return o.port;
+      if (/serving|listening/i.test(msg) && typeof o.port === "number" && o.port > 0) return o.port;
     } catch {
       // not JSON
     }

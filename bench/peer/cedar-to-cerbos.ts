@@ -290,11 +290,15 @@ export function translate(dir: string, options: { jwt: boolean; layout: Layout }
     for (const s of toolsets) setServers.set(s, (setServers.get(s) ?? new Set()).add(server));
     const { server: _s, ...rest } = plain(t.attrs) as Json;
     toolFacts.set(t.uid.id, { kind: toolKind(server), id: t.uid.id, attr: { ...rest, toolsets, server: serverFacts(server) } });
-    toolsByServer.set(server, [...(toolsByServer.get(server) ?? []), name]);
+    toolsByServer.set(server, [...(toolsByServer.get(server) ?? []), name]); // a few per server
   }
 
   const rules = new Map<string, Json[]>();
-  const addRule = (kind: string, rule: Json) => rules.set(kind, [...(rules.get(kind) ?? []), rule]);
+  const addRule = (kind: string, rule: Json) => {
+    const list = rules.get(kind) ?? [];
+    list.push(rule);
+    rules.set(kind, list);
+  };
   const policies = readPolicies(dir);
   const skipped: string[] = [];
   const openGrants: { group: string; serverId: string; purpose: string }[] = [];
