@@ -1,0 +1,9 @@
+/**
+ * `npm run bench`: the Authorize benchmark (bench/authorize.ts) by default; `--peer` runs mcp-pdp
+ * beside Cerbos (bench/peer.ts); `--compare <git-ref>` measures that commit beside this tree
+ * (bench/compare.ts). Each reads its own options from the command line.
+ */
+const argv = process.argv.slice(2);
+if (argv.includes("--peer")) await import("./peer.js");
+else if (argv.some((a) => a === "--compare" || a.startsWith("--compare="))) await import("./compare.js");
+else await import("./authorize.js");
