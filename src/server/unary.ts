@@ -33,8 +33,16 @@ async function requestContext(call: grpc.ServerUnaryCall<unknown, unknown>, deps
   const receivedAt = process.hrtime.bigint();
   const decisionId = randomUUID();
   const caller = await deps.authenticate(call).catch((err: unknown) => PdpError.from(err, "CALLER_UNAUTHORIZED"));
-  const logger = deps.logger.child({ decisionId, rpc: method, caller: caller instanceof PdpError ? undefined : caller.id });
-  return { decisionId, caller, logger, receivedAt };
+  let logger: Logger | undefined;
+  return {
+    decisionId,
+    caller,
+    receivedAt,
+    // Made on first use: most decisions log nothing, and a child logger serialises its bindings.
+    get logger() {
+      return (logger ??= deps.logger.child({ decisionId, rpc: method, caller: caller instanceof PdpError ? undefined : caller.id }));
+    },
+  };
 }
 
 /**
