@@ -148,10 +148,10 @@ export async function startApp(config: PdpConfig, logger: Logger, options: Start
   health.setStatus(decisionServices, stores.healthy());
   stores.onHealthChange((healthy) => health.setStatus(decisionServices, healthy));
   announceRisks(config, logger);
-  logger.info(
-    { host: config.host, port, mode: config.mode, policyVersion: current().version, tls: Boolean(config.tls), store: stores.backend, audit: config.audit.sinks },
-    "mcp-pdp serving",
-  );
+  const announced = { host: config.host, port, mode: config.mode, policyVersion: current().version, tls: Boolean(config.tls), store: stores.backend, audit: config.audit.sinks };
+  // A store still connecting at start gets a moment; one that does not answer is said once, plainly.
+  if (await storeAnswers(stores, STORE_START_GRACE_MS)) logger.info(announced, "mcp-pdp serving");
+  else logger.warn(announced, "mcp-pdp serving, store unreachable — decisions DENY STORE_UNAVAILABLE until it answers");
 
   let stopping: Promise<void> | undefined;
   return {
@@ -184,28 +184,65 @@ export async function startApp(config: PdpConfig, logger: Logger, options: Start
   };
 }
 
+/** How long the start waits for a store that is still connecting before it says "unreachable". */
+const STORE_START_GRACE_MS = 1000;
+
+/** True once the store is reachable, false if it is not within `ms`. */
+function storeAnswers(stores: StateStores, ms: number): Promise<boolean> {
+  if (stores.healthy()) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(stores.healthy()), ms);
+    stores.onHealthChange((healthy) => {
+      if (!healthy) return;
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
 /**
  * Drops cached verified tokens whenever any replica publishes a revocation. Revocations are
  * checked in the store on every decision anyway, so while the subscription is down (e.g. Redis
- * unreachable at start) nothing is allowed that should not be: it is retried until it holds.
+ * unreachable at start) nothing is allowed that should not be. While the store is unreachable the
+ * subscription waits for it (the store's own messages say it is down); a failure with the store up
+ * is retried with back-off (1 s doubling to 60 s), warned once, and its recovery logged.
  */
 function subscribeRevocations(stores: StateStores, onRevocation: () => void, logger: Logger): () => Promise<void> {
   let unsubscribe: (() => Promise<void>) | undefined;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
+  let delay = 1000;
+  let failing = false;
+  let waitingForStore = false;
   const attempt = () => {
+    timer = undefined;
+    if (stopped || unsubscribe) return;
+    if (!stores.healthy()) {
+      waitingForStore = true;
+      return;
+    }
     stores.revocations.subscribe(onRevocation).then(
       (u) => {
-        if (stopped) void u();
-        else unsubscribe = u;
+        if (stopped) return void u();
+        unsubscribe = u;
+        if (failing) logger.info("revocation subscription established");
+        failing = false;
       },
       (err: unknown) => {
         if (stopped) return;
-        logger.warn({ err: (err as Error).message }, "revocation subscription failed; retrying in 2 s");
-        timer = setTimeout(attempt, 2000).unref();
+        if (!failing && stores.healthy()) logger.warn({ err: (err as Error).message }, "revocation subscription failed; retrying with back-off");
+        failing = true;
+        timer = setTimeout(attempt, delay).unref();
+        delay = Math.min(delay * 2, 60_000);
       },
     );
   };
+  stores.onHealthChange((healthy) => {
+    if (!healthy || !waitingForStore || timer) return;
+    waitingForStore = false;
+    delay = 1000;
+    attempt();
+  });
   attempt();
   return async () => {
     stopped = true;

@@ -39,7 +39,7 @@ export function spawnPdp(env: Record<string, string> = {}, args: string[] = []):
     void exited.then(() => clearTimeout(timer));
     child.stderr!.on("data", (d: Buffer) => {
       err += d.toString();
-      const m = /"port":(\d+)[^\n]*"msg":"mcp-pdp serving"/.exec(err);
+      const m = /"port":(\d+)[^\n]*"msg":"mcp-pdp serving[",]/.exec(err);
       if (m) {
         clearTimeout(timer);
         resolve({ child, port: Number(m[1]), stderr: () => err, exited });
