@@ -2,12 +2,23 @@
 // Runs every test (or the files/folders given) with node's test runner, against a real Redis.
 // Redis: REDIS_URL (default redis://127.0.0.1:6379). When none answers, starts `redis-server`
 // from PATH on a free port for this run, or fails saying how to get one. Never skips silently.
+//
+// The run cannot hang: each test file must finish within MCP_PDP_TEST_TIMEOUT_MS (default 6 min;
+// node's --test-timeout, which bounds a whole file when files run in their own processes); a file
+// that leaves a handle open is ended once its tests are done (--test-force-exit); and the whole run
+// is stopped after MCP_PDP_TEST_DEADLINE_MS (default 12 min) with a message and exit status 1.
+//
+// `--burn N` (or MCP_PDP_TEST_BURN=N): N busy processes keep N cores saturated for the whole run,
+// stopped with it — the "tests pass with both cores busy" check.
 import { spawn, spawnSync } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
 import net from "node:net";
+import os from "node:os";
 import path from "node:path";
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
+
+const loadavg = () => os.loadavg().map((x) => x.toFixed(2)).join(" ");
 
 function findTests(target) {
   const abs = path.resolve(root, target);
@@ -74,7 +85,21 @@ async function ensureRedis() {
   process.exit(2);
 }
 
-const targets = process.argv.slice(2);
+const TEST_TIMEOUT_MS = Number(process.env.MCP_PDP_TEST_TIMEOUT_MS ?? 6 * 60_000);
+const RUN_DEADLINE_MS = Number(process.env.MCP_PDP_TEST_DEADLINE_MS ?? 12 * 60_000);
+
+const args = process.argv.slice(2);
+let burn = Number(process.env.MCP_PDP_TEST_BURN ?? 0);
+const burnAt = args.indexOf("--burn");
+if (burnAt >= 0) {
+  burn = Number(args[burnAt + 1]);
+  args.splice(burnAt, 2);
+}
+if (!Number.isInteger(burn) || burn < 0 || burn > 64) {
+  console.error("run-tests: --burn takes a number of busy processes (0-64)");
+  process.exit(2);
+}
+const targets = args;
 const files = (targets.length ? targets : ["test"]).flatMap(findTests);
 if (files.length === 0) {
   console.error("run-tests: no test files found");
@@ -88,12 +113,50 @@ if (build.status !== 0) {
   process.exit(2);
 }
 const redis = await ensureRedis();
+// Busy loops, each a child that also ends by itself after the deadline should this process die.
+const burners = Array.from({ length: burn }, () =>
+  spawn(process.execPath, ["-e", `const end = Date.now() + ${RUN_DEADLINE_MS}; while (Date.now() < end);`], { stdio: "ignore" }),
+);
+if (burn > 0) console.log(`run-tests: ${burn} busy process(es) keep the cores saturated during the run`);
+const started = Date.now();
 const child = spawn(
   process.execPath,
-  ["--no-turbo-inline-js-wasm-calls", "--import", "tsx", "--test", "--test-concurrency=2", ...files],
-  { stdio: "inherit", env: { ...process.env, REDIS_URL: redis.url }, cwd: root },
+  [
+    "--no-turbo-inline-js-wasm-calls",
+    "--import",
+    "tsx",
+    "--test",
+    "--test-concurrency=2",
+    `--test-timeout=${TEST_TIMEOUT_MS}`,
+    "--test-force-exit",
+    ...files,
+  ],
+  { stdio: "inherit", env: { ...process.env, REDIS_URL: redis.url }, cwd: root, detached: true },
 );
-child.on("exit", (code, signal) => {
+const stopAll = () => {
+  for (const b of burners) b.kill("SIGKILL");
   redis.stop();
+};
+const watchdog = setTimeout(() => {
+  console.error(`run-tests: the run exceeded ${(RUN_DEADLINE_MS / 1000).toFixed(0)} s; stopping it (a test hangs — see the last lines above)`);
+  try {
+    process.kill(-child.pid, "SIGKILL"); // the runner and every test file it started
+  } catch {}
+  stopAll();
+  process.exit(1);
+}, RUN_DEADLINE_MS);
+for (const sig of ["SIGINT", "SIGTERM"]) {
+  process.on(sig, () => {
+    try {
+      process.kill(-child.pid, "SIGKILL");
+    } catch {}
+    stopAll();
+    process.exit(130);
+  });
+}
+child.on("exit", (code, signal) => {
+  clearTimeout(watchdog);
+  stopAll();
+  console.log(`run-tests: ${files.length} file(s) in ${((Date.now() - started) / 1000).toFixed(0)} s${burn ? ` with ${burn} busy process(es)` : ""}, load ${loadavg()}`);
   process.exit(code ?? (signal ? 1 : 0));
 });
