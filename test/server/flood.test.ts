@@ -24,40 +24,55 @@ function heapMiB(): number {
 }
 
 const SERVER = "https://docs.example.com/mcp";
-const FIELD = 200 * 1024;
 const REQUESTS = 200;
 
-test("a flood of oversized fields: every one refused, bounded records, a small decision log, the heap back to its baseline", { timeout: 180_000 }, async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), "mcp-pdp-flood-"));
-  const decisionLog = path.join(dir, "decisions.ndjson");
-  const pdp = await startTestPdp({ decisionLog, sessions: { required: false } });
-  try {
-    const big = "x".repeat(FIELD);
-    const ask = () =>
-      pdp.authz.authorize({ userToken: "t", workloadToken: "w", clientId: big, serverId: SERVER, action: Action.CALL_TOOL, tool: "search_documents", purpose: "research" });
-    await ask(); // warm up every code path once
-    await pdp.records();
-    const before = heapMiB();
-    for (let i = 0; i < REQUESTS; i += 20) {
-      const answers = await Promise.all(Array.from({ length: 20 }, ask));
-      for (const a of answers) {
-        assert.equal(a.decision, Decision.DENY);
-        assert.equal(a.reasonCode, ReasonCode.INVALID_REQUEST);
+/**
+ * Two floods: a field that fits the message bound but not the field's own (refused by the
+ * question check, its record keeps a 512-character prefix and the length), and a message larger
+ * than Authorize's bound (refused before it is decoded, its record holds no field at all).
+ */
+const FLOODS = [
+  { name: "an oversized client_id inside the message bound", field: 64 * 1024, message: /client_id is longer than/ },
+  { name: "a message beyond Authorize's bound", field: 200 * 1024, message: /request message is larger than/ },
+];
+
+test("a flood of oversized fields: every one refused, bounded records, a small decision log, the heap back to its baseline", { timeout: 180_000 }, async (t) => {
+  for (const flood of FLOODS) {
+    await t.test(flood.name, async () => {
+      const dir = mkdtempSync(path.join(tmpdir(), "mcp-pdp-flood-"));
+      const decisionLog = path.join(dir, "decisions.ndjson");
+      const pdp = await startTestPdp({ decisionLog, sessions: { required: false } });
+      try {
+        const big = "x".repeat(flood.field);
+        const ask = () =>
+          pdp.authz.authorize({ userToken: "t", workloadToken: "w", clientId: big, serverId: SERVER, action: Action.CALL_TOOL, tool: "search_documents", purpose: "research" });
+        await ask(); // warm up every code path once
+        await pdp.records();
+        const before = heapMiB();
+        for (let i = 0; i < REQUESTS; i += 20) {
+          const answers = await Promise.all(Array.from({ length: 20 }, ask));
+          for (const a of answers) {
+            assert.equal(a.decision, Decision.DENY);
+            assert.equal(a.reasonCode, ReasonCode.INVALID_REQUEST);
+            assert.match(a.message, flood.message);
+          }
+        }
+        const records = (await pdp.records()).filter((r) => r.reasonCode === "INVALID_REQUEST");
+        assert.equal(records.length, REQUESTS + 1, "one record per refusal");
+        for (const r of records) {
+          assert.ok((r.clientId ?? "").length <= 512, `record clientId of ${(r.clientId ?? "").length} characters`);
+          if (r.clientId !== undefined) assert.equal(r.truncated?.clientId, flood.field, "the record keeps the original length");
+          assert.ok(JSON.stringify(r).length < 4096, "a small record");
+        }
+        const after = heapMiB();
+        // 200 × the field would be 12–40 MiB if any of it stayed; the heap may move a little for other reasons.
+        assert.ok(after - before < 8, `heap grew from ${before.toFixed(1)} to ${after.toFixed(1)} MiB`);
+        await pdp.app.audit.flush();
+        const logBytes = statSync(decisionLog).size;
+        assert.ok(logBytes < (REQUESTS + 1) * 4096, `decision log of ${logBytes} bytes for ${REQUESTS + 1} refusals`);
+      } finally {
+        await pdp.close();
       }
-    }
-    const records = (await pdp.records()).filter((r) => r.clientId?.startsWith("xxx"));
-    assert.equal(records.length, REQUESTS + 1);
-    for (const r of records) {
-      assert.ok(r.clientId!.length <= 512, `record clientId of ${r.clientId!.length} characters`);
-      assert.equal(r.truncated?.clientId, FIELD, "the record keeps the original length");
-    }
-    const after = heapMiB();
-    // 200 × 200 KB would be 40 MiB if any of it stayed; the heap may move a little for other reasons.
-    assert.ok(after - before < 8, `heap grew from ${before.toFixed(1)} to ${after.toFixed(1)} MiB`);
-    await pdp.app.audit.flush();
-    const logBytes = statSync(decisionLog).size;
-    assert.ok(logBytes < (REQUESTS + 1) * 4096, `decision log of ${logBytes} bytes for ${REQUESTS + 1} refusals`);
-  } finally {
-    await pdp.close();
+    });
   }
 });
