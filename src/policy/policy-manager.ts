@@ -13,7 +13,13 @@
  * deny, not misjudge — see cedar-engine.ts).
  *
  * A version that fails is refused: the old one stays in force; the diagnostics (file:line
- * [policy @id] message — help) are logged and kept in {@link PolicyManager.status}.
+ * [policy @id] message — help) are logged and kept in {@link PolicyManager.status}, marked
+ * superseded once a later attempt loads (or confirms) a whole version.
+ *
+ * Whole or not at all: a version is built from the files read once (policy-snapshot.ts), checked
+ * against `SHA256SUMS` when there is one; a watch reload waits until the files have settled
+ * (settle-watcher.ts); a version that drops policies or files is logged loudly and, with
+ * `unannouncedRemovals: "refuse"`, refused unless a manifest announces it (policy-removals.ts).
  */
 import type { Logger } from "pino";
 import { PdpError } from "../errors.js";

@@ -145,6 +145,29 @@ describe("manifest (SHA256SUMS)", { timeout: 60_000 }, () => {
   });
 });
 
+describe("settle", { timeout: 60_000 }, () => {
+  test("changes that go on past settleTimeoutMs are refused (the version in force stays); the quiet period after them loads", async () => {
+    const dir = copyShipped();
+    const { m } = manager(dir, { watch: true, quietMs: 500, settleTimeoutMs: 1500 });
+    const v0 = m.current().version;
+    const file = path.join(dir, "policies/zz-flip.cedar");
+    const seen = new Set<string>();
+    const end = Date.now() + 3000;
+    for (let i = 0; Date.now() < end; i++) {
+      // Never quiet for 500 ms: each write is a different (valid) version.
+      writeFileSync(file, FLIP.replace("flip-no-search", `flip-${i}`));
+      seen.add(m.current().version);
+      await sleep(20);
+    }
+    assert.deepEqual([...seen], [v0], "nothing loaded while the files kept changing");
+    assert.ok(m.metrics().refusals >= 1, "the unsettled attempt is refused");
+    assert.match(m.status().lastError ?? "", /kept changing/);
+    await until("the last write to load", () => m.current().version !== v0);
+    assert.equal(m.current().evaluate(search).decision, "deny");
+    assert.equal(m.status().lastErrorSuperseded, true);
+  });
+});
+
 describe("symlink swap", { timeout: 60_000 }, () => {
   test("current -> releases/N: the swap is watched and loads the new set whole", async () => {
     const base = tempDir();
