@@ -85,7 +85,7 @@ export async function startApp(config: PdpConfig, logger: Logger, options: Start
   });
   let policies: PolicyManager;
   try {
-    policies = createPolicyManager({ dir: config.cedarDir, logger, watch: true, onLoad: archiveVersion });
+    policies = createPolicyManager({ dir: config.cedarDir, logger, watch: true, ...config.policies, onLoad: archiveVersion });
   } catch (err) {
     await stores.close();
     throw err;

@@ -46,7 +46,7 @@ export function policyValidate(dirArg: string | undefined, io: CliIo): number {
   const policyFiles = loaded.files.filter((f) => f.startsWith("policies/")).length;
   io.out(
     `✓ ${display(dir)}: valid — version ${loaded.version}, ${loaded.policies.size} policies in ${policyFiles} files, ` +
-      `${loaded.entities.length} entities${loaded.warnings.length ? `, ${loaded.warnings.length} warnings` : ""}\n`,
+      `${loaded.entities.length} entities${loaded.manifest ? ", every file matches SHA256SUMS" : ""}${loaded.warnings.length ? `, ${loaded.warnings.length} warnings` : ""}\n`,
   );
   for (const w of loaded.warnings) io.out(`  warning: ${w}\n`);
   return 0;

@@ -13,7 +13,7 @@ import { z } from "zod";
 import { auditConfigSchema, decisionLogSchema, settleAudit, type AuditConfig } from "../audit/config.js";
 import { identityConfigSchema } from "../identity/config.js";
 import { DEV_ISSUER, withDevelopmentIssuers } from "../identity/dev-issuer.js";
-import { policyConfigShape } from "../policy/config.js";
+import { policyConfigShape, settlePolicies } from "../policy/config.js";
 import { serverConfigShape } from "../server/config.js";
 import { sessionConfigSchema, storeConfigSchema } from "../session/config.js";
 
@@ -57,7 +57,7 @@ const configShape = z.strictObject({
 export const pdpConfigSchema = configShape.transform((parsed, ctx) => {
   const { audit, problems } = settleAudit(parsed.audit, parsed.store.backend, parsed.decisionLog);
   const identity = parsed.mode === "development" ? withDevelopmentIssuers(parsed.identity) : parsed.identity;
-  const config = { ...parsed, identity, audit };
+  const config = { ...parsed, identity, audit, policies: settlePolicies(parsed.policies, parsed.mode) };
   for (const message of [...problems, ...workerProblems(config), ...safetyProblems(config)]) ctx.addIssue({ code: "custom", message, input: parsed });
   return config;
 });

@@ -1,8 +1,12 @@
 /** The policy module: Cedar loading, entity building, evaluation, hot reload and decision cases. */
 export type * from "./types.js";
 export { V8_GUARD_FLAG } from "./v8-guard.js";
-export { digestPolicyDir, loadPolicySet } from "./load-policy-set.js";
-export type { LoadedPolicySet, PolicyInfo } from "./load-policy-set.js";
+export { digestPolicyDir, digestSnapshot, loadPolicySet, loadPolicySnapshot } from "./load-policy-set.js";
+export type { LoadedPolicySet, LoadPolicyOptions, PolicyInfo } from "./load-policy-set.js";
+export { MANIFEST_FILE, parseManifest, readPolicySnapshot, resolvePolicyRoot, sameSnapshot, verifyManifest } from "./policy-snapshot.js";
+export type { ManifestEntry, ParsedManifest, PolicySnapshot } from "./policy-snapshot.js";
+export { describeRemovals, removalsBetween } from "./policy-removals.js";
+export type { PolicyRemovals } from "./policy-removals.js";
 export { cedarUid, createEntityBuilder } from "./entity-builder.js";
 export type { CedarRequest, CedarUid, EntityBuilder, EntityTypeName } from "./entity-builder.js";
 export { createCedarEngine, decide, DEFAULT_SLOT, FAILED_FORBID } from "./cedar-engine.js";

@@ -15,10 +15,11 @@ import {
 } from "@cedar-policy/cedar-wasm/nodejs";
 import type { DetailedError, EntityJson, PolicyJson } from "@cedar-policy/cedar-wasm/nodejs";
 import { createHash } from "node:crypto";
-import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { PdpError } from "../errors.js";
 import { entityTypesRead } from "./entity-needs.js";
+import { ENTITY_DIR, isSetFile, MANIFEST_FILE, POLICY_DIR, readPolicySnapshot, SCHEMA_FILE, verifyManifest } from "./policy-snapshot.js";
+import type { PolicySnapshot } from "./policy-snapshot.js";
 import { jsonErrorIndex, SourceText, spanAt, splitPolicies } from "./policy-source.js";
 import type { PolicySpan } from "./policy-source.js";
 import { schemaActions, type PolicyScopes, type ScopedPolicy } from "./policy-partition.js";
@@ -81,12 +82,20 @@ export interface LoadedPolicySet {
    * policy-partition.ts). Absent on hand-built sets: the engine then evaluates the whole set.
    */
   readonly scopes?: PolicyScopes;
+  /**
+   * True when a manifest (`SHA256SUMS`) in the directory listed every file of this version and
+   * each matched its digest: the version was announced as a whole. Absent or false: no manifest.
+   */
+  readonly manifest?: boolean;
 }
 
-const SCHEMA_FILE = "schema.cedarschema";
+/** Options for {@link loadPolicySet} and {@link loadPolicySnapshot}. */
+export interface LoadPolicyOptions {
+  /** Refuse a directory without a `SHA256SUMS` manifest. Default false. */
+  readonly requireManifest?: boolean;
+}
+
 const OBLIGATIONS: readonly string[] = ["approval", "step_up"];
-const POLICY_DIR = "policies";
-const ENTITY_DIR = "entities";
 
 interface PolicyFile {
   readonly rel: string;
@@ -97,17 +106,44 @@ interface PolicyFile {
 }
 
 /**
- * Loads and checks a policy directory. Synchronous (start-up and reload only).
+ * Loads and checks a policy directory: reads it once ({@link readPolicySnapshot}), then
+ * {@link loadPolicySnapshot}. Synchronous (start-up and reload only).
  *
  * @throws PdpError `POLICY_INVALID` naming file:line [policy @id] and Cedar's message and help.
  */
-export function loadPolicySet(dir: string): LoadedPolicySet {
+export function loadPolicySet(dir: string, options: LoadPolicyOptions = {}): LoadedPolicySet {
+  return loadPolicySnapshot(readPolicySnapshot(dir), options);
+}
+
+/**
+ * Checks a policy directory's files as read once: the manifest first when there is one (or one is
+ * required), then schema, policies and entities. Nothing is read from disk here.
+ *
+ * @throws PdpError `POLICY_INVALID` naming file:line [policy @id] and Cedar's message and help.
+ */
+export function loadPolicySnapshot(snapshot: PolicySnapshot, options: LoadPolicyOptions = {}): LoadedPolicySet {
+  const { dir } = snapshot;
   const display = displayDir(dir);
   const where = (rel: string, line?: number): string => `${display}/${rel}${line === undefined ? "" : `:${line}`}`;
   const hashed: { rel: string; bytes: Buffer }[] = [];
+  const readText = (rel: string): string => {
+    const bytes = snapshot.files.get(rel);
+    if (!bytes) throw new PdpError("POLICY_INVALID", `${where(rel)}: ${snapshot.problems.get(rel) ?? "cannot read (ENOENT)"}`);
+    return bytes.toString("utf8");
+  };
+  const listFiles = (sub: string): string[] => {
+    const problem = snapshot.problems.get(sub);
+    if (problem) throw new PdpError("POLICY_INVALID", `${where(sub)}: ${problem}`);
+    return [...snapshot.files.keys()].filter((rel) => rel.startsWith(`${sub}/`) && isSetFile(rel));
+  };
+
+  // The manifest, before anything is parsed: a set that does not match it is not a version.
+  const manifestProblems = verifyManifest(snapshot, options.requireManifest ?? false, where);
+  if (manifestProblems.length > 0) throw invalid(manifestProblems);
+  const manifest = snapshot.files.has(MANIFEST_FILE);
 
   // Schema.
-  const schemaText = readText(dir, SCHEMA_FILE, where);
+  const schemaText = readText(SCHEMA_FILE);
   const schemaSource = new SourceText(schemaText);
   hashed.push({ rel: SCHEMA_FILE, bytes: schemaSource.bytes });
   const schemaCheck = checkParseSchema(schemaText);
@@ -123,8 +159,8 @@ export function loadPolicySet(dir: string): LoadedPolicySet {
   // Policies: parse each file on its own, so that errors point into the right file.
   const files: PolicyFile[] = [];
   const problems: string[] = [];
-  for (const rel of listFiles(dir, POLICY_DIR, ".cedar", where)) {
-    const source = new SourceText(readText(dir, rel, where));
+  for (const rel of listFiles(POLICY_DIR)) {
+    const source = new SourceText(readText(rel));
     hashed.push({ rel, bytes: source.bytes });
     const file: PolicyFile = { rel, source, spans: splitPolicies(source), offset: 0 };
     files.push(file);
@@ -220,8 +256,8 @@ export function loadPolicySet(dir: string): LoadedPolicySet {
   // Static entities: each file against the schema, then all together (duplicates across files).
   const entities: EntityJson[] = [];
   const entitySources: { rel: string; source: SourceText }[] = [];
-  for (const rel of listFiles(dir, ENTITY_DIR, ".json", where)) {
-    const source = new SourceText(readText(dir, rel, where));
+  for (const rel of listFiles(ENTITY_DIR)) {
+    const source = new SourceText(readText(rel));
     hashed.push({ rel, bytes: source.bytes });
     entitySources.push({ rel, source });
     const list = parseEntityFile(source, (line, msg) => `${where(rel, line)} ${msg}`);
@@ -261,6 +297,7 @@ export function loadPolicySet(dir: string): LoadedPolicySet {
     warnings,
     loadedAt: new Date(),
     scopes: { policies: scoped, actions: schemaActions(resolved.json) },
+    manifest,
   };
 }
 
@@ -282,27 +319,12 @@ function inTextOrder(parts: readonly string[]): string[] {
  * can. Equals {@link LoadedPolicySet.digest} for a directory that loads.
  */
 export function digestPolicyDir(dir: string): string | undefined {
-  const files: { rel: string; bytes: Buffer }[] = [];
-  const add = (rel: string): void => {
-    try {
-      files.push({ rel, bytes: readFileSync(path.join(dir, rel)) });
-    } catch {
-      // unreadable: left out
-    }
-  };
-  add(SCHEMA_FILE);
-  for (const [sub, ext] of [
-    [POLICY_DIR, ".cedar"],
-    [ENTITY_DIR, ".json"],
-  ] as const) {
-    try {
-      readdirSync(path.join(dir, sub), { withFileTypes: true })
-        .filter((e) => e.isFile() && e.name.endsWith(ext))
-        .forEach((e) => add(`${sub}/${e.name}`));
-    } catch {
-      // no such directory: nothing to add
-    }
-  }
+  return digestSnapshot(readPolicySnapshot(dir));
+}
+
+/** {@link digestPolicyDir} of files already read. */
+export function digestSnapshot(snapshot: PolicySnapshot): string | undefined {
+  const files = [...snapshot.files].filter(([rel]) => isSetFile(rel)).map(([rel, bytes]) => ({ rel, bytes }));
   if (files.length === 0) return undefined;
   files.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
   return digestOf(files);
@@ -324,31 +346,6 @@ function invalid(lines: readonly string[]): PdpError {
 function displayDir(dir: string): string {
   const rel = path.relative(process.cwd(), path.resolve(dir));
   return rel === "" ? "." : rel.startsWith("..") || path.isAbsolute(rel) ? path.resolve(dir) : rel.split(path.sep).join("/");
-}
-
-function readText(dir: string, rel: string, where: (rel: string) => string): string {
-  try {
-    return readFileSync(path.join(dir, rel), "utf8");
-  } catch (err) {
-    throw new PdpError("POLICY_INVALID", `${where(rel)}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`, {
-      cause: err,
-    });
-  }
-}
-
-function listFiles(dir: string, sub: string, ext: string, where: (rel: string) => string): string[] {
-  let names: string[];
-  try {
-    names = readdirSync(path.join(dir, sub), { withFileTypes: true })
-      .filter((e) => e.isFile() && e.name.endsWith(ext))
-      .map((e) => e.name);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT" && sub === ENTITY_DIR) return [];
-    throw new PdpError("POLICY_INVALID", `${where(sub)}: cannot list (${(err as NodeJS.ErrnoException).code ?? String(err)})`, {
-      cause: err,
-    });
-  }
-  return names.sort().map((n) => `${sub}/${n}`);
 }
 
 /** The error and its related errors, each with its own location. */

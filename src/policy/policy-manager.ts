@@ -13,16 +13,23 @@
  * deny, not misjudge — see cedar-engine.ts).
  *
  * A version that fails is refused: the old one stays in force; the diagnostics (file:line
- * [policy @id] message — help) are logged and kept in {@link PolicyManager.status}.
+ * [policy @id] message — help) are logged and kept in {@link PolicyManager.status}, marked
+ * superseded once a later attempt loads (or confirms) a whole version.
+ *
+ * Whole or not at all: a version is built from the files read once (policy-snapshot.ts), checked
+ * against `SHA256SUMS` when there is one; a watch reload waits until the files have settled
+ * (settle-watcher.ts); a version that drops policies or files is logged loudly and, with
+ * `unannouncedRemovals: "refuse"`, refused unless a manifest announces it (policy-removals.ts).
  */
-import { watch } from "node:fs";
-import type { FSWatcher } from "node:fs";
-import path from "node:path";
 import type { Logger } from "pino";
 import { PdpError } from "../errors.js";
 import { createCedarEngine } from "./cedar-engine.js";
-import { digestPolicyDir, loadPolicySet } from "./load-policy-set.js";
+import { digestSnapshot, loadPolicySnapshot } from "./load-policy-set.js";
 import type { LoadedPolicySet } from "./load-policy-set.js";
+import { readPolicySnapshot, sameSnapshot } from "./policy-snapshot.js";
+import type { PolicySnapshot } from "./policy-snapshot.js";
+import { describeRemovals, removalsBetween } from "./policy-removals.js";
+import { watchSettled } from "./settle-watcher.js";
 import type { PolicyEngine, PolicyStatus } from "./types.js";
 
 /** Options for {@link createPolicyManager}. */
@@ -33,8 +40,21 @@ export interface PolicyManagerOptions {
   readonly logger: Pick<Logger, "info" | "warn" | "error">;
   /** Watch the directory and its `policies/` and `entities/` subdirectories; default false. */
   readonly watch?: boolean;
-  /** Quiet time after the last file event before a watch reload; default 250 ms. */
-  readonly debounceMs?: number;
+  /**
+   * Watch reloads: how long the files must stay unchanged — no event, and read twice this far
+   * apart with the same bytes — before a version is built from them. Default 1000 ms.
+   */
+  readonly quietMs?: number;
+  /** Watch reloads: how long changes may go on before the attempt is refused (old version stays). Default 30000 ms. */
+  readonly settleTimeoutMs?: number;
+  /** Refuse a directory without a `SHA256SUMS` manifest (at start too). Default false. */
+  readonly requireManifest?: boolean;
+  /**
+   * A new version that lacks policies (by `@id`) or files of the one in force, without a manifest
+   * that announces it: `"refuse"` it, or `"allow"` it (logged loudly either way). Default `"allow"`
+   * (the config's default is `"refuse"` in production mode).
+   */
+  readonly unannouncedRemovals?: "refuse" | "allow";
   /** Clock for `loadedAt` / `lastErrorAt`; default `() => new Date()`. */
   readonly now?: () => Date;
   /**
@@ -115,8 +135,10 @@ export function createPolicyManager(options: PolicyManagerOptions): PolicyManage
   const slots = [`${prefix}:0`, `${prefix}:1`] as const;
 
   const counters = { reloads: 0, refusals: 0, unchanged: 0 };
-  let refusal: { error: string; at: Date; version?: string } | undefined;
+  let refusal: { error: string; at: Date; version?: string; supersededBy?: string; supersededAt?: Date } | undefined;
   let refusing = false;
+  const loadOptions = { requireManifest: options.requireManifest ?? false };
+  const removalPolicy = options.unannouncedRemovals ?? "allow";
 
   /** One loaded version in force: its engine wrapped so that `status()` is the manager's. */
   interface InForce {
@@ -141,7 +163,7 @@ export function createPolicyManager(options: PolicyManagerOptions): PolicyManage
 
   let inForce: InForce;
   try {
-    inForce = activate(loadPolicySet(dir), 0, "start");
+    inForce = activate(loadPolicySnapshot(readPolicySnapshot(dir), loadOptions), 0, "start");
   } catch (err) {
     throw PdpError.from(err, "POLICY_INVALID");
   }
@@ -163,6 +185,8 @@ export function createPolicyManager(options: PolicyManagerOptions): PolicyManage
         lastError: refusal.error,
         lastErrorAt: refusal.at,
         ...(refusal.version !== undefined && { refusedVersion: refusal.version }),
+        lastErrorSuperseded: refusal.supersededBy !== undefined,
+        ...(refusal.supersededBy !== undefined && { lastErrorSupersededBy: refusal.supersededBy, lastErrorSupersededAt: refusal.supersededAt }),
       }),
       refusing,
       loadReason: reason,
@@ -171,53 +195,106 @@ export function createPolicyManager(options: PolicyManagerOptions): PolicyManage
     };
   }
 
-  function reload(reason: string): ReloadResult {
-    const started = performance.now();
+  /** A later attempt loaded (or confirmed) a whole version: the last refusal is history now. */
+  function supersede(version: string): void {
+    refusing = false;
+    if (refusal && refusal.supersededBy === undefined) {
+      refusal.supersededBy = version;
+      refusal.supersededAt = now();
+    }
+  }
+
+  function refuse(err: unknown, reason: string, started: number, version: string | undefined): ReloadResult {
+    const e = PdpError.from(err, "POLICY_INVALID");
     const previousVersion = inForce.loaded.version;
+    refusal = { error: e.message, at: now(), ...(version !== undefined && { version }) };
+    refusing = true;
+    counters.refusals++;
+    const durationMs = performance.now() - started;
+    logger.error(
+      { reason, policyVersion: previousVersion, refusedVersion: refusal.version, diagnostics: e.message.split("\n"), durationMs },
+      `policy reload refused (${reason}); version ${previousVersion} stays in force:\n${e.message}`,
+    );
+    return {
+      ok: false,
+      error: e.message,
+      version: previousVersion,
+      ...(refusal.version !== undefined && { refusedVersion: refusal.version }),
+      durationMs,
+    };
+  }
+
+  /** Builds a version from files read once, and swaps it in — or refuses it. */
+  function apply(snapshot: PolicySnapshot, reason: string, started: number): ReloadResult {
+    const previous = inForce.loaded;
     let loaded: LoadedPolicySet;
     let next: InForce;
+    let removalNote: string | undefined;
     try {
-      loaded = loadPolicySet(dir);
-      if (loaded.digest === inForce.loaded.digest) {
+      loaded = loadPolicySnapshot(snapshot, loadOptions);
+      if (loaded.digest === previous.digest) {
         counters.unchanged++;
-        refusing = false;
-        return { ok: true, changed: false, version: previousVersion, previousVersion, durationMs: performance.now() - started };
+        supersede(previous.version);
+        return { ok: true, changed: false, version: previous.version, previousVersion: previous.version, durationMs: performance.now() - started };
+      }
+      const removals = removalsBetween(previous, loaded);
+      if (removals) {
+        removalNote = describeRemovals(removals);
+        if (!loaded.manifest && removalPolicy === "refuse")
+          throw new PdpError(
+            "POLICY_INVALID",
+            `${removalNote}, and no manifest (SHA256SUMS) announces it; policies.unannouncedRemovals is "refuse" (a half-written file looks the same — write a manifest for a deliberate removal)`,
+          );
       }
       next = activate(loaded, inForce.slotIndex === 0 ? 1 : 0, reason);
     } catch (err) {
-      const e = PdpError.from(err, "POLICY_INVALID");
-      const digest = digestPolicyDir(dir);
-      refusal = { error: e.message, at: now(), ...(digest !== undefined && { version: digest.slice(0, 16) }) };
-      refusing = true;
-      counters.refusals++;
-      const durationMs = performance.now() - started;
-      logger.error(
-        { reason, policyVersion: previousVersion, refusedVersion: refusal.version, diagnostics: e.message.split("\n"), durationMs },
-        `policy reload refused (${reason}); version ${previousVersion} stays in force:\n${e.message}`,
-      );
-      return {
-        ok: false,
-        error: e.message,
-        version: previousVersion,
-        ...(refusal.version !== undefined && { refusedVersion: refusal.version }),
-        durationMs,
-      };
+      const digest = digestSnapshot(snapshot);
+      return refuse(err, reason, started, digest?.slice(0, 16));
     }
     // The swap: one assignment, in the same synchronous step as the preparse above.
     inForce = next;
     options.onLoad?.(loaded);
-    refusing = false;
+    supersede(loaded.version);
     counters.reloads++;
     const durationMs = performance.now() - started;
+    if (removalNote)
+      logger.warn(
+        { reason, policyVersion: loaded.version, previousVersion: previous.version, announced: loaded.manifest === true },
+        `policy set reloaded WITH REMOVALS (${reason}): ${removalNote}${loaded.manifest ? " (announced by SHA256SUMS)" : ""}`,
+      );
     logger.info(
-      { reason, policyVersion: loaded.version, previousVersion, policies: loaded.policies.size, durationMs },
+      { reason, policyVersion: loaded.version, previousVersion: previous.version, policies: loaded.policies.size, manifest: loaded.manifest === true, durationMs },
       `policy set reloaded (${reason})`,
     );
     for (const w of loaded.warnings) logger.warn({ warning: w }, "policy validation warning");
-    return { ok: true, changed: true, version: loaded.version, previousVersion, durationMs };
+    return { ok: true, changed: true, version: loaded.version, previousVersion: previous.version, durationMs };
   }
 
-  const watcher = options.watch ? watchPolicyDir(dir, options.debounceMs ?? 250, () => reload("watch"), logger) : undefined;
+  function reload(reason: string): ReloadResult {
+    const started = performance.now();
+    // An explicit reload does not wait for a quiet period, but the files must read the same twice.
+    const snapshot = readPolicySnapshot(dir);
+    if (!sameSnapshot(snapshot, readPolicySnapshot(dir)))
+      return refuse(new PdpError("POLICY_INVALID", `${dir}: the files changed while they were read; reload again once the writes are done`), reason, started, undefined);
+    return apply(snapshot, reason, started);
+  }
+
+  const watcher = options.watch
+    ? watchSettled({
+        dir,
+        quietMs: options.quietMs ?? 1000,
+        settleTimeoutMs: options.settleTimeoutMs ?? 30_000,
+        logger,
+        onSettled: (snapshot) => void apply(snapshot, "watch", performance.now()),
+        onUnsettled: (waitedMs) =>
+          void refuse(
+            new PdpError("POLICY_INVALID", `${dir}: the files kept changing for ${waitedMs} ms (policies.settleTimeoutMs); the next quiet period loads them`),
+            "watch",
+            performance.now(),
+            undefined,
+          ),
+      })
+    : undefined;
 
   return {
     current: () => inForce.engine,
@@ -228,66 +305,3 @@ export function createPolicyManager(options: PolicyManagerOptions): PolicyManage
   };
 }
 
-/**
- * Watches `dir`, `dir/policies` and `dir/entities` (non-recursive `fs.watch` on each: recursive
- * watching is not reliable on Linux with Node 20) and calls `onChange` once things have been
- * quiet for `debounceMs`. The watchers are re-established after every change, so directories
- * that are created, deleted or swapped (editors' atomic saves, Kubernetes ConfigMap symlink
- * swaps) keep being watched. Watchers do not keep the process alive.
- */
-function watchPolicyDir(
-  dir: string,
-  debounceMs: number,
-  onChange: () => void,
-  logger: Pick<Logger, "warn">,
-): { close(): void } {
-  const watchers = new Map<string, FSWatcher>();
-  let timer: NodeJS.Timeout | undefined;
-  let closed = false;
-
-  const schedule = (): void => {
-    if (closed) return;
-    if (timer) clearTimeout(timer);
-    timer = setTimeout(fire, debounceMs);
-    timer.unref();
-  };
-  const fire = (): void => {
-    timer = undefined;
-    if (closed) return;
-    rewatch();
-    try {
-      onChange();
-    } catch (err) {
-      // reload() does not throw; keep the watcher alive whatever happens.
-      logger.warn({ err }, "policy watch reload failed");
-    }
-  };
-  const watchOne = (target: string): void => {
-    try {
-      const w = watch(target, { persistent: false }, schedule);
-      w.on("error", () => {
-        w.close();
-        watchers.delete(target);
-        schedule();
-      });
-      watchers.set(target, w);
-    } catch {
-      // Missing (e.g. no entities/ yet): the root watcher sees it appear.
-    }
-  };
-  const rewatch = (): void => {
-    for (const w of watchers.values()) w.close();
-    watchers.clear();
-    for (const target of [dir, path.join(dir, "policies"), path.join(dir, "entities")]) watchOne(target);
-  };
-
-  rewatch();
-  return {
-    close() {
-      closed = true;
-      if (timer) clearTimeout(timer);
-      for (const w of watchers.values()) w.close();
-      watchers.clear();
-    },
-  };
-}

@@ -111,14 +111,23 @@ export interface PolicyStatus {
   readonly entityCount: number;
   /**
    * The diagnostics of the last refused reload (one line per problem: `file:line [policy @id]
-   * message — help: …`). Kept after a later successful reload: compare `lastErrorAt` with
-   * `loadedAt`, or read {@link PolicyStatus.refusing}.
+   * message — help: …`). Kept after a later successful reload, marked by
+   * {@link PolicyStatus.lastErrorSuperseded}.
    */
   readonly lastError?: string;
   /** When the last reload was refused. */
   readonly lastErrorAt?: Date;
   /** The version (16 hex) of the refused files, when they could be read. */
   readonly refusedVersion?: string;
+  /**
+   * With a `lastError`: true once a later reload loaded a version (or found the files back at the
+   * version in force) — the refusal is history, not the current state.
+   */
+  readonly lastErrorSuperseded?: boolean;
+  /** The version that superseded the last refusal. */
+  readonly lastErrorSupersededBy?: string;
+  /** When the last refusal was superseded. */
+  readonly lastErrorSupersededAt?: Date;
   /** True when the most recent reload attempt was refused (the files on disk are not in force). */
   readonly refusing?: boolean;
   /** Why the version in force was loaded: `"start"`, `"watch"`, `"SIGHUP"`, … (policy manager only). */

@@ -48,6 +48,10 @@ export function adminHandlers(core: Pick<DecisionCore, "revoke">, policy: () => 
           entityCount: s.entityCount,
           lastError: s.lastError ?? "",
           ...(s.lastErrorAt && { lastErrorAt: timestampFromDate(s.lastErrorAt) }),
+          lastErrorSuperseded: s.lastErrorSuperseded ?? false,
+          lastErrorSupersededBy: s.lastErrorSupersededBy ?? "",
+          ...(s.lastErrorSupersededAt && { lastErrorSupersededAt: timestampFromDate(s.lastErrorSupersededAt) }),
+          refusing: s.refusing ?? false,
         },
       };
     },

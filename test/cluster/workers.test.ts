@@ -30,10 +30,14 @@ test("two workers share one port and the Redis sessions; SIGHUP and SIGTERM reac
     await deleteKeysUnder(c, prefix);
     c.disconnect();
   });
-  // Wait until both workers listen (the primary says so).
-  for (let i = 0; i < 100 && !/mcp-pdp workers serving/.test(pdp.stderr()); i++) await new Promise((r) => setTimeout(r, 100));
+  // Wait until both workers listen: the primary says so, and each worker logs its own line — a
+  // worker's line may reach stderr a little after the primary's (busy machine), so wait for all
+  // three, bounded.
+  const serving = () => (pdp.stderr().match(/"msg":"mcp-pdp serving"/g) ?? []).length;
+  const deadline = Date.now() + 30_000;
+  while ((!/mcp-pdp workers serving/.test(pdp.stderr()) || serving() < 2) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   assert.match(pdp.stderr(), /"workers":2,"msg":"mcp-pdp workers serving"/);
-  assert.equal((pdp.stderr().match(/"msg":"mcp-pdp serving"/g) ?? []).length, 2, "two worker processes serve");
+  assert.equal(serving(), 2, "two worker processes serve");
 
   const ids = {
     userToken: await mintDevToken("user", { audience: SERVER }),

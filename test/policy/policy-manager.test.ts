@@ -32,7 +32,7 @@ function memoryLogger() {
   return { lines, logger: { info: at("info"), warn: at("warn"), error: at("error") } as never };
 }
 
-function manager(dir: string, extra: { watch?: boolean; debounceMs?: number } = {}) {
+function manager(dir: string, extra: { watch?: boolean; quietMs?: number } = {}) {
   const { lines, logger } = memoryLogger();
   const m = createPolicyManager({ dir, logger, ...extra });
   managers.push(m);
@@ -215,7 +215,7 @@ test("reload() of unchanged files swaps nothing", () => {
 
 test("watch: a change loads; a broken file is refused and the old version stays; the fix loads", async () => {
   const dir = copyShipped();
-  const { m } = manager(dir, { watch: true, debounceMs: 30 });
+  const { m } = manager(dir, { watch: true, quietMs: 30 });
   const v0 = m.current().version;
 
   // A new policy file (policies/ is watched).

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file mcppdp/v1/admin.proto.
  */
 export const file_mcppdp_v1_admin: GenFile = /*@__PURE__*/
-  fileDesc("ChVtY3BwZHAvdjEvYWRtaW4ucHJvdG8SCW1jcHBkcC52MSIqCgdVc2VyUmVmEg4KBmlzc3VlchgBIAEoCRIPCgdzdWJqZWN0GAIgASgJIqABCg1SZXZva2VSZXF1ZXN0EhQKCnNlc3Npb25faWQYASABKAlIABISCghhZ2VudF9pZBgCIAEoCUgAEiIKBHVzZXIYAyABKAsyEi5tY3BwZHAudjEuVXNlclJlZkgAEhMKCWNsaWVudF9pZBgEIAEoCUgAEhIKCHRva2VuX2lkGAUgASgJSAASDgoGcmVhc29uGAYgASgJQggKBnRhcmdldCJYCg5SZXZva2VSZXNwb25zZRIuCgpyZXZva2VkX2F0GAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIWCg5zZXNzaW9uc19lbmRlZBgCIAEoAyIYChZHZXRQb2xpY3lTdGF0dXNSZXF1ZXN0IkIKF0dldFBvbGljeVN0YXR1c1Jlc3BvbnNlEicKBnN0YXR1cxgBIAEoCzIXLm1jcHBkcC52MS5Qb2xpY3lTdGF0dXMiwQEKDFBvbGljeVN0YXR1cxIPCgd2ZXJzaW9uGAEgASgJEi0KCWxvYWRlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMcG9saWN5X2NvdW50GAMgASgFEhQKDGVudGl0eV9jb3VudBgEIAEoBRISCgpsYXN0X2Vycm9yGAUgASgJEjEKDWxhc3RfZXJyb3JfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wMqcBCgxBZG1pblNlcnZpY2USPQoGUmV2b2tlEhgubWNwcGRwLnYxLlJldm9rZVJlcXVlc3QaGS5tY3BwZHAudjEuUmV2b2tlUmVzcG9uc2USWAoPR2V0UG9saWN5U3RhdHVzEiEubWNwcGRwLnYxLkdldFBvbGljeVN0YXR1c1JlcXVlc3QaIi5tY3BwZHAudjEuR2V0UG9saWN5U3RhdHVzUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("ChVtY3BwZHAvdjEvYWRtaW4ucHJvdG8SCW1jcHBkcC52MSIqCgdVc2VyUmVmEg4KBmlzc3VlchgBIAEoCRIPCgdzdWJqZWN0GAIgASgJIqABCg1SZXZva2VSZXF1ZXN0EhQKCnNlc3Npb25faWQYASABKAlIABISCghhZ2VudF9pZBgCIAEoCUgAEiIKBHVzZXIYAyABKAsyEi5tY3BwZHAudjEuVXNlclJlZkgAEhMKCWNsaWVudF9pZBgEIAEoCUgAEhIKCHRva2VuX2lkGAUgASgJSAASDgoGcmVhc29uGAYgASgJQggKBnRhcmdldCJYCg5SZXZva2VSZXNwb25zZRIuCgpyZXZva2VkX2F0GAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIWCg5zZXNzaW9uc19lbmRlZBgCIAEoAyIYChZHZXRQb2xpY3lTdGF0dXNSZXF1ZXN0IkIKF0dldFBvbGljeVN0YXR1c1Jlc3BvbnNlEicKBnN0YXR1cxgBIAEoCzIXLm1jcHBkcC52MS5Qb2xpY3lTdGF0dXMi0gIKDFBvbGljeVN0YXR1cxIPCgd2ZXJzaW9uGAEgASgJEi0KCWxvYWRlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMcG9saWN5X2NvdW50GAMgASgFEhQKDGVudGl0eV9jb3VudBgEIAEoBRISCgpsYXN0X2Vycm9yGAUgASgJEjEKDWxhc3RfZXJyb3JfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEh0KFWxhc3RfZXJyb3Jfc3VwZXJzZWRlZBgHIAEoCBIgChhsYXN0X2Vycm9yX3N1cGVyc2VkZWRfYnkYCCABKAkSPAoYbGFzdF9lcnJvcl9zdXBlcnNlZGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghyZWZ1c2luZxgKIAEoCDKnAQoMQWRtaW5TZXJ2aWNlEj0KBlJldm9rZRIYLm1jcHBkcC52MS5SZXZva2VSZXF1ZXN0GhkubWNwcGRwLnYxLlJldm9rZVJlc3BvbnNlElgKD0dldFBvbGljeVN0YXR1cxIhLm1jcHBkcC52MS5HZXRQb2xpY3lTdGF0dXNSZXF1ZXN0GiIubWNwcGRwLnYxLkdldFBvbGljeVN0YXR1c1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * @generated from message mcppdp.v1.UserRef
@@ -165,6 +165,8 @@ export type PolicyStatus = Message<"mcppdp.v1.PolicyStatus"> & {
   entityCount: number;
 
   /**
+   * The diagnostics of the last refused reload (kept after a later good one: see last_error_superseded).
+   *
    * @generated from field: string last_error = 5;
    */
   lastError: string;
@@ -173,6 +175,33 @@ export type PolicyStatus = Message<"mcppdp.v1.PolicyStatus"> & {
    * @generated from field: google.protobuf.Timestamp last_error_at = 6;
    */
   lastErrorAt?: Timestamp | undefined;
+
+  /**
+   * True once a later reload loaded a version (or found the files back at the version in force):
+   * last_error is then history, not the current state.
+   *
+   * @generated from field: bool last_error_superseded = 7;
+   */
+  lastErrorSuperseded: boolean;
+
+  /**
+   * The version that superseded the last refusal.
+   *
+   * @generated from field: string last_error_superseded_by = 8;
+   */
+  lastErrorSupersededBy: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp last_error_superseded_at = 9;
+   */
+  lastErrorSupersededAt?: Timestamp | undefined;
+
+  /**
+   * True when the most recent reload attempt was refused: the files on disk are not in force.
+   *
+   * @generated from field: bool refusing = 10;
+   */
+  refusing: boolean;
 };
 
 /**
