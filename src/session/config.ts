@@ -74,7 +74,7 @@ export const redisStoreConfigSchema = z.strictObject({
     .min(10)
     .max(60000)
     .default(250)
-    .meta({ description: "Deadline of each store operation in ms; past it a decision is DENY STORE_UNAVAILABLE." }),
+    .meta({ description: "Deadline of each store operation in ms; past it a decision is DENY STORE_UNAVAILABLE (extended once when the event loop, not the store, was late)." }),
 });
 
 /** Redis settings. */

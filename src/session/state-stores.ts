@@ -29,6 +29,11 @@ export interface StateStores {
   close(): Promise<void>;
 }
 
+/** The client's own per-command timeout: a backstop well past the stores' deadline (4×, at least 2 s). */
+export function clientBackstopMs(deadlineMs: number): number {
+  return Math.max(2000, 4 * deadlineMs);
+}
+
 /** Builds the configured stores: in-memory for one process, or Redis for any number of replicas. */
 export function createStateStores(config: StoreConfig, logger: Logger): StateStores {
   const listeners: ((healthy: boolean) => void)[] = [];
@@ -62,7 +67,9 @@ export function createStateStores(config: StoreConfig, logger: Logger): StateSto
     ...(r.url !== undefined && { url: r.url }),
     ...(r.sentinel !== undefined && { sentinel: r.sentinel }),
     ...(r.cluster !== undefined && { cluster: r.cluster }),
-    commandTimeoutMs: r.deadlineMs,
+    // The stores' deadline is redisGuard's (it tells a slow store from a busy event loop); the
+    // client's own timeout is only a backstop for commands nobody guards, well past it.
+    commandTimeoutMs: clientBackstopMs(r.deadlineMs),
     onError: (err) => {
       if (Date.now() - lastError > 5000) logger.warn({ err: err.message, store: "redis" }, "store connection error");
       lastError = Date.now();

@@ -87,15 +87,17 @@ function ping(port: number): Promise<boolean> {
  */
 export class PrivateRedis {
   readonly port: number;
+  readonly #args: readonly string[];
   #child: ChildProcess | undefined;
 
-  private constructor(port: number) {
+  private constructor(port: number, args: readonly string[]) {
     this.port = port;
+    this.#args = args;
   }
 
-  /** Starts one on a free port (or `port`). */
-  static async start(port?: number): Promise<PrivateRedis> {
-    const r = new PrivateRedis(port ?? (await freePort()));
+  /** Starts one on a free port (or `port`), with extra `redis-server` arguments. */
+  static async start(options: { port?: number; args?: readonly string[] } = {}): Promise<PrivateRedis> {
+    const r = new PrivateRedis(options.port ?? (await freePort()), options.args ?? []);
     await r.#spawn();
     return r;
   }
@@ -111,7 +113,7 @@ export class PrivateRedis {
   }
 
   async #spawn(): Promise<void> {
-    const child = spawn("redis-server", ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
+    const child = spawn("redis-server", ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", ...this.#args], {
       stdio: "ignore",
     });
     let failed: Error | undefined;
