@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import net from "node:net";
-import type { Redis } from "ioredis";
+import type { Cluster, Redis } from "ioredis";
 import { createRedisConnection } from "../../src/session/redis-connection.js";
 import type { RedisClient, RedisConnectionOptions } from "../../src/session/redis-connection.js";
 
@@ -34,20 +34,27 @@ function globEscape(s: string): string {
 export async function deleteKeysUnder(client: RedisClient, prefix: string): Promise<number> {
   if (!prefix.startsWith("test:")) throw new Error(`refusing to clean a non-test prefix: ${prefix}`);
   const keys = await keysUnder(client, prefix);
+  if (client.isCluster) {
+    // Keys in many slots: one UNLINK each (auto-pipelining batches them per node).
+    await Promise.all(keys.map((k) => client.unlink(k)));
+    return keys.length;
+  }
   for (let i = 0; i < keys.length; i += 500) await client.unlink(...keys.slice(i, i + 500));
   return keys.length;
 }
 
-/** Every key under `prefix` (SCAN MATCH), sorted. */
+/** Every key under `prefix` (SCAN MATCH; on a Cluster, on every master), sorted. */
 export async function keysUnder(client: RedisClient, prefix: string): Promise<string[]> {
-  const c = client as Redis;
   const out = new Set<string>();
-  let cursor = "0";
-  do {
-    const [next, batch] = await c.scan(cursor, "MATCH", `${globEscape(prefix)}*`, "COUNT", 1000);
-    cursor = next;
-    for (const k of batch) if (k.startsWith(prefix)) out.add(k);
-  } while (cursor !== "0");
+  const nodes: Redis[] = client.isCluster ? (client as Cluster).nodes("master") : [client as Redis];
+  for (const c of nodes) {
+    let cursor = "0";
+    do {
+      const [next, batch] = await c.scan(cursor, "MATCH", `${globEscape(prefix)}*`, "COUNT", 1000);
+      cursor = next;
+      for (const k of batch) if (k.startsWith(prefix)) out.add(k);
+    } while (cursor !== "0");
+  }
   return [...out].sort();
 }
 
