@@ -79,6 +79,12 @@ export async function waitFor(what: string, check: () => Promise<boolean>, ms = 
   }
 }
 
+/** Every node process still running: killed when the test process exits, whatever happened. */
+const live = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const child of live) child.kill("SIGKILL");
+});
+
 /** A redis-server (or sentinel) process of a topology. */
 export class RedisNode {
   readonly port: number;
@@ -90,10 +96,8 @@ export class RedisNode {
     this.#child = spawn("redis-server", [...args], { cwd, stdio: "ignore" });
     this.#child.on("error", () => {});
     this.exited = new Promise((r) => this.#child.once("exit", () => r()));
-    const child = this.#child;
-    process.once("exit", () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-    });
+    live.add(this.#child);
+    this.#child.once("exit", () => live.delete(this.#child));
   }
 
   get address(): RedisNodeAddress {
