@@ -75,6 +75,12 @@ export const redisStoreConfigSchema = z.strictObject({
     .max(60000)
     .default(250)
     .meta({ description: "Deadline of each store operation in ms; past it a decision is DENY STORE_UNAVAILABLE (extended once when the event loop, not the store, was late)." }),
+  confirmReplicas: z
+    .int()
+    .min(0)
+    .max(16)
+    .default(0)
+    .meta({ description: "Replicas that must confirm every write (Redis WAIT) before it counts, so that a failover cannot lose an ALLOW's history append or a revocation; 0: none." }),
 });
 
 /** Redis settings. */

@@ -77,7 +77,7 @@ export function createStateStores(config: StoreConfig, logger: Logger): StateSto
   });
   client.on("ready", () => setHealthy(true));
   client.on("close", () => setHealthy(false));
-  const common = { client, keyPrefix: r.keyPrefix, deadlineMs: r.deadlineMs };
+  const common = { client, keyPrefix: r.keyPrefix, deadlineMs: r.deadlineMs, confirmReplicas: r.confirmReplicas };
   const sessions = new RedisSessionStore(common);
   const revocations = new RedisRevocationStore(common);
   return {

@@ -38,7 +38,7 @@ function session(): NewSession {
 }
 
 async function redisStores(url: string, keyPrefix: string): Promise<StateStores> {
-  const stores = createStateStores({ backend: "redis", redis: { url, keyPrefix, deadlineMs: DEADLINE_MS } }, pino({ level: "silent" }));
+  const stores = createStateStores({ backend: "redis", redis: { url, keyPrefix, deadlineMs: DEADLINE_MS, confirmReplicas: 0 } }, pino({ level: "silent" }));
   const started = Date.now();
   while (!stores.healthy()) {
     if (Date.now() - started > 10_000) {

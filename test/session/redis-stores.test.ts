@@ -255,6 +255,31 @@ describe("redis: outage", () => {
   });
 });
 
+describe("redis: replica confirmation", () => {
+  test("confirmReplicas: a write fewer replicas confirm than asked fails STORE_UNAVAILABLE (fail closed)", { timeout: 30_000 }, async () => {
+    const keyPrefix = uniquePrefix("confirm");
+    const client = await testClient();
+    try {
+      const replicas = Number(/connected_slaves:(\d+)/.exec(await client.info("replication"))?.[1] ?? 0);
+      const plain = new RedisSessionStore({ client, keyPrefix });
+      const s = session(60_000);
+      await plain.create(s);
+      const opts = { client, keyPrefix, deadlineMs: 300, confirmReplicas: replicas + 1 };
+      const confirmed = new RedisSessionStore(opts);
+      const unavailable = (e: unknown) => e instanceof PdpError && e.code === "STORE_UNAVAILABLE";
+      await assert.rejects(confirmed.create(session(60_000)), unavailable);
+      await assert.rejects(confirmed.appendCall(s.id, { tool: "t", labels: [], risk: 1 }), unavailable);
+      await assert.rejects(confirmed.end(s.id, "ended"), unavailable);
+      await assert.rejects(new RedisRevocationStore(opts).revoke({ kind: "agent", value: "a", at: Date.now(), ttlMs: 1000 }), unavailable);
+      assert.equal((await confirmed.get(s.id))?.id, s.id, "reads need no confirmation");
+      assert.throws(() => new RedisSessionStore({ client, keyPrefix, confirmReplicas: -1 }), (e) => e instanceof PdpError && e.code === "CONFIG_INVALID");
+    } finally {
+      await deleteKeysUnder(client, keyPrefix);
+      await client.quit();
+    }
+  });
+});
+
 describe("redis: connection options", () => {
   test("exactly one of url, sentinel, cluster; bad values are CONFIG_INVALID", () => {
     const bad = (o: Parameters<typeof createRedisConnection>[0]) =>

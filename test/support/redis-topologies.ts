@@ -125,7 +125,8 @@ export class RedisNode {
 }
 
 function serverArgs(port: number, dir: string, extra: readonly string[] = []): string[] {
-  return ["--port", String(port), "--bind", HOST, "--dir", dir, "--save", "", "--appendonly", "no", ...extra];
+  // No diskless-sync delay: a replica re-pointed at a new master after a failover syncs at once.
+  return ["--port", String(port), "--bind", HOST, "--dir", dir, "--save", "", "--appendonly", "no", "--repl-diskless-sync-delay", "0", ...extra];
 }
 
 /** A local Redis Cluster. */
@@ -196,11 +197,13 @@ export async function startRedisCluster(options: { masters?: number; replicasPer
         throw new Error(`no node serves ${key}`);
       },
       async healthy(ms = 30_000) {
-        await waitFor("cluster_state:ok on every node", async () => {
+        await waitFor("cluster_state:ok on every node, every replica in sync", async () => {
           for (const n of nodes) {
             if (!n.running) continue;
             const info = (await ask(n.port, "CLUSTER", "INFO")) as string | undefined;
             if (!info?.includes("cluster_state:ok")) return false;
+            const repl = String(await ask(n.port, "INFO", "replication"));
+            if (repl.includes("role:slave") && !repl.includes("master_link_status:up")) return false;
           }
           return true;
         }, ms);
@@ -215,12 +218,14 @@ export async function startRedisCluster(options: { masters?: number; replicasPer
   }
 }
 
-/** A primary/replica pair watched by Sentinel. */
+/** A primary and its replicas, watched by Sentinel. */
 export interface RedisSentinelTopology {
   /** The monitored master's name. */
   readonly name: string;
   readonly primary: RedisNode;
+  /** The first replica. */
   readonly replica: RedisNode;
+  readonly replicas: readonly RedisNode[];
   readonly sentinel: RedisNode;
   /** Sentinel addresses for the client. */
   readonly sentinels: readonly RedisNodeAddress[];
@@ -230,10 +235,10 @@ export interface RedisSentinelTopology {
 }
 
 /**
- * Starts a primary, one replica of it, and one Sentinel (`redis-server FILE --sentinel`, quorum 1)
- * that fails over after `downAfterMs` without an answer from the primary.
+ * Starts a primary, `replicas` replicas of it (default 1), and one Sentinel (`redis-server FILE
+ * --sentinel`, quorum 1) that fails over after `downAfterMs` without an answer from the primary.
  */
-export async function startRedisSentinel(options: { downAfterMs?: number; name?: string } = {}): Promise<RedisSentinelTopology> {
+export async function startRedisSentinel(options: { downAfterMs?: number; name?: string; replicas?: number } = {}): Promise<RedisSentinelTopology> {
   requireRedisBinaries();
   const name = options.name ?? "mymaster";
   const dir = mkdtempSync(path.join(tmpdir(), "mcp-pdp-sentinel-"));
@@ -244,12 +249,18 @@ export async function startRedisSentinel(options: { downAfterMs?: number; name?:
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    const [pPort, rPort, sPort] = [await freeNodePort(taken), await freeNodePort(taken), await freeNodePort(taken)];
-    const primary = new RedisNode(pPort!, serverArgs(pPort!, dir, ["--dbfilename", `dump-${pPort}.rdb`]), dir);
-    const replica = new RedisNode(rPort!, serverArgs(rPort!, dir, ["--dbfilename", `dump-${rPort}.rdb`, "--replicaof", HOST, String(pPort)]), dir);
-    nodes.push(primary, replica);
-    await Promise.all([primary.ready(), replica.ready()]);
-    await waitFor("the replica in sync", async () => String(await ask(rPort!, "INFO", "replication")).includes("master_link_status:up"));
+    const pPort = await freeNodePort(taken);
+    const sPort = await freeNodePort(taken);
+    const primary = new RedisNode(pPort, serverArgs(pPort, dir, ["--dbfilename", `dump-${pPort}.rdb`]), dir);
+    nodes.push(primary);
+    const replicas: RedisNode[] = [];
+    for (let i = 0; i < (options.replicas ?? 1); i++) {
+      const rPort = await freeNodePort(taken);
+      replicas.push(new RedisNode(rPort, serverArgs(rPort, dir, ["--dbfilename", `dump-${rPort}.rdb`, "--replicaof", HOST, String(pPort)]), dir));
+    }
+    nodes.push(...replicas);
+    await Promise.all(nodes.map((n) => n.ready()));
+    for (const r of replicas) await waitFor("the replicas in sync", async () => String(await ask(r.port, "INFO", "replication")).includes("master_link_status:up"));
     const conf = path.join(dir, "sentinel.conf");
     writeFileSync(
       conf,
@@ -264,21 +275,22 @@ export async function startRedisSentinel(options: { downAfterMs?: number; name?:
         "",
       ].join("\n"),
     );
-    const sentinel = new RedisNode(sPort!, [conf, "--sentinel"], dir);
+    const sentinel = new RedisNode(sPort, [conf, "--sentinel"], dir);
     nodes.push(sentinel);
     await sentinel.ready();
-    await waitFor("Sentinel to know the replica", async () => {
-      const reps = (await ask(sPort!, "SENTINEL", "REPLICAS", name)) as unknown[] | undefined;
-      return Array.isArray(reps) && reps.length > 0;
+    await waitFor("Sentinel to know the replicas", async () => {
+      const reps = (await ask(sPort, "SENTINEL", "REPLICAS", name)) as unknown[] | undefined;
+      return Array.isArray(reps) && reps.length === replicas.length;
     });
     return {
       name,
       primary,
-      replica,
+      replica: replicas[0]!,
+      replicas,
       sentinel,
       sentinels: [sentinel.address],
       async masterPort() {
-        const r = (await ask(sPort!, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", name)) as [string, string] | undefined;
+        const r = (await ask(sPort, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", name)) as [string, string] | undefined;
         return r ? Number(r[1]) : undefined;
       },
       stop,
