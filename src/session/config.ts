@@ -1,6 +1,6 @@
 /** Settings of delegated sessions (`sessions`) and of the state store (`store`). */
 import { z } from "zod";
-import type { RedisClusterOptions, RedisSentinelOptions } from "./redis-connection.js";
+import type { RedisClusterOptions, RedisSentinelOptions } from "../redis/connection.js";
 
 const SESSION_TTL_SECONDS = 900;
 

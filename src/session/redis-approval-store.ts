@@ -2,10 +2,10 @@ import { PdpError } from "../errors.js";
 import { approvalCallKey, approvalState, newApprovalId } from "./approval-call.js";
 import type { ApprovalCall, ApprovalFilter, ApprovalRecord, ApprovalRequest, ApprovalStore } from "./approval-types.js";
 import { matches } from "./memory-approval-store.js";
-import type { RedisClient } from "./redis-connection.js";
-import { redisGuard } from "./redis-guard.js";
+import type { RedisClient } from "../redis/connection.js";
+import { redisGuard } from "../redis/deadline.js";
 import { RedisKeys } from "./redis-keys.js";
-import { RedisScript, replicaConfirmation, type ReplicaConfirmation } from "./redis-script.js";
+import { RedisScript, replicaConfirmation, type ReplicaConfirmation } from "../redis/script.js";
 
 /** Options for {@link RedisApprovalStore}. */
 export interface RedisApprovalStoreOptions {

@@ -3,11 +3,11 @@ import { PdpError } from "../errors.js";
 import { validateRevocation, validateSubjects } from "./input-validation.js";
 import { matchRevocation, revocationTargets } from "./match-revocation.js";
 import type { RevocationTarget } from "./match-revocation.js";
-import type { RedisClient } from "./redis-connection.js";
-import { redisGuard } from "./redis-guard.js";
+import type { RedisClient } from "../redis/connection.js";
+import { redisGuard } from "../redis/deadline.js";
 import { RedisKeys } from "./redis-keys.js";
 import { decodeRevocation } from "./redis-revocation-codec.js";
-import { RedisScript, replicaConfirmation, type ReplicaConfirmation } from "./redis-script.js";
+import { RedisScript, replicaConfirmation, type ReplicaConfirmation } from "../redis/script.js";
 import type { RevocationEvent, RevocationInput, RevocationListener, RevocationRecord, RevocationStore, RevocationSubjects } from "./types.js";
 
 /** Options for {@link RedisRevocationStore}. */

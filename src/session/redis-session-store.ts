@@ -1,10 +1,10 @@
 import { PdpError } from "../errors.js";
 import { validateCall, validateNewSession, validateSessionId, validateSubjectRef } from "./input-validation.js";
-import type { RedisClient } from "./redis-connection.js";
-import { redisGuard } from "./redis-guard.js";
-import { pipelineResults } from "./pipeline-results.js";
+import type { RedisClient } from "../redis/connection.js";
+import { redisGuard } from "../redis/deadline.js";
+import { pipelineResults } from "../redis/pipeline-results.js";
 import { RedisKeys } from "./redis-keys.js";
-import { RedisScript, replicaConfirmation, type ReplicaConfirmation } from "./redis-script.js";
+import { RedisScript, replicaConfirmation, type ReplicaConfirmation } from "../redis/script.js";
 import { decodeSession, encodeSession } from "./redis-session-codec.js";
 import { userRef } from "./user-ref.js";
 import type {

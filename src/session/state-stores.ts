@@ -6,7 +6,7 @@ import { MemoryDecisionStateReader } from "./memory-decision-state-reader.js";
 import { RedisApprovalStore } from "./redis-approval-store.js";
 import { MemoryRevocationStore } from "./memory-revocation-store.js";
 import { MemorySessionStore } from "./memory-session-store.js";
-import { createRedisConnection, type RedisClient } from "./redis-connection.js";
+import { createRedisConnection, type RedisClient } from "../redis/connection.js";
 import { RedisDecisionStateReader } from "./redis-decision-state-reader.js";
 import { RedisRevocationStore } from "./redis-revocation-store.js";
 import { RedisSessionStore } from "./redis-session-store.js";

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { test } from "node:test";
-import type { RedisConnectionOptions } from "../../src/session/redis-connection.js";
+import type { RedisConnectionOptions } from "../../src/redis/connection.js";
 import { deleteKeysUnder, uniquePrefix } from "../support/redis.js";
 import { startRedisCluster, startRedisSentinel } from "../support/redis-topologies.js";
 import { summary, twoReplicaScenario } from "../support/replica-scenario.js";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { Cluster, Redis } from "ioredis";
 import { PdpError } from "../../src/errors.js";
-import { createRedisConnection } from "../../src/session/redis-connection.js";
+import { createRedisConnection } from "../../src/redis/connection.js";
 import { RedisDecisionStateReader } from "../../src/session/redis-decision-state-reader.js";
 import { RedisKeys } from "../../src/session/redis-keys.js";
 import { RedisRevocationStore } from "../../src/session/redis-revocation-store.js";

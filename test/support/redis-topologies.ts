@@ -10,7 +10,7 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Redis } from "ioredis";
-import type { RedisNodeAddress } from "../../src/session/redis-connection.js";
+import type { RedisNodeAddress } from "../../src/redis/connection.js";
 
 const HOST = "127.0.0.1";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -8,8 +8,8 @@ import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import net from "node:net";
 import type { Cluster, Redis } from "ioredis";
-import { createRedisConnection } from "../../src/session/redis-connection.js";
-import type { RedisClient, RedisConnectionOptions } from "../../src/session/redis-connection.js";
+import { createRedisConnection } from "../../src/redis/connection.js";
+import type { RedisClient, RedisConnectionOptions } from "../../src/redis/connection.js";
 
 /** The shared test Redis. */
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";

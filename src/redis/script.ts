@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { PdpError } from "../errors.js";
-import type { RedisClient } from "./redis-connection.js";
+import type { RedisClient } from "./connection.js";
 
 /**
  * Replica confirmation of a write (`WAIT numreplicas timeout`): the write counts only once this many
@@ -19,6 +19,9 @@ export function replicaConfirmation(replicas: number | undefined, deadlineMs: nu
   if (!Number.isInteger(replicas) || replicas < 0) throw new PdpError("CONFIG_INVALID", "confirmReplicas must be an integer ≥ 0");
   return { replicas, timeoutMs: Math.max(1, Math.floor(deadlineMs)) };
 }
+
+/** What running a script needs of a client (standalone, Sentinel or Cluster). */
+export type ScriptClient = Pick<RedisClient, "evalsha" | "eval" | "pipeline">;
 
 function isNoScript(err: unknown): boolean {
   return String((err as Error)?.message).startsWith("NOSCRIPT");
@@ -42,7 +45,7 @@ export class RedisScript {
    * fails when fewer replicas acknowledged in time — the script's effect is then on the primary but
    * not known to be durable, and the caller fails closed.
    */
-  async run(client: RedisClient, keys: readonly string[], args: ReadonlyArray<string | number>, confirm?: ReplicaConfirmation): Promise<unknown> {
+  async run(client: ScriptClient, keys: readonly string[], args: ReadonlyArray<string | number>, confirm?: ReplicaConfirmation): Promise<unknown> {
     if (!confirm || confirm.replicas <= 0) {
       try {
         return await client.evalsha(this.sha, keys.length, ...keys, ...args);
