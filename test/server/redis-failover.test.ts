@@ -137,20 +137,39 @@ function report(label: string, r: FailoverResult): string {
   );
 }
 
-/** Kills the Sentinel topology's primary and times how long until Sentinel names another master. */
+/**
+ * Kills the Sentinel topology's primary and times how long until Sentinel names another master,
+ * and until every other replica follows it (`master_link_status:up` to the new master).
+ */
 function promotionTimer(topology: RedisSentinelTopology): { kill: () => Promise<void>; seconds: () => Promise<string> } {
-  let done: Promise<number> | undefined;
+  let done: Promise<[number, number | undefined]> | undefined;
   return {
     kill: async () => {
       const from = performance.now();
       await topology.primary.kill();
       done = (async () => {
         const limit = from + 60_000;
-        while ((await topology.masterPort()) === topology.primary.port && performance.now() < limit) await sleep(50);
-        return performance.now() - from;
+        let master = topology.primary.port;
+        while ((master = (await topology.masterPort()) ?? master) === topology.primary.port && performance.now() < limit) await sleep(50);
+        const promoted = performance.now() - from;
+        const others = topology.replicas.filter((r) => r.port !== master);
+        if (others.length === 0) return [promoted, undefined];
+        const following = async () => {
+          for (const r of others) {
+            const info = await topology.replicationInfo(r);
+            if (!info.includes(`master_port:${master}`) || !info.includes("master_link_status:up")) return false;
+          }
+          return true;
+        };
+        while (!(await following()) && performance.now() < limit) await sleep(50);
+        return [promoted, performance.now() - from];
       })();
     },
-    seconds: async () => (done ? ((await done) / 1000).toFixed(2) : "?"),
+    seconds: async () => {
+      if (!done) return "?";
+      const [promoted, synced] = await done;
+      return `${(promoted / 1000).toFixed(2)} s${synced === undefined ? "" : `, the other replica followed it after ${(synced / 1000).toFixed(2)} s`}`;
+    },
   };
 }
 
@@ -166,7 +185,7 @@ test("Sentinel: the primary killed under load — fail closed, no ALLOW without 
   try {
     const promotion = promotionTimer(topology);
     const r = await failoverUnderLoad({ sentinel: { sentinels: topology.sentinels, name: topology.name } }, promotion.kill, { confirmReplicas: 1 });
-    t.diagnostic(`${report("sentinel (1 primary + 2 replicas, down-after 1000 ms, confirmReplicas 1)", r)}; Sentinel switched the master after ${await promotion.seconds()} s`);
+    t.diagnostic(`${report("sentinel (1 primary + 2 replicas, down-after 1000 ms, confirmReplicas 1)", r)}; Sentinel switched the master after ${await promotion.seconds()}`);
     const master = await topology.masterPort();
     assert.ok(topology.replicas.some((n) => n.port === master), `Sentinel promoted a replica (master now on ${master})`);
     assertFailClosed(r);
@@ -181,7 +200,7 @@ test("Sentinel without confirmReplicas: still fail closed; appends the failover 
   try {
     const promotion = promotionTimer(topology);
     const r = await failoverUnderLoad({ sentinel: { sentinels: topology.sentinels, name: topology.name } }, promotion.kill);
-    t.diagnostic(`${report("sentinel (1 primary + 1 replica, down-after 1000 ms, asynchronous replication)", r)}; Sentinel switched the master after ${await promotion.seconds()} s`);
+    t.diagnostic(`${report("sentinel (1 primary + 1 replica, down-after 1000 ms, asynchronous replication)", r)}; Sentinel switched the master after ${await promotion.seconds()}`);
     assertFailClosed(r);
   } finally {
     await topology.stop();

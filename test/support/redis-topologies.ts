@@ -231,6 +231,8 @@ export interface RedisSentinelTopology {
   readonly sentinels: readonly RedisNodeAddress[];
   /** The port Sentinel currently reports for the master. */
   masterPort(): Promise<number | undefined>;
+  /** `INFO replication` of a node ("" when it does not answer). */
+  replicationInfo(node: RedisNode): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -292,6 +294,9 @@ export async function startRedisSentinel(options: { downAfterMs?: number; name?:
       async masterPort() {
         const r = (await ask(sPort, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", name)) as [string, string] | undefined;
         return r ? Number(r[1]) : undefined;
+      },
+      async replicationInfo(node) {
+        return String((await ask(node.port, "INFO", "replication")) ?? "");
       },
       stop,
     };
