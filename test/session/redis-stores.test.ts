@@ -239,7 +239,8 @@ describe("redis: outage", () => {
       const t0 = Date.now();
       await assert.rejects(sessions.get(s.id), (e) => e instanceof PdpError && e.code === "STORE_UNAVAILABLE");
       const ms = Date.now() - t0;
-      assert.ok(ms >= 190 && ms < 400, `failed after ${ms} ms`);
+      // The deadline, or twice it when this (busy) process's own timer fired late, plus slack.
+      assert.ok(ms >= 190 && ms < 2 * 200 + 600, `failed after ${ms} ms`);
       server.resume();
       await sleep(50);
       assert.equal((await sessions.get(s.id))?.id, s.id);
