@@ -16,6 +16,6 @@ topologySuites(
     return { sentinel: { sentinels: t.sentinels, name: t.name } };
   },
   async () => {
-    if (started) await (await started).stop();
+    await (await started?.catch(() => undefined))?.stop();
   },
 );
