@@ -22,6 +22,13 @@ module.exports = {
       to: { path: "^src/session/" },
     },
     {
+      name: "redis-plumbing-only",
+      comment: "src/redis is the Redis plumbing the stores and the audit share (connection, deadline, scripts, keys); it knows none of its consumers.",
+      severity: "error",
+      from: { path: "^src/redis/" },
+      to: { path: "^src/(?!redis/|errors\\.ts$)" },
+    },
+    {
       name: "no-module-cycles",
       comment: "No module imports itself through others.",
       severity: "error",

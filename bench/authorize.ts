@@ -24,7 +24,7 @@ import { devIdentityConfig, mintDevToken } from "../src/identity/dev-issuer.js";
 import { createTokenVerifier } from "../src/identity/token-verifier.js";
 import { createCedarEngine, loadPolicySet } from "../src/policy/index.js";
 import type { DecisionInput } from "../src/policy/index.js";
-import { createRedisConnection, type RedisClient } from "../src/session/redis-connection.js";
+import { createRedisConnection, type RedisClient } from "../src/redis/connection.js";
 import { RedisDecisionStateReader } from "../src/session/redis-decision-state-reader.js";
 import { RedisSessionStore } from "../src/session/redis-session-store.js";
 import { userRef } from "../src/session/user-ref.js";

@@ -1,6 +1,7 @@
 import { PdpError } from "../errors.js";
 import { SourceText, splitPolicies } from "../policy/policy-source.js";
-import type { RedisClient } from "../session/redis-connection.js";
+import type { RedisClient } from "../redis/connection.js";
+import { DEFAULT_KEY_PREFIX } from "../redis/keys.js";
 import type { DecisionRecord } from "./decision-record.js";
 
 /** One file of a policy version. */
@@ -49,8 +50,8 @@ export class MemoryPolicyArchive implements PolicyArchive {
 
 /** Options for {@link RedisPolicyArchive}. */
 export interface RedisPolicyArchiveOptions {
-  /** A connected client (shared; not closed by the archive). */
-  readonly client: RedisClient;
+  /** A connected client (shared; not closed by the archive); the archive only GETs and SETs. */
+  readonly client: Pick<RedisClient, "get" | "set">;
   /** Key prefix. Default `mcp-pdp:`. Keys: `<p>policy-archive:<version>` (JSON), expiring after `retentionMs`. */
   readonly keyPrefix?: string;
   /** How long a version's texts are kept after its last `put`; match the audit retention. Default 7 days. */
@@ -59,13 +60,13 @@ export interface RedisPolicyArchiveOptions {
 
 /** A policy archive shared by every replica, in Redis. */
 export class RedisPolicyArchive implements PolicyArchive {
-  readonly #client: RedisClient;
+  readonly #client: Pick<RedisClient, "get" | "set">;
   readonly #prefix: string;
   readonly #retentionMs: number;
 
   constructor(options: RedisPolicyArchiveOptions) {
     this.#client = options.client;
-    this.#prefix = options.keyPrefix ?? "mcp-pdp:";
+    this.#prefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
     this.#retentionMs = options.retentionMs ?? 7 * 86_400_000;
   }
 

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { PdpError } from "../errors.js";
+import { checkKeyPrefix } from "../redis/keys.js";
 import type { DecisionRecord } from "./decision-record.js";
 import type { AuditFilter } from "./types.js";
 
@@ -29,7 +30,7 @@ export class RedisAuditKeys {
   readonly #base: string;
 
   constructor(prefix: string, name: string) {
-    if (/[{}\s]/.test(prefix) || prefix.length > 128) throw new PdpError("CONFIG_INVALID", "audit redis prefix: at most 128 characters, no braces or whitespace");
+    checkKeyPrefix(prefix, "audit redis prefix");
     if (!/^[A-Za-z0-9._:-]{1,64}$/.test(name)) throw new PdpError("CONFIG_INVALID", "audit redis stream name: 1–64 of A-Z a-z 0-9 . _ : -");
     this.prefix = prefix;
     this.name = name;

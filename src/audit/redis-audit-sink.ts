@@ -1,6 +1,7 @@
 import { PdpError } from "../errors.js";
-import type { RedisClient } from "../session/redis-connection.js";
-import { RedisScript } from "../session/redis-script.js";
+import type { RedisClient } from "../redis/connection.js";
+import { DEFAULT_KEY_PREFIX } from "../redis/keys.js";
+import { RedisScript } from "../redis/script.js";
 import type { ChainedRecord, DecisionRecord } from "./decision-record.js";
 import { linkSerialised, verifyChain, type ChainHead, type ChainVerification, type LinkedRecord, type StoredEntry } from "./hash-chain.js";
 import { decodeCursor, encodeCursor, matchesFilter, msOfEntry, pageLimit, sequenceOfEntry } from "./query-filter.js";
@@ -139,7 +140,7 @@ export class RedisAuditSink implements AuditSink, AuditReader {
 
   constructor(options: RedisAuditSinkOptions) {
     this.#client = options.client;
-    this.keys = new RedisAuditKeys(options.keyPrefix ?? "mcp-pdp:", options.stream ?? "decisions");
+    this.keys = new RedisAuditKeys(options.keyPrefix ?? DEFAULT_KEY_PREFIX, options.stream ?? "decisions");
     this.name = options.name ?? "redis";
     this.maxLen = options.maxLen ?? 1_000_000;
     this.retentionMs = options.retentionMs ?? 7 * DAY_MS;

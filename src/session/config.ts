@@ -1,6 +1,6 @@
 /** Settings of delegated sessions (`sessions`) and of the state store (`store`). */
 import { z } from "zod";
-import type { RedisClusterOptions, RedisSentinelOptions } from "./redis-connection.js";
+import type { RedisClusterOptions, RedisSentinelOptions } from "../redis/connection.js";
 
 const SESSION_TTL_SECONDS = 900;
 
@@ -74,7 +74,13 @@ export const redisStoreConfigSchema = z.strictObject({
     .min(10)
     .max(60000)
     .default(250)
-    .meta({ description: "Deadline of each store operation in ms; past it a decision is DENY STORE_UNAVAILABLE." }),
+    .meta({ description: "Deadline of each store operation in ms; past it a decision is DENY STORE_UNAVAILABLE (extended once when the event loop, not the store, was late)." }),
+  confirmReplicas: z
+    .int()
+    .min(0)
+    .max(16)
+    .default(0)
+    .meta({ description: "Replicas that must confirm every write (Redis WAIT) before it counts, so that a failover cannot lose an ALLOW's history append or a revocation; 0: none." }),
 });
 
 /** Redis settings. */

@@ -2,10 +2,10 @@ import { PdpError } from "../errors.js";
 import { approvalCallKey, approvalState, newApprovalId } from "./approval-call.js";
 import type { ApprovalCall, ApprovalFilter, ApprovalRecord, ApprovalRequest, ApprovalStore } from "./approval-types.js";
 import { matches } from "./memory-approval-store.js";
-import type { RedisClient } from "./redis-connection.js";
-import { redisGuard } from "./redis-guard.js";
+import type { RedisClient } from "../redis/connection.js";
+import { redisGuard } from "../redis/deadline.js";
 import { RedisKeys } from "./redis-keys.js";
-import { RedisScript } from "./redis-script.js";
+import { RedisScript, replicaConfirmation, type ReplicaConfirmation } from "../redis/script.js";
 
 /** Options for {@link RedisApprovalStore}. */
 export interface RedisApprovalStoreOptions {
@@ -18,6 +18,8 @@ export interface RedisApprovalStoreOptions {
   /** How long an approval stays readable after its expiry. Default 1 h. */
   readonly retentionMs?: number;
   readonly now?: () => number;
+  /** Replicas that must confirm each write (`WAIT`) before it counts; 0 (default): none. */
+  readonly confirmReplicas?: number;
 }
 
 const LIVE = `local function live(j, now)
@@ -85,6 +87,7 @@ export class RedisApprovalStore implements ApprovalStore {
   readonly #deadline: number;
   readonly #retention: number;
   readonly #now: () => number;
+  readonly #confirm: ReplicaConfirmation | undefined;
 
   constructor(options: RedisApprovalStoreOptions) {
     this.#client = options.client;
@@ -92,6 +95,7 @@ export class RedisApprovalStore implements ApprovalStore {
     this.#deadline = options.deadlineMs ?? 500;
     this.#retention = options.retentionMs ?? 3_600_000;
     this.#now = options.now ?? Date.now;
+    this.#confirm = replicaConfirmation(options.confirmReplicas, this.#deadline);
   }
 
   #slot(sessionId: string): string {
@@ -110,7 +114,7 @@ export class RedisApprovalStore implements ApprovalStore {
       const pttl = Math.max(1, meta.expiresAt - now + this.#retention);
       const slot = this.#slot(call.sessionId);
       const callKey = `${this.#keys.session(call.sessionId)}:apc:${approvalCallKey(call)}`;
-      const [out, prev] = (await REQUEST.run(this.#client, [callKey, slot + record.id], [now, JSON.stringify(record), record.id, pttl, slot])) as [string, string | null];
+      const [out, prev] = (await REQUEST.run(this.#client, [callKey, slot + record.id], [now, JSON.stringify(record), record.id, pttl, slot], this.#confirm)) as [string, string | null];
       const stored = this.#parse(out, now);
       if (stored.id !== record.id) return { approval: stored };
       {
@@ -153,7 +157,7 @@ export class RedisApprovalStore implements ApprovalStore {
       const current = await this.get(id);
       if (!current) return undefined;
       try {
-        const out = await DECIDE.run(this.#client, [this.#slot(current.sessionId) + id], [this.#now(), verdict, decidedBy, comment]);
+        const out = await DECIDE.run(this.#client, [this.#slot(current.sessionId) + id], [this.#now(), verdict, decidedBy, comment], this.#confirm);
         return out ? this.#parse(out, this.#now()) : undefined;
       } catch (err) {
         if (String((err as Error).message).includes("NOT_PENDING")) throw new PdpError("INVALID_REQUEST", `approval is ${current.state}, not pending`);
@@ -166,7 +170,7 @@ export class RedisApprovalStore implements ApprovalStore {
     return redisGuard("approval consume", this.#deadline, async () => {
       const now = this.#now();
       const callKey = `${this.#keys.session(call.sessionId)}:apc:${approvalCallKey(call)}`;
-      const out = await CONSUME.run(this.#client, [callKey], [now, this.#slot(call.sessionId)]);
+      const out = await CONSUME.run(this.#client, [callKey], [now, this.#slot(call.sessionId)], this.#confirm);
       return out ? this.#parse(out, now) : null;
     });
   }

@@ -1,9 +1,9 @@
 import { PdpError } from "../errors.js";
 import { validateSessionId, validateSubjects } from "./input-validation.js";
 import { matchRevocation, revocationTargets } from "./match-revocation.js";
-import { pipelineResults } from "./pipeline-results.js";
-import type { RedisClient } from "./redis-connection.js";
-import { redisGuard } from "./redis-guard.js";
+import { pipelineResults } from "../redis/pipeline-results.js";
+import type { RedisClient } from "../redis/connection.js";
+import { redisGuard } from "../redis/deadline.js";
 import { RedisKeys } from "./redis-keys.js";
 import { readRevocations } from "./redis-revocation-store.js";
 import { decodeRevocation } from "./redis-revocation-codec.js";

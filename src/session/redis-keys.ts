@@ -1,8 +1,5 @@
-import { PdpError } from "../errors.js";
+import { DEFAULT_KEY_PREFIX, checkKeyPrefix } from "../redis/keys.js";
 import type { RevocationKind, SubjectRef } from "./types.js";
-
-/** Key prefix used when none is configured. */
-export const DEFAULT_KEY_PREFIX = "mcp-pdp:";
 
 /**
  * The Redis key layout of the session and revocation stores.
@@ -32,10 +29,7 @@ export class RedisKeys {
   readonly channel: string;
 
   constructor(prefix: string = DEFAULT_KEY_PREFIX) {
-    if (typeof prefix !== "string" || prefix.length > 128 || /[{}\s]/.test(prefix)) {
-      throw new PdpError("CONFIG_INVALID", "redis key prefix: at most 128 characters, no braces or whitespace");
-    }
-    this.prefix = prefix;
+    this.prefix = checkKeyPrefix(prefix, "redis key prefix");
     this.channel = `${prefix}revocations`;
   }
 

@@ -3,11 +3,11 @@ import { PdpError } from "../errors.js";
 import { validateRevocation, validateSubjects } from "./input-validation.js";
 import { matchRevocation, revocationTargets } from "./match-revocation.js";
 import type { RevocationTarget } from "./match-revocation.js";
-import type { RedisClient } from "./redis-connection.js";
-import { redisGuard } from "./redis-guard.js";
+import type { RedisClient } from "../redis/connection.js";
+import { redisGuard } from "../redis/deadline.js";
 import { RedisKeys } from "./redis-keys.js";
 import { decodeRevocation } from "./redis-revocation-codec.js";
-import { RedisScript } from "./redis-script.js";
+import { RedisScript, replicaConfirmation, type ReplicaConfirmation } from "../redis/script.js";
 import type { RevocationEvent, RevocationInput, RevocationListener, RevocationRecord, RevocationStore, RevocationSubjects } from "./types.js";
 
 /** Options for {@link RedisRevocationStore}. */
@@ -18,6 +18,8 @@ export interface RedisRevocationStoreOptions {
   readonly keyPrefix?: string;
   /** Deadline of each store operation; past it, STORE_UNAVAILABLE. Default 500 ms. */
   readonly deadlineMs?: number;
+  /** Replicas that must confirm each write (`WAIT`) before it counts; 0 (default): none. */
+  readonly confirmReplicas?: number;
 }
 
 /**
@@ -62,19 +64,21 @@ export class RedisRevocationStore implements RevocationStore {
   readonly #listeners = new Set<RevocationListener>();
   #subscriber: Promise<Redis | Cluster> | undefined;
   #closed = false;
+  readonly #confirm: ReplicaConfirmation | undefined;
 
   constructor(options: RedisRevocationStoreOptions) {
     this.#client = options.client;
     this.#keys = new RedisKeys(options.keyPrefix);
     this.#deadline = options.deadlineMs ?? 500;
     if (!(this.#deadline > 0)) throw new PdpError("CONFIG_INVALID", "invalid RedisRevocationStore options");
+    this.#confirm = replicaConfirmation(options.confirmReplicas, this.#deadline);
   }
 
   async revoke(input: RevocationInput): Promise<RevocationRecord> {
     validateRevocation(input);
     const record: RevocationRecord = { kind: input.kind, value: input.value, at: input.at };
     const stored = await redisGuard("revoke", this.#deadline, () =>
-      REVOKE.run(this.#client, [this.#keys.revocation(input.kind, input.value)], [JSON.stringify(record), input.at, input.ttlMs, this.#keys.channel]),
+      REVOKE.run(this.#client, [this.#keys.revocation(input.kind, input.value)], [JSON.stringify(record), input.at, input.ttlMs, this.#keys.channel], this.#confirm),
     );
     return decodeRevocation(String(stored), record) ?? record;
   }

@@ -1,10 +1,10 @@
 import { PdpError } from "../errors.js";
 import { validateCall, validateNewSession, validateSessionId, validateSubjectRef } from "./input-validation.js";
-import type { RedisClient } from "./redis-connection.js";
-import { redisGuard } from "./redis-guard.js";
-import { pipelineResults } from "./pipeline-results.js";
+import type { RedisClient } from "../redis/connection.js";
+import { redisGuard } from "../redis/deadline.js";
+import { pipelineResults } from "../redis/pipeline-results.js";
 import { RedisKeys } from "./redis-keys.js";
-import { RedisScript } from "./redis-script.js";
+import { RedisScript, replicaConfirmation, type ReplicaConfirmation } from "../redis/script.js";
 import { decodeSession, encodeSession } from "./redis-session-codec.js";
 import { userRef } from "./user-ref.js";
 import type {
@@ -33,6 +33,8 @@ export interface RedisSessionStoreOptions {
   readonly expiredRetentionMs?: number;
   /** How many recent tool names a session keeps. Default 50. */
   readonly maxRecentTools?: number;
+  /** Replicas that must confirm each write (`WAIT`) before it counts; 0 (default): none. */
+  readonly confirmReplicas?: number;
 }
 
 /** KEYS: session, tools, labels. ARGV: pttl, then HSET field/value pairs. 1 = created, 0 = id in use. */
@@ -101,6 +103,7 @@ export class RedisSessionStore implements SessionStore {
   readonly #now: () => number;
   readonly #retention: number;
   readonly #maxTools: number;
+  readonly #confirm: ReplicaConfirmation | undefined;
 
   constructor(options: RedisSessionStoreOptions) {
     this.#client = options.client;
@@ -109,6 +112,7 @@ export class RedisSessionStore implements SessionStore {
     this.#now = options.now ?? Date.now;
     this.#retention = options.expiredRetentionMs ?? 60_000;
     this.#maxTools = options.maxRecentTools ?? 50;
+    this.#confirm = replicaConfirmation(options.confirmReplicas, this.#deadline);
     if (!(this.#deadline > 0) || !(this.#retention >= 0) || !Number.isSafeInteger(this.#retention) || !(this.#maxTools >= 1)) {
       throw new PdpError("CONFIG_INVALID", "invalid RedisSessionStore options");
     }
@@ -129,7 +133,7 @@ export class RedisSessionStore implements SessionStore {
       // Indexes first (each its own slot), then the session: a failure between leaves only a dangling index entry.
       await Promise.all(subjects.map((s) => INDEX.run(this.#client, [k.index(s)], [now, session.expiresAt, id, this.#retention])));
       const pttl = session.expiresAt + this.#retention - now;
-      return CREATE.run(this.#client, [k.session(id), k.sessionTools(id), k.sessionLabels(id)], [pttl, ...encodeSession(session)]);
+      return CREATE.run(this.#client, [k.session(id), k.sessionTools(id), k.sessionLabels(id)], [pttl, ...encodeSession(session)], this.#confirm);
     });
     if (created !== 1) throw new PdpError("INVALID_REQUEST", "session id already in use");
   }
@@ -154,6 +158,7 @@ export class RedisSessionStore implements SessionStore {
         this.#client,
         [k.session(id), k.sessionTools(id), k.sessionLabels(id)],
         [this.#now(), options.maxCalls ?? -1, this.#maxTools, call.tool, String(call.risk), ...labels],
+        this.#confirm,
       ),
     );
     const r = reply as unknown[];
@@ -171,7 +176,7 @@ export class RedisSessionStore implements SessionStore {
   async end(id: string, state: "ended" | "revoked"): Promise<EndResult> {
     validateSessionId(id);
     if (state !== "ended" && state !== "revoked") throw new PdpError("INVALID_REQUEST", "state must be ended or revoked");
-    const reply = await redisGuard("session end", this.#deadline, () => END.run(this.#client, [this.#keys.session(id)], [state, this.#now()]));
+    const reply = await redisGuard("session end", this.#deadline, () => END.run(this.#client, [this.#keys.session(id)], [state, this.#now()], this.#confirm));
     if (reply !== "changed" && reply !== "unchanged" && reply !== "unknown") {
       throw new PdpError("STORE_UNAVAILABLE", "unexpected end reply", { cause: new Error(String(reply)) });
     }

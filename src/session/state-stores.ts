@@ -6,7 +6,7 @@ import { MemoryDecisionStateReader } from "./memory-decision-state-reader.js";
 import { RedisApprovalStore } from "./redis-approval-store.js";
 import { MemoryRevocationStore } from "./memory-revocation-store.js";
 import { MemorySessionStore } from "./memory-session-store.js";
-import { createRedisConnection, type RedisClient } from "./redis-connection.js";
+import { createRedisConnection, type RedisClient } from "../redis/connection.js";
 import { RedisDecisionStateReader } from "./redis-decision-state-reader.js";
 import { RedisRevocationStore } from "./redis-revocation-store.js";
 import { RedisSessionStore } from "./redis-session-store.js";
@@ -27,6 +27,11 @@ export interface StateStores {
   onHealthChange(listener: (healthy: boolean) => void): void;
   /** Closes the stores and the connection. */
   close(): Promise<void>;
+}
+
+/** The client's own per-command timeout: a backstop well past the stores' deadline (4×, at least 2 s). */
+export function clientBackstopMs(deadlineMs: number): number {
+  return Math.max(2000, 4 * deadlineMs);
 }
 
 /** Builds the configured stores: in-memory for one process, or Redis for any number of replicas. */
@@ -62,7 +67,9 @@ export function createStateStores(config: StoreConfig, logger: Logger): StateSto
     ...(r.url !== undefined && { url: r.url }),
     ...(r.sentinel !== undefined && { sentinel: r.sentinel }),
     ...(r.cluster !== undefined && { cluster: r.cluster }),
-    commandTimeoutMs: r.deadlineMs,
+    // The stores' deadline is redisGuard's (it tells a slow store from a busy event loop); the
+    // client's own timeout is only a backstop for commands nobody guards, well past it.
+    commandTimeoutMs: clientBackstopMs(r.deadlineMs),
     onError: (err) => {
       if (Date.now() - lastError > 5000) logger.warn({ err: err.message, store: "redis" }, "store connection error");
       lastError = Date.now();
@@ -70,7 +77,7 @@ export function createStateStores(config: StoreConfig, logger: Logger): StateSto
   });
   client.on("ready", () => setHealthy(true));
   client.on("close", () => setHealthy(false));
-  const common = { client, keyPrefix: r.keyPrefix, deadlineMs: r.deadlineMs };
+  const common = { client, keyPrefix: r.keyPrefix, deadlineMs: r.deadlineMs, confirmReplicas: r.confirmReplicas };
   const sessions = new RedisSessionStore(common);
   const revocations = new RedisRevocationStore(common);
   return {

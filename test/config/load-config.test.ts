@@ -177,7 +177,7 @@ describe("merging and defaults", () => {
     assert.match(problem({ env: { MCP_PDP_STORE: "redis" } }), /store\.redis: needs exactly one of url, sentinel, cluster/);
     assert.match(problem({ env: { MCP_PDP_REDIS_URL: "redis://x", MCP_PDP_REDIS_PREFIX: "{p}" } }), /store\.redis\.keyPrefix: must not contain braces .* \(from MCP_PDP_REDIS_PREFIX\)/);
     const sentinel = { sentinels: [{ host: "127.0.0.1", port: 26379 }], name: "mymaster" };
-    assert.deepEqual(loadConfig({ env: {}, overrides: { store: { redis: { sentinel } } } }).store, { backend: "redis", redis: { sentinel, keyPrefix: "mcp-pdp:", deadlineMs: 250 } });
+    assert.deepEqual(loadConfig({ env: {}, overrides: { store: { redis: { sentinel } } } }).store, { backend: "redis", redis: { sentinel, keyPrefix: "mcp-pdp:", deadlineMs: 250, confirmReplicas: 0 } });
   });
 });
 

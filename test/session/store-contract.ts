@@ -74,7 +74,7 @@ async function rejectsWith(p: Promise<unknown>, code: string): Promise<void> {
 /** Registers the contract suite for one implementation. */
 export function storeContract(name: string, factory: HarnessFactory): void {
   const run = (title: string, fn: (h: StoreHarness) => Promise<void>, retention = 0) =>
-    test(title, async () => {
+    test(title, { timeout: 60_000 }, async () => {
       const h = await factory({ expiredRetentionMs: retention });
       try {
         await fn(h);

@@ -7,9 +7,9 @@ import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import net from "node:net";
-import type { Redis } from "ioredis";
-import { createRedisConnection } from "../../src/session/redis-connection.js";
-import type { RedisClient, RedisConnectionOptions } from "../../src/session/redis-connection.js";
+import type { Cluster, Redis } from "ioredis";
+import { createRedisConnection } from "../../src/redis/connection.js";
+import type { RedisClient, RedisConnectionOptions } from "../../src/redis/connection.js";
 
 /** The shared test Redis. */
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -34,20 +34,27 @@ function globEscape(s: string): string {
 export async function deleteKeysUnder(client: RedisClient, prefix: string): Promise<number> {
   if (!prefix.startsWith("test:")) throw new Error(`refusing to clean a non-test prefix: ${prefix}`);
   const keys = await keysUnder(client, prefix);
+  if (client.isCluster) {
+    // Keys in many slots: one UNLINK each (auto-pipelining batches them per node).
+    await Promise.all(keys.map((k) => client.unlink(k)));
+    return keys.length;
+  }
   for (let i = 0; i < keys.length; i += 500) await client.unlink(...keys.slice(i, i + 500));
   return keys.length;
 }
 
-/** Every key under `prefix` (SCAN MATCH), sorted. */
+/** Every key under `prefix` (SCAN MATCH; on a Cluster, on every master), sorted. */
 export async function keysUnder(client: RedisClient, prefix: string): Promise<string[]> {
-  const c = client as Redis;
   const out = new Set<string>();
-  let cursor = "0";
-  do {
-    const [next, batch] = await c.scan(cursor, "MATCH", `${globEscape(prefix)}*`, "COUNT", 1000);
-    cursor = next;
-    for (const k of batch) if (k.startsWith(prefix)) out.add(k);
-  } while (cursor !== "0");
+  const nodes: Redis[] = client.isCluster ? (client as Cluster).nodes("master") : [client as Redis];
+  for (const c of nodes) {
+    let cursor = "0";
+    do {
+      const [next, batch] = await c.scan(cursor, "MATCH", `${globEscape(prefix)}*`, "COUNT", 1000);
+      cursor = next;
+      for (const k of batch) if (k.startsWith(prefix)) out.add(k);
+    } while (cursor !== "0");
+  }
   return [...out].sort();
 }
 
@@ -87,15 +94,17 @@ function ping(port: number): Promise<boolean> {
  */
 export class PrivateRedis {
   readonly port: number;
+  readonly #args: readonly string[];
   #child: ChildProcess | undefined;
 
-  private constructor(port: number) {
+  private constructor(port: number, args: readonly string[]) {
     this.port = port;
+    this.#args = args;
   }
 
-  /** Starts one on a free port (or `port`). */
-  static async start(port?: number): Promise<PrivateRedis> {
-    const r = new PrivateRedis(port ?? (await freePort()));
+  /** Starts one on a free port (or `port`), with extra `redis-server` arguments. */
+  static async start(options: { port?: number; args?: readonly string[] } = {}): Promise<PrivateRedis> {
+    const r = new PrivateRedis(options.port ?? (await freePort()), options.args ?? []);
     await r.#spawn();
     return r;
   }
@@ -111,7 +120,7 @@ export class PrivateRedis {
   }
 
   async #spawn(): Promise<void> {
-    const child = spawn("redis-server", ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
+    const child = spawn("redis-server", ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", ...this.#args], {
       stdio: "ignore",
     });
     let failed: Error | undefined;
