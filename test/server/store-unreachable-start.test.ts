@@ -55,7 +55,7 @@ test("Redis unreachable at start: one message that says what it means, a quiet l
   const warned = lines().slice(before).filter((l) => /"level":(40|50)/.test(l));
   assert.ok(warned.length <= 4, `${warned.length} warnings in 12 s while unreachable:\n${warned.join("\n")}`);
 
-  redis = await PrivateRedis.start(port);
+  redis = await PrivateRedis.start({ port });
   let opened = refused;
   for (let i = 0; i < 100 && opened.decision !== Decision.ALLOW; i++) {
     await sleep(200);
