@@ -1,0 +1,105 @@
+/**
+ * The gateway in front of a Streamable HTTP upstream built with the official SDK: the upstream
+ * sees the gateway's own connection (and the headers configured for it), never the client's
+ * Authorization header or token; the PDP down → calls refused with a reason, the gateway stays up.
+ */
+import assert from "node:assert/strict";
+import { createServer, type IncomingHttpHeaders, type Server as HttpServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { after, before, describe, test } from "node:test";
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { z } from "zod";
+import { startGatewayStack, type GatewayStack } from "./support/gateway-stack.js";
+
+interface Upstream {
+  readonly url: string;
+  readonly seen: IncomingHttpHeaders[];
+  readonly ran: string[];
+  close(): Promise<void>;
+}
+
+/** A stateless SDK MCP server on loopback with tools `echo` and `get-env`, recording every request's headers. */
+async function startUpstream(): Promise<Upstream> {
+  const seen: IncomingHttpHeaders[] = [];
+  const ran: string[] = [];
+  const http: HttpServer = createServer(async (req, res) => {
+    seen.push({ ...req.headers });
+    const server = new McpServer({ name: "recording-upstream", version: "1.0.0" });
+    server.registerTool("echo", { inputSchema: { message: z.string() } }, async ({ message }, extra) => {
+      ran.push("echo");
+      return { content: [{ type: "text", text: `upstream saw: ${message}; authInfo ${extra.authInfo ? "present" : "absent"}` }] };
+    });
+    server.registerTool("get-env", { inputSchema: {} }, async () => {
+      ran.push("get-env");
+      return { content: [{ type: "text", text: "secret" }] };
+    });
+    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+    res.on("close", () => {
+      void transport.close();
+      void server.close();
+    });
+    await server.connect(transport);
+    await transport.handleRequest(req, res);
+  });
+  await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(http.address() as AddressInfo).port}/mcp`,
+    seen,
+    ran,
+    close: () =>
+      new Promise((resolve) => {
+        http.close(() => resolve());
+        http.closeAllConnections();
+      }),
+  };
+}
+
+describe("gateway in front of an HTTP upstream", { timeout: 60_000 }, () => {
+  let upstream: Upstream;
+  let stack: GatewayStack;
+  before(async () => {
+    upstream = await startUpstream();
+    stack = await startGatewayStack({ url: upstream.url, headers: { "x-upstream-key": "from-gateway-config" } });
+  });
+  after(async () => {
+    await stack?.close();
+    await upstream?.close();
+  });
+
+  test("the upstream never sees the client's Authorization header or token", async () => {
+    const token = await stack.userToken();
+    const client = await stack.connect(token);
+    const result = (await client.callTool({ name: "echo", arguments: { message: "hello" } })) as CallToolResult;
+    assert.equal(result.isError, undefined);
+    assert.equal((result.content[0] as { text: string }).text, "upstream saw: hello; authInfo absent");
+    assert.ok(upstream.seen.length > 0);
+    for (const headers of upstream.seen) {
+      assert.equal(headers.authorization, undefined, "no Authorization header upstream");
+      assert.equal(headers["x-workload-token"], undefined);
+      assert.ok(!JSON.stringify(headers).includes(token.split(".")[2]!), "the token appears in no header");
+      assert.equal(headers["x-upstream-key"], "from-gateway-config", "the configured upstream header is sent");
+    }
+  });
+
+  test("a denied call never reaches the upstream", async () => {
+    const client = await stack.connect();
+    const result = (await client.callTool({ name: "get-env", arguments: {} })) as CallToolResult;
+    assert.equal(result.isError, true);
+    assert.match((result.content[0] as { text: string }).text, /^DENY TOOL_NOT_GRANTED/);
+    assert.ok(!upstream.ran.includes("get-env"));
+  });
+
+  test("PDP down: calls are refused with PDP_UNAVAILABLE and nothing reaches the upstream; the gateway stays up", async () => {
+    const client = await stack.connect(await stack.userToken({ subject: "bob" }));
+    await stack.pdp.close();
+    const before = upstream.ran.length;
+    const result = (await client.callTool({ name: "echo", arguments: { message: "unchecked?" } })) as CallToolResult;
+    assert.equal(result.isError, true);
+    assert.match((result.content[0] as { text: string }).text, /^DENY PDP_UNAVAILABLE/);
+    assert.equal(upstream.ran.length, before, "nothing unchecked reached the upstream");
+    assert.deepEqual((await client.listTools()).tools, [], "the list fails closed");
+    await client.ping();
+  });
+});
