@@ -15,6 +15,7 @@ export interface GatewayOptions {
   readonly resource?: string | undefined;
   readonly purpose?: string | undefined;
   readonly logLevel?: string | undefined;
+  readonly listDenied?: "hide" | "show" | undefined;
 }
 
 /**
@@ -39,6 +40,7 @@ export async function gateway(o: GatewayOptions, io: CliIo): Promise<number> {
       ...(o.port !== undefined && { port: o.port }),
       ...(o.resource !== undefined && { resource: o.resource }),
       ...(o.purpose !== undefined && { defaultPurpose: o.purpose }),
+      ...(o.listDenied !== undefined && { listDenied: o.listDenied }),
       ...(o.pdp !== undefined && { pdp: { address: o.pdp } }),
     },
   });

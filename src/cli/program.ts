@@ -123,6 +123,7 @@ export function createProgram(run: ProgramRun): Command {
     .option("--config <file>", "a JSON gateway config file (see README \"Gateway\")")
     .option("--resource <uri>", "this gateway's canonical URI (token audience; default http://HOST:PORT/mcp)")
     .option("--purpose <purpose>", "the purpose when a client sends no X-Task-Purpose (default research)")
+    .addOption(new Option("--list-denied <mode>", "hide refused tools from tools/list (default), or show them marked with the refusal").choices(["hide", "show"]))
     .addOption(new Option("--log-level <level>", "operational log level").choices(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"))
     .addHelpText("after", "\nFlags win over --config. Runs until SIGTERM/SIGINT. Exit status: 2 usage or configuration error, 1 cannot start.")
     .action(act(run, async (o: GatewayOptions) => (await import("./gateway.js")).gateway(o, run.io)));

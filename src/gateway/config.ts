@@ -78,6 +78,10 @@ export const gatewayConfigSchema = z
         devAgent: z.string().min(1).optional().meta({ description: "Development: the SPIFFE ID the minted agent token names (default the research assistant)." }),
       })
       .prefault({}),
+    listDenied: z.enum(["hide", "show"]).default("hide").meta({
+      description:
+        "`hide`: tools/list shows only the tools the caller may call (a client that checks the list says \"tool not found\" for the others; a call that reaches the gateway still answers its denial reason). `show`: refused tools stay listed, their description prefixed with the refusal and `_meta` carrying it, so that a call reaches the gateway and the user sees the reason.",
+    }),
     defaultPurpose: z.string().min(1).default("research").meta({ description: "Purpose when the client sends no `X-Task-Purpose` header." }),
     sessionTtlSeconds: z.int().min(1).optional().meta({ description: "Requested lifetime of the task sessions the gateway opens (the PDP caps it)." }),
     upstream: upstreamSchema.meta({ description: "The MCP server behind the gateway." }),

@@ -21,6 +21,7 @@ import { agentTokenSource } from "./agent-token.js";
 import type { GatewayConfig } from "./config.js";
 import { PROTECTED_RESOURCE_PATH, invalidTokenChallenge, protectedResourceMetadata, resourceMetadataUrl } from "./protected-resource.js";
 import { UPSTREAM_UNAVAILABLE, createRelayServer } from "./relay-server.js";
+import { showDeniedTools } from "./show-denied.js";
 import { createUpstream, type Upstream } from "./upstream.js";
 
 /** A running gateway. */
@@ -89,6 +90,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
 
   // The resource URI needs the real port when port is 0: listen first, then fix the rest.
   const app = express();
+  app.disable("x-powered-by");
   const http: HttpServer = await new Promise((resolve, reject) => {
     const s = app.listen(config.port, config.host, (err?: Error) => (err ? reject(err) : resolve(s)));
   });
@@ -181,8 +183,10 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
 
       await pepHttp(req, res, async (request, response, body) => {
         const { client, info } = await upstream.ready();
-        const server = createRelayServer({ client, info, identity, sessions });
+        let toolList: Record<string, unknown> | undefined;
+        const server = createRelayServer({ client, info, identity, sessions, onToolList: (r) => (toolList = r) });
         const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+        if (config.listDenied === "show") showDeniedTools(transport, () => toolList, sessions, identity);
         response.on("close", () => {
           void transport.close();
           void server.close();

@@ -45,6 +45,8 @@ export interface RelayServerDeps {
   /** The caller of this HTTP request (the gateway builds one server per request). */
   readonly identity: CallerIdentity;
   readonly sessions: TaskSessions;
+  /** Receives the upstream's unfiltered tools/list result (for `listDenied: "show"`). */
+  readonly onToolList?: (result: Record<string, unknown>) => void;
 }
 
 /**
@@ -92,7 +94,11 @@ export function createRelayServer(deps: RelayServerDeps): Server {
 
   server.setRequestHandler(PingRequestSchema, (r, extra) => forward(r, extra));
   if (info.capabilities.tools) {
-    server.setRequestHandler(ListToolsRequestSchema, (r, extra) => forward(r, extra) as never);
+    server.setRequestHandler(ListToolsRequestSchema, async (r, extra) => {
+      const result = await forward(r, extra);
+      deps.onToolList?.(result);
+      return result as never;
+    });
     server.setRequestHandler(CallToolRequestSchema, (r, extra) => forward(r, extra) as never);
   }
   if (info.capabilities.resources) {

@@ -11,6 +11,7 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
+import { META_DECISION, type PepDecision } from "../../src/pep/index.js";
 import { startGatewayStack, type GatewayStack } from "./support/gateway-stack.js";
 
 interface Upstream {
@@ -101,5 +102,32 @@ describe("gateway in front of an HTTP upstream", { timeout: 60_000 }, () => {
     assert.equal(upstream.ran.length, before, "nothing unchecked reached the upstream");
     assert.deepEqual((await client.listTools()).tools, [], "the list fails closed");
     await client.ping();
+  });
+});
+
+describe("gateway with listDenied: show", { timeout: 60_000 }, () => {
+  let upstream: Upstream;
+  let stack: GatewayStack;
+  before(async () => {
+    upstream = await startUpstream();
+    stack = await startGatewayStack({ url: upstream.url }, { listDenied: "show" });
+  });
+  after(async () => {
+    await stack?.close();
+    await upstream?.close();
+  });
+
+  test("refused tools stay listed, marked with the refusal; calling one answers the reason and never reaches the upstream", async () => {
+    const client = await stack.connect();
+    const { tools } = await client.listTools();
+    const byName = new Map(tools.map((t) => [t.name, t]));
+    assert.deepEqual([...byName.keys()].sort(), ["echo", "get-env"]);
+    assert.doesNotMatch(byName.get("echo")!.description ?? "", /refused/);
+    assert.match(byName.get("get-env")!.description ?? "", /^\[refused by policy: TOOL_NOT_GRANTED\]/);
+    assert.equal((byName.get("get-env")!._meta?.[META_DECISION] as PepDecision).reasonCode, "TOOL_NOT_GRANTED");
+    const result = (await client.callTool({ name: "get-env", arguments: {} })) as CallToolResult;
+    assert.equal(result.isError, true);
+    assert.match((result.content[0] as { text: string }).text, /^DENY TOOL_NOT_GRANTED/);
+    assert.ok(!upstream.ran.includes("get-env"));
   });
 });
