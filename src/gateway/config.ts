@@ -40,6 +40,10 @@ export const gatewayConfigSchema = z
         "`development`: mints its own agent token from the development issuer and trusts that issuer for user tokens (loopback only). `production`: needs agent.workloadToken(File) and userIssuers.",
     }),
     host: z.string().min(1).default("127.0.0.1").meta({ description: "Listen on this host." }),
+    developmentAnyHost: z.boolean().default(false).meta({
+      description:
+        "Development mode on a non-loopback host — only inside a container whose port is published on the host's loopback (docker-compose dev profile). The development issuer's key is public: anyone who reaches the port can mint tokens.",
+    }),
     port: z.int().min(0).max(65535).default(8080).meta({ description: "Listen on this port (0: any free one)." }),
     path: z
       .string()
@@ -88,8 +92,8 @@ export const gatewayConfigSchema = z
   })
   .superRefine((c, ctx) => {
     if (c.mode === "development") {
-      if (!LOOPBACK.test(c.host) && c.host !== "0.0.0.0")
-        ctx.addIssue({ code: "custom", path: ["host"], message: `development mode listens on loopback only (or 0.0.0.0 inside a container), not on "${c.host}"` });
+      if (!LOOPBACK.test(c.host) && !c.developmentAnyHost)
+        ctx.addIssue({ code: "custom", path: ["host"], message: `development mode listens on loopback only, not on "${c.host}" (developmentAnyHost: true inside a container only)` });
       return;
     }
     if (!c.agent.workloadToken && !c.agent.workloadTokenFile) ctx.addIssue({ code: "custom", path: ["agent"], message: "production mode needs agent.workloadToken or agent.workloadTokenFile" });
@@ -156,6 +160,7 @@ export function loadGatewayConfig(options: LoadGatewayConfigOptions = {}): Gatew
       address: config.pdp.address ?? (env.MCP_PDP_ADDRESS || "127.0.0.1:50051"),
       ...(config.pdp.callerTokenFile && { callerTokenFile: resolve(config.pdp.callerTokenFile) }),
     },
+    userIssuers: config.userIssuers.map((i) => (i.jwksFile ? { ...i, jwksFile: resolve(i.jwksFile)! } : i)),
     agent: { ...config.agent, ...(config.agent.workloadTokenFile && { workloadTokenFile: resolve(config.agent.workloadTokenFile) }) },
     authorizationServers: config.authorizationServers.length > 0 || config.mode !== "development" ? config.authorizationServers : [DEV_ISSUER],
   };

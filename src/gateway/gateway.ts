@@ -215,6 +215,8 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   const url = `http://${publicHost}:${port}${config.path}`;
   logger.info({ url, resource, upstream: config.upstream.command ?? config.upstream.url, pdp: config.pdp.address, mode: config.mode }, "gateway listening");
   if (config.mode === "development") logger.warn("gateway in DEVELOPMENT mode: it trusts the development issuer and mints its own agent token");
+  if (config.mode === "development" && config.developmentAnyHost)
+    logger.warn({ host: config.host }, "gateway in DEVELOPMENT mode on a non-loopback host (developmentAnyHost): anyone who reaches this port can mint tokens — publish it on loopback only");
 
   return {
     port,

@@ -79,10 +79,11 @@ export function createUpstream(config: UpstreamConfig, logger: Logger, clientInf
     return new StreamableHTTPClientTransport(new URL(config.url!), { requestInit: { headers: config.headers } });
   };
 
+  const limits = { timeout: config.connectTimeoutMs };
   const refreshGrants = async (client: Client, caps: ServerCapabilities): Promise<void> => {
-    if (caps.tools) grants.tools = (await listAll(async (cursor) => { const r = await client.listTools(cursor ? { cursor } : {}); return { items: r.tools, nextCursor: r.nextCursor }; })).map((t) => t.name);
-    if (caps.resources) grants.resources = (await listAll(async (cursor) => { const r = await client.listResources(cursor ? { cursor } : {}); return { items: r.resources, nextCursor: r.nextCursor }; })).map((r) => r.uri);
-    if (caps.prompts) grants.prompts = (await listAll(async (cursor) => { const r = await client.listPrompts(cursor ? { cursor } : {}); return { items: r.prompts, nextCursor: r.nextCursor }; })).map((p) => p.name);
+    if (caps.tools) grants.tools = (await listAll(async (cursor) => { const r = await client.listTools(cursor ? { cursor } : {}, limits); return { items: r.tools, nextCursor: r.nextCursor }; })).map((t) => t.name);
+    if (caps.resources) grants.resources = (await listAll(async (cursor) => { const r = await client.listResources(cursor ? { cursor } : {}, limits); return { items: r.resources, nextCursor: r.nextCursor }; })).map((r) => r.uri);
+    if (caps.prompts) grants.prompts = (await listAll(async (cursor) => { const r = await client.listPrompts(cursor ? { cursor } : {}, limits); return { items: r.prompts, nextCursor: r.nextCursor }; })).map((p) => p.name);
   };
 
   const schedule = (why: string): void => {
@@ -112,7 +113,7 @@ export function createUpstream(config: UpstreamConfig, logger: Logger, clientInf
       }
     };
     try {
-      await client.connect(t);
+      await client.connect(t, { timeout: config.connectTimeoutMs });
       const info: UpstreamInfo = {
         capabilities: client.getServerCapabilities() ?? {},
         serverInfo: client.getServerVersion() ?? { name: "upstream", version: "0" },
