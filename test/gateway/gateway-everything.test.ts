@@ -20,7 +20,7 @@ describe("gateway in front of server-everything (stdio)", { timeout: 120_000 }, 
   test("tools/list shows exactly the tools policy permits", async () => {
     const client = await stack.connect();
     const { tools } = await client.listTools();
-    assert.deepEqual(tools.map((t) => t.name).sort(), ["echo", "get-sum"]);
+    assert.deepEqual(tools.map((t) => t.name).sort(), ["echo", "get-sum", "trigger-long-running-operation"]);
   });
 
   test("an allowed call is relayed and returns the upstream's result with the decision", async () => {
@@ -63,6 +63,25 @@ describe("gateway in front of server-everything (stdio)", { timeout: 120_000 }, 
     await client.setLoggingLevel("info");
     const completion = await client.complete({ ref: { type: "ref/prompt", name: "completable-prompt" }, argument: { name: "department", value: "E" } });
     assert.ok(Array.isArray(completion.completion.values));
+  });
+
+  test("progress is relayed under the client's own token; a cancelled call is cancelled and the gateway goes on", async () => {
+    const client = await stack.connect();
+    const progress: number[] = [];
+    const result = (await client.callTool({ name: "trigger-long-running-operation", arguments: { duration: 1, steps: 3 } }, undefined, {
+      onprogress: (p) => progress.push(p.progress),
+    })) as CallToolResult;
+    assert.match((result.content[0] as { text: string }).text, /Long running operation completed/);
+    assert.ok(progress.length >= 1, `progress relayed (${progress.join(",")})`);
+    assert.deepEqual(progress, [...progress].sort((a, b) => a - b));
+
+    const abort = new AbortController();
+    const cancelled = client.callTool({ name: "trigger-long-running-operation", arguments: { duration: 20, steps: 20 } }, undefined, {
+      signal: abort.signal,
+      onprogress: () => abort.abort("enough"),
+    });
+    await assert.rejects(cancelled);
+    await client.ping();
   });
 
   test("the protected-resource metadata (RFC 9728) names the resource, at both well-known paths", async () => {

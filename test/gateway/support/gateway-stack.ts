@@ -23,7 +23,7 @@ export const EVERYTHING = path.join(path.dirname(createRequire(import.meta.url).
 
 /**
  * A copy of the bundled cedar/ where research agents may open sessions on {@link RESOURCE} for
- * research and call `echo` and `get-sum` there (tool set research-tools); `get-env` is a known tool
+ * research and call `echo`, `get-sum` and `trigger-long-running-operation` there (tool set research-tools); `get-env` is a known tool
  * no policy permits.
  */
 export function gatewayCedar(): string {
@@ -41,7 +41,8 @@ export function gatewayCedar(): string {
         attrs: { name, server: { __entity: { type: "Server", id: RESOURCE } }, risk: 1, labels: [], impact: "read" },
         parents,
       });
-      entities.push(tool("echo", [{ type: "ToolSet", id: "research-tools" }]), tool("get-sum", [{ type: "ToolSet", id: "research-tools" }]), tool("get-env", []));
+      const research = [{ type: "ToolSet", id: "research-tools" }];
+      entities.push(tool("echo", research), tool("get-sum", research), tool("trigger-long-running-operation", research), tool("get-env", []));
     });
     writeFileSync(
       path.join(dir, "policies", "gateway-everything.cedar"),
