@@ -46,7 +46,7 @@ export async function gateway(o: GatewayOptions, io: CliIo): Promise<number> {
   });
   const logger = createLogger(o.logLevel ?? "info");
   const running = await startGateway(config, { logger });
-  io.out(`mcp-pdp gateway: ${running.url} (resource ${running.resource}; metadata ${running.resourceMetadataUrl})\n`);
+  for (const r of running.routes) io.out(`mcp-pdp gateway: ${r.url} (resource ${r.resource}; metadata ${r.resourceMetadataUrl})\n`);
   const stop = (signal: string) => {
     logger.info({ signal }, "gateway shutting down");
     running.close().then(

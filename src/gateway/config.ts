@@ -32,6 +32,16 @@ const upstreamSchema = z
   })
   .refine((u) => (u.command === undefined) !== (u.url === undefined), { message: "give exactly one of upstream.command and upstream.url" });
 
+const endpointPath = z.string().regex(/^\/[A-Za-z0-9._~/-]*[A-Za-z0-9._~-]$/, "a path such as /mcp (no trailing slash)");
+
+/** One of several upstreams, each at its own path, with its own resource URI. */
+const routeSchema = z.strictObject({
+  path: endpointPath.meta({ description: "Path of this upstream's MCP endpoint, e.g. /everything/mcp." }),
+  resource: z.url().optional().meta({ description: "Its canonical URI (token audience, server id in policies). Default `http://HOST:PORT/PATH`." }),
+  defaultPurpose: z.string().min(1).optional().meta({ description: "Purpose when the client sends none (default: the top-level defaultPurpose)." }),
+  upstream: upstreamSchema,
+});
+
 /** The gateway configuration as written in the file. */
 export const gatewayConfigSchema = z
   .strictObject({
@@ -45,11 +55,7 @@ export const gatewayConfigSchema = z
         "Development mode on a non-loopback host — only inside a container whose port is published on the host's loopback (docker-compose dev profile). The development issuer's key is public: anyone who reaches the port can mint tokens.",
     }),
     port: z.int().min(0).max(65535).default(8080).meta({ description: "Listen on this port (0: any free one)." }),
-    path: z
-      .string()
-      .regex(/^\/[A-Za-z0-9._~/-]*$/)
-      .default("/mcp")
-      .meta({ description: "Path of the MCP endpoint." }),
+    path: endpointPath.default("/mcp").meta({ description: "Path of the MCP endpoint (with `upstream`)." }),
     resource: z.url().optional().meta({
       description:
         "This gateway's canonical URI (RFC 8707 resource): user tokens must name it in `aud`, and it is the server id policies see. Default `http://HOST:PORT/PATH`.",
@@ -88,9 +94,13 @@ export const gatewayConfigSchema = z
     }),
     defaultPurpose: z.string().min(1).default("research").meta({ description: "Purpose when the client sends no `X-Task-Purpose` header." }),
     sessionTtlSeconds: z.int().min(1).optional().meta({ description: "Requested lifetime of the task sessions the gateway opens (the PDP caps it)." }),
-    upstream: upstreamSchema.meta({ description: "The MCP server behind the gateway." }),
+    upstream: upstreamSchema.optional().meta({ description: "The MCP server behind the gateway (at `path`, as `resource`)." }),
+    upstreams: z.array(routeSchema).min(1).optional().meta({ description: "Several MCP servers, each at its own path (instead of `upstream`)." }),
   })
   .superRefine((c, ctx) => {
+    if ((c.upstream === undefined) === (c.upstreams === undefined)) ctx.addIssue({ code: "custom", path: ["upstream"], message: "give exactly one of upstream and upstreams" });
+    const paths = (c.upstreams ?? []).map((r) => r.path);
+    for (const dup of new Set(paths.filter((p, i) => paths.indexOf(p) !== i))) ctx.addIssue({ code: "custom", path: ["upstreams"], message: `path ${dup} is used twice` });
     if (c.mode === "development") {
       if (!LOOPBACK.test(c.host) && !c.developmentAnyHost)
         ctx.addIssue({ code: "custom", path: ["host"], message: `development mode listens on loopback only, not on "${c.host}" (developmentAnyHost: true inside a container only)` });
@@ -99,13 +109,29 @@ export const gatewayConfigSchema = z
     if (!c.agent.workloadToken && !c.agent.workloadTokenFile) ctx.addIssue({ code: "custom", path: ["agent"], message: "production mode needs agent.workloadToken or agent.workloadTokenFile" });
     if (c.userIssuers.length === 0) ctx.addIssue({ code: "custom", path: ["userIssuers"], message: "production mode needs userIssuers" });
     if (c.userIssuers.some((i) => i.issuer === DEV_ISSUER)) ctx.addIssue({ code: "custom", path: ["userIssuers"], message: "the development issuer is refused outside development mode" });
-    if (!c.resource) ctx.addIssue({ code: "custom", path: ["resource"], message: "production mode needs resource (the gateway's public canonical URI)" });
+    if (c.upstream && !c.resource) ctx.addIssue({ code: "custom", path: ["resource"], message: "production mode needs resource (the gateway's public canonical URI)" });
+    for (const [i, r] of (c.upstreams ?? []).entries())
+      if (!r.resource) ctx.addIssue({ code: "custom", path: ["upstreams", i, "resource"], message: "production mode needs each upstream's resource (its public canonical URI)" });
   });
 
 /** The gateway's configuration, parsed. */
 export type GatewayConfig = z.output<typeof gatewayConfigSchema>;
-/** The upstream part of it. */
-export type UpstreamConfig = GatewayConfig["upstream"];
+/** One upstream's connection settings. */
+export type UpstreamConfig = z.output<typeof upstreamSchema>;
+
+/** One MCP endpoint of the gateway: a path, its resource URI (when configured), its upstream. */
+export interface GatewayRoute {
+  readonly path: string;
+  readonly resource?: string | undefined;
+  readonly defaultPurpose: string;
+  readonly upstream: UpstreamConfig;
+}
+
+/** The gateway's endpoints: the single `upstream` at `path`, or each of `upstreams`. */
+export function routesOf(config: GatewayConfig): GatewayRoute[] {
+  if (config.upstream) return [{ path: config.path, resource: config.resource, defaultPurpose: config.defaultPurpose, upstream: config.upstream }];
+  return (config.upstreams ?? []).map((r) => ({ path: r.path, resource: r.resource, defaultPurpose: r.defaultPurpose ?? config.defaultPurpose, upstream: r.upstream }));
+}
 
 /** Options for {@link loadGatewayConfig}. */
 export interface LoadGatewayConfigOptions {
@@ -140,6 +166,8 @@ export function loadGatewayConfig(options: LoadGatewayConfigOptions = {}): Gatew
   }
   const overrides = options.overrides ?? {};
   const merged: Record<string, unknown> = { ...raw, ...overrides };
+  // --upstream-command / --upstream-url replace whatever upstream(s) the file names.
+  if (overrides.upstream !== undefined) delete merged.upstreams;
   for (const key of ["pdp", "agent"] as const) {
     if (overrides[key] !== undefined) merged[key] = { ...(raw[key] as object | undefined), ...(overrides[key] as object) };
   }

@@ -1,7 +1,10 @@
 /** The gateway's config: defaults, CLI-style overrides, production's requirements, the command splitter. */
 import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { test } from "node:test";
-import { loadGatewayConfig, splitCommand } from "../../src/gateway/config.js";
+import { loadGatewayConfig, routesOf, splitCommand } from "../../src/gateway/config.js";
 import { resourceMetadataUrl } from "../../src/gateway/protected-resource.js";
 
 const upstream = { command: "node", args: ["server.js"] };
@@ -61,4 +64,24 @@ test("the protected-resource metadata URL inserts the well-known path before the
   assert.equal(resourceMetadataUrl("https://h.example/mcp"), "https://h.example/.well-known/oauth-protected-resource/mcp");
   assert.equal(resourceMetadataUrl("https://h.example/"), "https://h.example/.well-known/oauth-protected-resource");
   assert.equal(resourceMetadataUrl("http://127.0.0.1:8080/a/b"), "http://127.0.0.1:8080/.well-known/oauth-protected-resource/a/b");
+});
+
+test("several upstreams: each at its own path; paths unique; production needs each one's resource; a CLI upstream replaces them", () => {
+  const upstreams = [
+    { path: "/a/mcp", upstream },
+    { path: "/b/mcp", upstream: { url: "http://127.0.0.1:9/mcp" } },
+  ];
+  const c = loadGatewayConfig({ env: {}, overrides: { upstreams } });
+  assert.deepEqual(routesOf(c).map((r) => [r.path, r.defaultPurpose]), [["/a/mcp", "research"], ["/b/mcp", "research"]]);
+  assert.throws(() => loadGatewayConfig({ env: {}, overrides: { upstreams: [upstreams[0], upstreams[0]] } }), /path \/a\/mcp is used twice/);
+  const file = path.join(mkdtempSync(path.join(tmpdir(), "gateway-config-")), "gateway.json");
+  writeFileSync(file, JSON.stringify({ upstreams, upstream }));
+  assert.throws(() => loadGatewayConfig({ env: {}, file }), /exactly one of upstream and upstreams/);
+  writeFileSync(file, JSON.stringify({ upstreams }));
+  assert.deepEqual(routesOf(loadGatewayConfig({ env: {}, file, overrides: { upstream } })).map((r) => r.path), ["/mcp"], "--upstream-command replaces the file's upstreams");
+  assert.throws(
+    () => loadGatewayConfig({ env: {}, overrides: { upstreams, mode: "production", agent: { workloadToken: "t" }, userIssuers: [{ issuer: "https://idp.example", jwksUri: "https://idp.example/jwks" }] } }),
+    /upstreams.0.resource: production mode needs each upstream's resource/,
+  );
+  assert.throws(() => loadGatewayConfig({ env: {}, overrides: { upstreams: [{ path: "/a/", upstream }] } }), /no trailing slash/);
 });

@@ -131,3 +131,64 @@ describe("gateway with listDenied: show", { timeout: 60_000 }, () => {
     assert.ok(!upstream.ran.includes("get-env"));
   });
 });
+
+describe("gateway with several upstreams by path", { timeout: 60_000 }, () => {
+  let a: Upstream;
+  let b: Upstream;
+  let stack: GatewayStack;
+  const OTHER = "https://other.example/mcp";
+  before(async () => {
+    a = await startUpstream();
+    b = await startUpstream();
+    stack = await startGatewayStack({}, {
+      upstreams: [
+        { path: "/a/mcp", resource: "https://everything.example/mcp", upstream: { url: a.url } },
+        { path: "/b/mcp", resource: OTHER, upstream: { url: b.url } },
+      ],
+    });
+  });
+  after(async () => {
+    await stack?.close();
+    await a?.close();
+    await b?.close();
+  });
+
+  test("each path relays to its own upstream, with its own resource, metadata and policies", async () => {
+    const [routeA, routeB] = stack.gateway.routes;
+    assert.equal(routeA!.url.endsWith("/a/mcp"), true);
+    assert.equal(routeB!.resourceMetadataUrl, "https://other.example/.well-known/oauth-protected-resource/mcp");
+    const meta = await fetch(new URL("/.well-known/oauth-protected-resource/b/mcp", stack.gateway.url)).catch(() => undefined);
+    assert.equal(meta?.status, 404, "metadata lives at each resource's own well-known path (here on another origin)");
+
+    const client = await stack.connect();
+    const result = (await client.callTool({ name: "echo", arguments: { message: "to a" } })) as CallToolResult;
+    assert.match((result.content[0] as { text: string }).text, /upstream saw: to a/);
+    assert.deepEqual(a.ran, ["echo"]);
+    assert.deepEqual(b.ran, []);
+
+    // A token for A is not a token for B: the audience is checked per endpoint.
+    const tokenA = await stack.userToken();
+    const refused = await fetch(routeB!.url, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json, text/event-stream", authorization: `Bearer ${tokenA}` },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping" }),
+    });
+    assert.equal(refused.status, 401);
+    assert.match(refused.headers.get("www-authenticate") ?? "", /invalid_token.*resource_metadata="https:\/\/other\.example\//);
+
+    // With B's own token: no policy opens a session on B, so B lists nothing and refuses the call.
+    const { Client } = await import("@modelcontextprotocol/sdk/client/index.js");
+    const { StreamableHTTPClientTransport } = await import("@modelcontextprotocol/sdk/client/streamableHttp.js");
+    const clientB = new Client({ name: "stock-client", version: "1.0.0" });
+    try {
+      const tokenB = await stack.userToken({ audience: OTHER });
+      await clientB.connect(new StreamableHTTPClientTransport(new URL(routeB!.url), { requestInit: { headers: { authorization: `Bearer ${tokenB}` } } }));
+      assert.deepEqual((await clientB.listTools()).tools, []);
+      const denied = (await clientB.callTool({ name: "echo", arguments: { message: "to b" } })) as CallToolResult;
+      assert.equal(denied.isError, true);
+      assert.deepEqual(b.ran, []);
+    } finally {
+      await clientB.close();
+    }
+  });
+});

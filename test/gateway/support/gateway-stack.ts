@@ -92,7 +92,13 @@ export async function startGatewayStack(upstream: Record<string, unknown>, extra
   try {
     const config = loadGatewayConfig({
       env: {},
-      overrides: { port: 0, resource: RESOURCE, pdp: { address: pdp.address }, upstream: { restartInitialDelayMs: 50, restartMaxDelayMs: 1000, ...upstream }, ...extra },
+      overrides: {
+        port: 0,
+        resource: RESOURCE,
+        pdp: { address: pdp.address },
+        ...("upstreams" in extra ? {} : { upstream: { restartInitialDelayMs: 50, restartMaxDelayMs: 1000, ...upstream } }),
+        ...extra,
+      },
     });
     gateway = await startGateway(config, { logger });
   } catch (err) {
