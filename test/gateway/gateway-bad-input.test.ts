@@ -78,7 +78,7 @@ describe("gateway: bad input", { timeout: 90_000 }, () => {
   test("after all that the gateway still answers", async () => {
     const client = await stack.connect(token);
     await client.ping();
-    assert.deepEqual((await client.listTools()).tools.map((t) => t.name).sort(), ["echo", "get-sum", "trigger-long-running-operation"]);
+    assert.deepEqual((await client.listTools()).tools.map((t) => t.name).sort(), ["echo", "get-sum", "get-tiny-image", "trigger-long-running-operation"]);
   });
 });
 

@@ -17,10 +17,10 @@ describe("gateway in front of server-everything (stdio)", { timeout: 120_000 }, 
   });
   after(() => stack?.close());
 
-  test("tools/list shows exactly the tools policy permits", async () => {
+  test("tools/list shows exactly the tools policy permits (get-tiny-image needs a step-up scope, so it is listed)", async () => {
     const client = await stack.connect();
     const { tools } = await client.listTools();
-    assert.deepEqual(tools.map((t) => t.name).sort(), ["echo", "get-sum", "trigger-long-running-operation"]);
+    assert.deepEqual(tools.map((t) => t.name).sort(), ["echo", "get-sum", "get-tiny-image", "trigger-long-running-operation"]);
   });
 
   test("an allowed call is relayed and returns the upstream's result with the decision", async () => {
@@ -63,6 +63,23 @@ describe("gateway in front of server-everything (stdio)", { timeout: 120_000 }, 
     await client.setLoggingLevel("info");
     const completion = await client.complete({ ref: { type: "ref/prompt", name: "completable-prompt" }, argument: { name: "department", value: "E" } });
     assert.ok(Array.isArray(completion.completion.values));
+  });
+
+  test("step-up: a tool that needs a scope the token lacks is HTTP 403 insufficient_scope naming it; with the scope it runs", async () => {
+    const res = await fetch(stack.gateway.url, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json, text/event-stream", authorization: `Bearer ${await stack.userToken()}` },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "get-tiny-image", arguments: {} } }),
+    });
+    assert.equal(res.status, 403);
+    assert.equal(
+      res.headers.get("www-authenticate"),
+      'Bearer error="insufficient_scope", scope="images.read", resource_metadata="https://everything.example/.well-known/oauth-protected-resource/mcp", error_description="the access token lacks a scope this call needs"',
+    );
+    const client = await stack.connect(await stack.userToken({ scopes: ["images.read"] }));
+    const result = (await client.callTool({ name: "get-tiny-image", arguments: {} })) as CallToolResult;
+    assert.equal(result.isError, undefined);
+    assert.ok(result.content.some((c) => c.type === "image"));
   });
 
   test("progress is relayed under the client's own token; a cancelled call is cancelled and the gateway goes on", async () => {

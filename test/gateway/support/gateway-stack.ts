@@ -36,13 +36,15 @@ export function gatewayCedar(): string {
       });
     });
     editJson(path.join(dir, "entities", "tools.json"), (entities: unknown[]) => {
-      const tool = (name: string, parents: { type: string; id: string }[]) => ({
+      const tool = (name: string, parents: { type: string; id: string }[], more: Record<string, unknown> = {}) => ({
         uid: { type: "Tool", id: `${RESOURCE}#${name}` },
-        attrs: { name, server: { __entity: { type: "Server", id: RESOURCE } }, risk: 1, labels: [], impact: "read" },
+        attrs: { name, server: { __entity: { type: "Server", id: RESOURCE } }, risk: 1, labels: [], impact: "read", ...more },
         parents,
       });
       const research = [{ type: "ToolSet", id: "research-tools" }];
       entities.push(tool("echo", research), tool("get-sum", research), tool("trigger-long-running-operation", research), tool("get-env", []));
+      // Step-up: permitted, but only with the scope images.read in the user's token.
+      entities.push(tool("get-tiny-image", research, { required_scopes: ["images.read"] }));
     });
     writeFileSync(
       path.join(dir, "policies", "gateway-everything.cedar"),
@@ -79,7 +81,7 @@ export interface GatewayStack {
   /** An SDK client that sends only `Authorization: Bearer <user token>` (closed by `close()`). */
   connect(token?: string): Promise<Client>;
   /** A development user token for {@link RESOURCE}. */
-  userToken(options?: { audience?: string; subject?: string }): Promise<string>;
+  userToken(options?: { audience?: string; subject?: string; scopes?: string[] }): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -106,8 +108,8 @@ export async function startGatewayStack(upstream: Record<string, unknown>, extra
     throw err;
   }
   const running = gateway;
-  const userToken = (o: { audience?: string; subject?: string } = {}) =>
-    mintDevToken("user", { audience: o.audience ?? RESOURCE, clientId: "dev-client", ...(o.subject && { subject: o.subject }) });
+  const userToken = (o: { audience?: string; subject?: string; scopes?: string[] } = {}) =>
+    mintDevToken("user", { audience: o.audience ?? RESOURCE, clientId: "dev-client", ...(o.subject && { subject: o.subject }), ...(o.scopes && { scopes: o.scopes }) });
   return {
     pdp,
     gateway: running,
