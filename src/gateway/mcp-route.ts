@@ -124,7 +124,14 @@ export function mountRoute(app: Express, route: GatewayRoute, resource: string, 
       await pepHttp(req, res, async (request, response, body) => {
         const { client, info } = await upstream.ready();
         let toolList: Record<string, unknown> | undefined;
-        const server = createRelayServer({ client, info, identity, sessions, onToolList: (r) => (toolList = r) });
+        const server = createRelayServer({
+          client,
+          info,
+          identity,
+          sessions,
+          onToolList: (r) => (toolList = r),
+          onSessionLost: () => upstream.reconnect("the upstream answered 404: it no longer knows the gateway's session"),
+        });
         const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
         if (config.listDenied === "show") showDeniedTools(transport, () => toolList, sessions, identity);
         response.on("close", () => {

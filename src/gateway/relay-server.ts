@@ -1,4 +1,5 @@
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import {
   CallToolRequestSchema,
@@ -45,6 +46,8 @@ export interface RelayServerDeps {
   /** The caller of this HTTP request (the gateway builds one server per request). */
   readonly identity: CallerIdentity;
   readonly sessions: TaskSessions;
+  /** Called when the upstream no longer knows the gateway's session (HTTP 404). */
+  readonly onSessionLost?: () => void;
   /** Receives the upstream's unfiltered tools/list result (for `listDenied: "show"`). */
   readonly onToolList?: (result: Record<string, unknown>) => void;
 }
@@ -80,6 +83,7 @@ export function createRelayServer(deps: RelayServerDeps): Server {
         }),
       });
     } catch (err) {
+      if (err instanceof StreamableHTTPError && err.code === 404) deps.onSessionLost?.();
       if (err instanceof McpError && err.code !== ErrorCode.ConnectionClosed && err.code !== ErrorCode.RequestTimeout) throw err;
       throw new McpError(UPSTREAM_UNAVAILABLE, `the upstream MCP server did not answer: ${(err as Error).message}`);
     }

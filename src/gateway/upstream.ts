@@ -29,6 +29,11 @@ export interface Upstream {
   pid(): number | undefined;
   /** How many times the upstream has been (re)connected. */
   connections(): number;
+  /**
+   * Drops the current connection and reconnects (with the usual backoff): for an HTTP upstream
+   * that no longer knows the gateway's session (HTTP 404), e.g. after it restarted.
+   */
+  reconnect(why: string): void;
   close(): Promise<void>;
 }
 
@@ -153,6 +158,13 @@ export function createUpstream(config: UpstreamConfig, logger: Logger, clientInf
     },
     pid: () => (current && transport instanceof StdioClientTransport ? (transport.pid ?? undefined) : undefined),
     connections: () => count,
+    reconnect(why) {
+      const c = current;
+      if (!c || closed) return;
+      logger.warn({ upstream: config.url ?? config.command, why }, "upstream session lost; reconnecting");
+      current = undefined;
+      void c.client.close().catch(() => {});
+    },
     async close() {
       closed = true;
       if (timer) clearTimeout(timer);

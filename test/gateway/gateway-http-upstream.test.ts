@@ -192,3 +192,49 @@ describe("gateway with several upstreams by path", { timeout: 60_000 }, () => {
     }
   });
 });
+
+describe("gateway in front of a stateful HTTP upstream that forgets its sessions", { timeout: 60_000 }, () => {
+  test("a 404 from the upstream is an MCP error for that call; the gateway reconnects and the next call works", async () => {
+    const { randomUUID } = await import("node:crypto");
+    const sessions = new Map<string, StreamableHTTPServerTransport>();
+    const http = createServer(async (req, res) => {
+      const id = req.headers["mcp-session-id"];
+      const known = typeof id === "string" ? sessions.get(id) : undefined;
+      if (known) return known.handleRequest(req, res);
+      if (typeof id === "string") return void res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ jsonrpc: "2.0", id: null, error: { code: -32001, message: "Session not found" } }));
+      const server = new McpServer({ name: "stateful-upstream", version: "1.0.0" });
+      server.registerTool("echo", { inputSchema: { message: z.string() } }, async ({ message }) => ({ content: [{ type: "text", text: `stateful: ${message}` }] }));
+      const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+        sessionIdGenerator: () => randomUUID(),
+        onsessioninitialized: (sid) => void sessions.set(sid, transport),
+      });
+      await server.connect(transport);
+      await transport.handleRequest(req, res);
+    });
+    await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+    const stack = await startGatewayStack({ url: `http://127.0.0.1:${(http.address() as AddressInfo).port}/mcp` });
+    try {
+      const client = await stack.connect();
+      const call = () => client.callTool({ name: "echo", arguments: { message: "hi" } }) as Promise<CallToolResult>;
+      assert.deepEqual((await call()).content, [{ type: "text", text: "stateful: hi" }]);
+      const before = stack.gateway.upstream.connections();
+      sessions.clear(); // the upstream "restarts"
+      await assert.rejects(call(), (err: Error & { code?: number }) => {
+        assert.equal(err.code, -32002);
+        return true;
+      });
+      const deadline = Date.now() + 20_000;
+      while (stack.gateway.upstream.connections() === before) {
+        assert.ok(Date.now() < deadline, "reconnected within 20 s");
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.deepEqual((await call()).content, [{ type: "text", text: "stateful: hi" }]);
+    } finally {
+      await stack.close();
+      await new Promise<void>((resolve) => {
+        http.close(() => resolve());
+        http.closeAllConnections();
+      });
+    }
+  });
+});
