@@ -64,7 +64,7 @@ export function mountRoute(app: Express, route: GatewayRoute, resource: string, 
     sessions,
     serverId: resource,
     onDecision: ({ method, item, decision }) =>
-      logger.info({ route: route.path, method, item, decision: decision.decision, reasonCode: decision.reasonCode, decisionId: decision.decisionId }, "gateway decision"),
+      logger.debug({ route: route.path, method, item, decision: decision.decision, reasonCode: decision.reasonCode, decisionId: decision.decisionId }, "gateway decision"),
   });
   const identities = new WeakMap<IncomingHttpHeaders, CallerIdentity>();
   const preDecisions = new WeakMap<object, PreDecision>();
