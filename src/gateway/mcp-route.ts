@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from "node:http";
 import express, { type Express, type Request, type Response } from "express";
+import { decodeJwt } from "jose";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import type { Logger } from "pino";
 import { PdpError } from "../errors.js";
@@ -35,6 +36,12 @@ export interface MountedRoute {
   /** Its protected-resource metadata URL (RFC 9728). */
   readonly resourceMetadataUrl: string;
   readonly upstream: Upstream;
+}
+
+/** The `act.sub` of a (verified) token, if it names an actor. */
+function actorOf(token: string): string | undefined {
+  const act = decodeJwt(token).act as { sub?: unknown } | undefined;
+  return typeof act?.sub === "string" && act.sub !== "" ? act.sub : undefined;
 }
 
 /** A JSON-RPC error body with no id (the request was refused before it was read). */
@@ -113,10 +120,14 @@ export function mountRoute(app: Express, route: GatewayRoute, resource: string, 
         res.set("allow", "POST, DELETE").status(405).json(rpcError(-32000, "Method not allowed: this gateway is stateless; send requests with POST"));
         return;
       }
-      // Who asks: the user's token, the client it was issued to, the agent (the gateway's own
-      // unless the caller presents a workload token), the purpose (header, else the default).
+      // Who asks: the user's token, the client it was issued to, the agent, the purpose (header,
+      // else the route's default). The agent: the bearer's own RFC 8693 `act` (the token is then
+      // also presented as the workload token: the PDP verifies it as one, from a workload issuer
+      // that vouches for act.sub's trust domain), else an X-Workload-Token header, else the
+      // gateway's own agent token.
       const declared = identityFromHeaders(req.headers, { purpose: route.defaultPurpose, clientId: user.clientId });
-      const identity: CallerIdentity = { ...declared, workloadToken: declared.workloadToken || (await deps.agentToken()) };
+      const workloadToken = actorOf(token) ? token : declared.workloadToken || (await deps.agentToken());
+      const identity: CallerIdentity = { ...declared, workloadToken };
       identities.set(req.headers, identity);
       // Task sessions are opened with the upstream's lists as their grant: wait for them.
       if (req.method === "POST") await upstream.ready();

@@ -92,6 +92,18 @@ describe("gateway in front of an HTTP upstream", { timeout: 60_000 }, () => {
     assert.ok(!upstream.ran.includes("get-env"));
   });
 
+  test("a bearer token with an RFC 8693 act claim names the agent (not the gateway's own)", async () => {
+    const stranger = await stack.connect(await stack.userToken({ subject: "carol", act: "spiffe://dev.mcp-pdp.local/agent/stranger" }));
+    const before = upstream.ran.length;
+    const refused = (await stranger.callTool({ name: "echo", arguments: { message: "as a stranger" } })) as CallToolResult;
+    assert.equal(refused.isError, true);
+    assert.match((refused.content[0] as { text: string }).text, /because session-named-workload/);
+    assert.equal(upstream.ran.length, before);
+    const assistant = await stack.connect(await stack.userToken({ subject: "carol", act: "spiffe://dev.mcp-pdp.local/agent/research-assistant" }));
+    const allowed = (await assistant.callTool({ name: "echo", arguments: { message: "as the assistant" } })) as CallToolResult;
+    assert.equal(allowed.isError, undefined);
+  });
+
   test("PDP down: calls are refused with PDP_UNAVAILABLE and nothing reaches the upstream; the gateway stays up", async () => {
     const client = await stack.connect(await stack.userToken({ subject: "bob" }));
     await stack.pdp.close();

@@ -81,7 +81,7 @@ export interface GatewayStack {
   /** An SDK client that sends only `Authorization: Bearer <user token>` (closed by `close()`). */
   connect(token?: string): Promise<Client>;
   /** A development user token for {@link RESOURCE}. */
-  userToken(options?: { audience?: string; subject?: string; scopes?: string[] }): Promise<string>;
+  userToken(options?: { audience?: string; subject?: string; scopes?: string[]; act?: string }): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -108,8 +108,14 @@ export async function startGatewayStack(upstream: Record<string, unknown>, extra
     throw err;
   }
   const running = gateway;
-  const userToken = (o: { audience?: string; subject?: string; scopes?: string[] } = {}) =>
-    mintDevToken("user", { audience: o.audience ?? RESOURCE, clientId: "dev-client", ...(o.subject && { subject: o.subject }), ...(o.scopes && { scopes: o.scopes }) });
+  const userToken = (o: { audience?: string; subject?: string; scopes?: string[]; act?: string } = {}) =>
+    mintDevToken("user", {
+      audience: o.audience ?? RESOURCE,
+      clientId: "dev-client",
+      ...(o.subject && { subject: o.subject }),
+      ...(o.scopes && { scopes: o.scopes }),
+      ...(o.act && { act: { sub: o.act } }),
+    });
   return {
     pdp,
     gateway: running,
