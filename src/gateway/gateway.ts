@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import type { Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import cors from "cors";
 import express, { type NextFunction, type Request, type Response } from "express";
 import { hostHeaderValidation } from "@modelcontextprotocol/sdk/server/middleware/hostHeaderValidation.js";
 import type { Logger } from "pino";
@@ -97,6 +98,17 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     if (ok) return next();
     res.status(403).json(rpcError(-32000, `Invalid Origin header: ${origin}`));
   });
+  // Browser clients from an allowed origin (checked above) may read the answers, including the
+  // 401 challenge; preflights are answered here, before authentication.
+  app.use(
+    cors({
+      origin: true,
+      methods: ["GET", "POST", "DELETE"],
+      allowedHeaders: ["authorization", "content-type", "accept", "mcp-protocol-version", "mcp-session-id", "last-event-id", "x-task-purpose", "x-task-id", "x-task-session", "x-workload-token", "x-mcp-client-id"],
+      exposedHeaders: ["www-authenticate", "mcp-session-id", "x-task-session"],
+      maxAge: 600,
+    }),
+  );
 
   // The default resource URIs need the real port when port is 0: listen first, mount after.
   const http: HttpServer = await new Promise((resolve, reject) => {

@@ -157,6 +157,24 @@ describe("gateway in front of server-everything (stdio)", { timeout: 120_000 }, 
     assert.equal(await post({ host: `localhost:${stack.gateway.port}` }), 200);
   });
 
+  test("CORS: a browser client from an allowed origin gets its preflight answered and can read the 401 challenge", async () => {
+    const origin = `http://localhost:${stack.gateway.port}`;
+    const preflight = await fetch(stack.gateway.url, {
+      method: "OPTIONS",
+      headers: { origin, "access-control-request-method": "POST", "access-control-request-headers": "authorization, content-type" },
+    });
+    assert.equal(preflight.status, 204);
+    assert.equal(preflight.headers.get("access-control-allow-origin"), origin);
+    assert.match(preflight.headers.get("access-control-allow-headers") ?? "", /authorization/);
+    const unauthenticated = await fetch(stack.gateway.url, { method: "POST", headers: { origin, "content-type": "application/json" }, body: "{}" });
+    assert.equal(unauthenticated.status, 401);
+    assert.equal(unauthenticated.headers.get("access-control-allow-origin"), origin);
+    assert.match(unauthenticated.headers.get("access-control-expose-headers") ?? "", /www-authenticate/i);
+    const foreign = await fetch(stack.gateway.url, { method: "OPTIONS", headers: { origin: "http://evil.example", "access-control-request-method": "POST" } });
+    assert.equal(foreign.status, 403);
+    assert.equal(foreign.headers.get("access-control-allow-origin"), null);
+  });
+
   test("the stdio upstream killed → restarted, and calls work again", async () => {
     const pid = stack.gateway.upstream.pid();
     assert.ok(pid, "the child runs");
