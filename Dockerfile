@@ -1,6 +1,7 @@
-# mcp-pdp images, one Dockerfile, two targets:
+# mcp-pdp images, one Dockerfile, three targets:
 #   docker build -t mcp-pdp .                                  → the PDP (default, last stage)
 #   docker build -t mcp-pdp-docs-server --target docs-server .  → the example MCP server (PEP)
+#   docker build -t mcp-pdp-gateway --target gateway .          → the gateway (+ server-everything)
 # Both run as the unprivileged `node` user on node:20-slim, with read-only application files.
 
 # ---- build: install with the lockfile, compile, then drop dev dependencies --------------------
@@ -39,6 +40,16 @@ USER node
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.DOCS_SERVER_PORT||8787)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 CMD ["node", "build-examples/examples/docs-server/main.js"]
+
+# ---- the gateway, with @modelcontextprotocol/server-everything as its demo upstream ------------
+# Any other stdio server: install it in an image FROM this one and pass --upstream-command.
+FROM runtime AS gateway
+RUN npm install -g --no-audit --no-fund @modelcontextprotocol/server-everything@2026.8.31
+EXPOSE 8080
+USER node
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:8080/.well-known/oauth-protected-resource').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+CMD ["node", "bin/mcp-pdp.js", "gateway", "--upstream-command", "mcp-server-everything stdio"]
 
 # ---- the PDP (default target) -------------------------------------------------------------------
 FROM runtime AS pdp

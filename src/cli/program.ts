@@ -10,6 +10,7 @@ import type { AuditOptions } from "./audit.js";
 import type { CheckOptions } from "./check.js";
 import type { CliIo } from "./cli-io.js";
 import type { DevTokenOptions } from "./dev-token.js";
+import type { GatewayOptions } from "./gateway.js";
 import type { PolicyTestOptions } from "./policy.js";
 import type { RevokeOptions } from "./revoke.js";
 import type { SessionIdOptions, SessionOpenOptions } from "./session.js";
@@ -112,6 +113,20 @@ export function createProgram(run: ProgramRun): Command {
         return -1;
       }),
     );
+
+  program.command("gateway").description("front an existing MCP server (stdio command or HTTP URL) with the PDP, for stock MCP clients")
+    .option("--upstream-command <cmd>", 'a stdio MCP server to spawn, e.g. "npx -y @modelcontextprotocol/server-everything stdio"')
+    .option("--upstream-url <url>", "a Streamable HTTP MCP server instead")
+    .option("--host <host>", "listen on this host (default 127.0.0.1)")
+    .addOption(new Option("--port <port>", "listen on this port (default 8080; 0 for any free one)").argParser(port))
+    .option("--pdp <host:port>", "the PDP to ask (default: MCP_PDP_ADDRESS, else 127.0.0.1:50051)")
+    .option("--config <file>", "a JSON gateway config file (see README \"Gateway\")")
+    .option("--resource <uri>", "this gateway's canonical URI (token audience; default http://HOST:PORT/mcp)")
+    .option("--purpose <purpose>", "the purpose when a client sends no X-Task-Purpose (default research)")
+    .addOption(new Option("--list-denied <mode>", "hide refused tools from tools/list (default), or show them marked with the refusal").choices(["hide", "show"]))
+    .addOption(new Option("--log-level <level>", "operational log level").choices(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"))
+    .addHelpText("after", "\nFlags win over --config. Runs until SIGTERM/SIGINT. Exit status: 2 usage or configuration error, 1 cannot start.")
+    .action(act(run, async (o: GatewayOptions) => (await import("./gateway.js")).gateway(o, run.io)));
 
   withIdentityOptions(
     program

@@ -1,0 +1,164 @@
+import type { IncomingHttpHeaders } from "node:http";
+import express, { type Express, type Request, type Response } from "express";
+import { decodeJwt } from "jose";
+import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+import type { Logger } from "pino";
+import { PdpError } from "../errors.js";
+import type { TokenVerifier, VerifiedUser } from "../identity/types.js";
+import { authChallenge } from "../pep/denial-result.js";
+import { guardTransport, type PreDecision } from "../pep/guard-transport.js";
+import { createHttpHandler } from "../pep/http-handler.js";
+import type { PdpClient } from "../pep/pdp-client.js";
+import { createGuard } from "../pep/pep-guard.js";
+import { bearerToken, identityFromHeaders, type CallerIdentity } from "../pep/request-identity.js";
+import { createTaskSessions } from "../pep/task-sessions.js";
+import type { GatewayConfig, GatewayRoute } from "./config.js";
+import { invalidTokenChallenge, protectedResourceMetadata, resourceMetadataUrl } from "./protected-resource.js";
+import { UPSTREAM_UNAVAILABLE, createRelayServer } from "./relay-server.js";
+import { showDeniedTools } from "./show-denied.js";
+import { createUpstream, type Upstream } from "./upstream.js";
+
+/** What every route shares. */
+export interface RouteDeps {
+  readonly config: GatewayConfig;
+  readonly logger: Logger;
+  readonly pdp: PdpClient;
+  readonly verifier: TokenVerifier;
+  /** The gateway's own agent workload token (for callers that present none). */
+  readonly agentToken: () => Promise<string>;
+}
+
+/** One mounted MCP endpoint. */
+export interface MountedRoute {
+  readonly path: string;
+  /** Its canonical URI (RFC 8707 resource; the server id policies see). */
+  readonly resource: string;
+  /** Its protected-resource metadata URL (RFC 9728). */
+  readonly resourceMetadataUrl: string;
+  readonly upstream: Upstream;
+}
+
+/** The `act.sub` of a (verified) token, if it names an actor. */
+function actorOf(token: string): string | undefined {
+  const act = decodeJwt(token).act as { sub?: unknown } | undefined;
+  return typeof act?.sub === "string" && act.sub !== "" ? act.sub : undefined;
+}
+
+/** A JSON-RPC error body with no id (the request was refused before it was read). */
+export function rpcError(code: number, message: string, data?: unknown): Record<string, unknown> {
+  return { jsonrpc: "2.0", id: null, error: { code, message, ...(data !== undefined && { data }) } };
+}
+
+/**
+ * Mounts one MCP endpoint at `route.path` in front of its upstream: the protected-resource
+ * metadata at the path-suffixed well-known URL, then per request — bearer token present (401
+ * `resource_metadata`), token verified for this resource (401 `invalid_token`), the PEP library's
+ * decisions (403 `insufficient_scope`), and the relay over this route's own upstream connection.
+ */
+export function mountRoute(app: Express, route: GatewayRoute, resource: string, deps: RouteDeps): MountedRoute {
+  const { config, logger, pdp, verifier } = deps;
+  const metadataUrl = resourceMetadataUrl(resource);
+  const upstream = createUpstream(route.upstream, logger.child({ route: route.path }), { name: "mcp-pdp-gateway", version: "1" });
+
+  const sessions = createTaskSessions({
+    pdp,
+    serverId: resource,
+    grants: upstream.grants,
+    ...(config.sessionTtlSeconds !== undefined && { ttlSeconds: config.sessionTtlSeconds }),
+  });
+  const guard = createGuard({
+    pdp,
+    sessions,
+    serverId: resource,
+    onDecision: ({ method, item, decision }) =>
+      logger.debug({ route: route.path, method, item, decision: decision.decision, reasonCode: decision.reasonCode, decisionId: decision.decisionId }, "gateway decision"),
+  });
+  const identities = new WeakMap<IncomingHttpHeaders, CallerIdentity>();
+  const preDecisions = new WeakMap<object, PreDecision>();
+  const pepHttp = createHttpHandler({
+    guard,
+    pdp,
+    sessions,
+    serverId: resource,
+    identify: (headers) => identities.get(headers)!,
+    preDecisions,
+    resourceMetadataUrl: metadataUrl,
+    maxBodyBytes: config.maxBodyBytes,
+  });
+
+  const metadata = protectedResourceMetadata({
+    resource,
+    authorizationServers: config.authorizationServers,
+    scopesSupported: config.scopesSupported,
+    resourceName: `mcp-pdp gateway (${route.path})`,
+  });
+  app.get(new URL(metadataUrl).pathname, (_req, res) => {
+    res.set("cache-control", "max-age=300").json(metadata);
+  });
+
+  app.use(route.path, express.json({ limit: config.maxBodyBytes }));
+  app.all(route.path, async (req: Request, res: Response) => {
+    try {
+      const token = bearerToken(req.headers);
+      if (!token) {
+        res.set("www-authenticate", authChallenge(metadataUrl)).status(401).json(rpcError(-32001, "an access token is required (Authorization: Bearer …)"));
+        return;
+      }
+      let user: VerifiedUser;
+      try {
+        user = await verifier.verifyUser(token, resource);
+      } catch (err) {
+        const e = PdpError.from(err);
+        res
+          .set("www-authenticate", invalidTokenChallenge(e.message, metadataUrl))
+          .status(401)
+          .json(rpcError(-32001, `the access token was refused: ${e.message}`, { reasonCode: e.code }));
+        return;
+      }
+      if (req.method === "GET") {
+        // Stateless: no standalone SSE stream (answers go on each POST's own stream).
+        res.set("allow", "POST, DELETE").status(405).json(rpcError(-32000, "Method not allowed: this gateway is stateless; send requests with POST"));
+        return;
+      }
+      // Who asks: the user's token, the client it was issued to, the agent, the purpose (header,
+      // else the route's default). The agent: the bearer's own RFC 8693 `act` (the token is then
+      // also presented as the workload token: the PDP verifies it as one, from a workload issuer
+      // that vouches for act.sub's trust domain), else an X-Workload-Token header, else the
+      // gateway's own agent token.
+      const declared = identityFromHeaders(req.headers, { purpose: route.defaultPurpose, clientId: user.clientId });
+      const workloadToken = actorOf(token) ? token : declared.workloadToken || (await deps.agentToken());
+      const identity: CallerIdentity = { ...declared, workloadToken };
+      identities.set(req.headers, identity);
+      // Task sessions are opened with the upstream's lists as their grant: wait for them.
+      if (req.method === "POST") await upstream.ready();
+
+      await pepHttp(req, res, async (request, response, body) => {
+        const { client, info } = await upstream.ready();
+        let toolList: Record<string, unknown> | undefined;
+        const server = createRelayServer({
+          client,
+          info,
+          identity,
+          sessions,
+          onToolList: (r) => (toolList = r),
+          onSessionLost: () => upstream.reconnect("the upstream answered 404: it no longer knows the gateway's session"),
+        });
+        const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+        if (config.listDenied === "show") showDeniedTools(transport, () => toolList, sessions, identity);
+        response.on("close", () => {
+          void transport.close();
+          void server.close();
+        });
+        await server.connect(guardTransport(transport, { guard, identify: () => identity, preDecisions }));
+        await transport.handleRequest(request, response, body);
+      });
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      logger.warn({ route: route.path, err: message, method: req.method }, "gateway request failed");
+      if (!res.headersSent) res.status(503).json(rpcError(UPSTREAM_UNAVAILABLE, message));
+      else res.end();
+    }
+  });
+
+  return { path: route.path, resource, resourceMetadataUrl: metadataUrl, upstream };
+}
