@@ -57,6 +57,11 @@ export interface DelegatedQuestion {
   readonly clientId: string;
   readonly serverId: string;
   readonly purpose: string;
+  /**
+   * The user's subject as the door's wire declares it besides the token (AuthZEN `subject.id`);
+   * absent when the wire has no such field. Trusted only when it equals the verified token's `sub`.
+   */
+  readonly userSubject?: string;
 }
 
 /** Authorize: may this call happen now? */
