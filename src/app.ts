@@ -129,6 +129,7 @@ export async function startApp(config: PdpConfig, logger: Logger, options: Start
       revocationTtlMs: (Math.max(identity.maxTokenLifetimeSeconds, sessions.maxTtlSeconds) + identity.clockSkewSeconds) * 1000,
       pdpAudience: identity.pdpAudience,
       maxInFlight: config.maxInFlight,
+      claimAsserters: config.http.claimAsserters,
     },
   });
   const callerAuth = { mode: config.mode, operators: config.operators, verifier };

@@ -42,6 +42,7 @@ export function cedarInput(request: DecisionRequest, action: PolicyAction, item:
     ...(extras.session && { session: extras.session }),
     ...(extras.requestedTtlSeconds !== undefined && { requestedTtlSeconds: extras.requestedTtlSeconds }),
     ...(extras.approved && { approved: true }),
+    ...(request.parties.assertedBy !== undefined && { claimsAsserted: true }),
   };
 }
 

@@ -14,7 +14,7 @@
  * user's and the agent's TOKENS (`subject.properties.token`, `context.workload_token`), which the
  * PDP verifies, rather than claims a PEP decoded. `subject.id` must be the verified token's `sub`.
  */
-import type { AuthorizeQuestion, DelegatedQuestion, ItemKind, JsonObject, OpenSessionQuestion } from "../decision/types.js";
+import type { AssertedClaims, AuthorizeQuestion, DelegatedQuestion, ItemKind, JsonObject, OpenSessionQuestion } from "../decision/types.js";
 import type { VerifiedCaller } from "../identity/types.js";
 import { HttpError } from "./http-error.js";
 import { isRecord, type JsonRecord } from "./json-body.js";
@@ -175,9 +175,12 @@ function delegation(e: AuthzenEvaluation, caller: VerifiedCaller | undefined, fa
   if (!SUBJECT_TYPES.has(e.subject.type)) faults.push(`subject.type must be "identity" (the user on whose behalf the agent acts)`);
   const userToken = optionalString(e.subject.properties, "token", "subject.properties", faults);
   const workloadToken = optionalString(c, "workload_token", "context", faults);
-  if (!userToken || !workloadToken)
+  const asserted = !userToken && !workloadToken ? assertedClaims(e, faults) : undefined;
+  if (!asserted && (!userToken || !workloadToken))
     faults.push(
-      "claims-only request: the user's token (subject.properties.token) and the agent's workload token (context.workload_token) are required; this PDP verifies tokens and takes no asserted claims",
+      userToken || workloadToken
+        ? "both tokens are required: the user's (subject.properties.token) and the agent's workload token (context.workload_token)"
+        : "claims-only request: send the user's token (subject.properties.token) and the agent's workload token (context.workload_token); only a caller trusted to assert claims (http.claimAsserters) may send subject.properties.iss and context.workload_id instead",
     );
   const clientId = optionalString(c, "client_id", "context", faults);
   const agent = optionalString(c, "agent", "context", faults);
@@ -194,7 +197,23 @@ function delegation(e: AuthzenEvaluation, caller: VerifiedCaller | undefined, fa
     serverId: declaredServer ?? resourceServer ?? ownServer ?? "",
     purpose: optionalString(c, "purpose", "context", faults) ?? "",
     userSubject: e.subject.id,
+    ...(asserted && { asserted }),
   };
+}
+
+/**
+ * The claims of a request without tokens: the user's issuer (`subject.properties.iss`), subject
+ * (`subject.id`) and scopes (`subject.properties.scope`, space-separated as in a token), and the
+ * agent's workload id (`context.workload_id`). Undefined when the issuer or the workload id is
+ * missing. Whether the caller may assert them is the core's decision.
+ */
+function assertedClaims(e: AuthzenEvaluation, faults: string[]): AssertedClaims | undefined {
+  const p = e.subject.properties;
+  const issuer = optionalString(p, "iss", "subject.properties", faults);
+  const agentId = optionalString(e.context, "workload_id", "context", faults);
+  const scope = optionalString(p, "scope", "subject.properties", faults) ?? "";
+  if (!issuer || !agentId) return undefined;
+  return { user: { issuer, subject: e.subject.id, scopes: scope.split(" ").filter((s) => s.length > 0) }, agentId };
 }
 
 /** The first fault found, as the question's `malformed` (the core refuses it as INVALID_REQUEST, with its record). */

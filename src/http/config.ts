@@ -27,6 +27,14 @@ export const httpConfigSchema = z.strictObject({
     .max(16 * 1024 * 1024)
     .default(64 * 1024)
     .meta({ description: "Largest accepted request body in bytes; a larger one is refused with 413 before it is read." }),
+  claimAsserters: z
+    .array(z.string().min(1))
+    .default([])
+    .meta({
+      env: "MCP_PDP_HTTP_CLAIM_ASSERTERS",
+      description:
+        "Caller identities (JWT `sub` or certificate URI SAN) trusted to assert the user's and the agent's claims in AuthZEN requests instead of sending their tokens; policy sees `context.claims_asserted`.",
+    }),
   maxEvaluations: z.int().min(1).max(1000).default(64).meta({ description: "Most evaluations in one AuthZEN Access Evaluations request (more: 400)." }),
   requestTimeoutMs: z
     .int()

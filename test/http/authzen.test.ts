@@ -6,11 +6,15 @@
  * for the same question), and claims-only requests refused.
  */
 import assert from "node:assert/strict";
+import { readFileSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
+import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { DecisionRecord } from "../../src/audit/decision-record.js";
 import { Action, Decision, ReasonCode } from "../../src/gen/mcppdp/v1/common_pb.js";
 import { mintDevToken } from "../../src/identity/dev-issuer.js";
+import { makeCertificates } from "../support/certificates.js";
 import { startJwksServer, type JwksServer } from "../support/jwks-server.js";
 import { addAgent, copyCedar, startTestPdp, trustIdp, type TestPdp } from "../support/pdp.js";
 
@@ -253,9 +257,17 @@ describe("AuthZEN over HTTP (development mode, bundled policies, dev issuer)", (
     assert.match(res.body.context.message, /claims-only request/);
     const noAgent = await evaluation({ ...toolCall("search_documents"), context: ctx({ workload_token: undefined }) });
     assert.equal(noAgent.body.decision, false);
-    assert.match(noAgent.body.context.message, /claims-only request/);
+    assert.match(noAgent.body.context.message, /both tokens are required/, "a user token without the agent's is not half verified");
+    const asserted = await evaluation({
+      ...claims,
+      subject: { type: "identity", id: "alice", properties: { iss: "https://dev-issuer.mcp-pdp.invalid", scope: "docs.read" } },
+      context: { ...claims.context, workload_id: "spiffe://dev.mcp-pdp.local/agent/research-assistant" },
+    });
+    assert.equal(asserted.body.decision, false);
+    assert.equal(asserted.body.context.reason_code, "CALLER_UNAUTHORIZED", "complete claims from a caller not trusted to assert them");
+    assert.match(asserted.body.context.message, /not trusted to assert claims/);
     const records = await pdp.records();
-    assert.deepEqual(records.slice(before).map((r) => `${r.decision}:${r.reasonCode}`), ["DENY:INVALID_REQUEST", "DENY:INVALID_REQUEST"]);
+    assert.deepEqual(records.slice(before).map((r) => `${r.decision}:${r.reasonCode}`), ["DENY:INVALID_REQUEST", "DENY:INVALID_REQUEST", "DENY:CALLER_UNAUTHORIZED"]);
   });
 
   test("subject.id must be the verified user token's subject: otherwise SUBJECT_MISMATCH", async () => {
@@ -369,6 +381,64 @@ describe("AuthZEN over HTTP (development mode, bundled policies, dev issuer)", (
   });
 });
 
+describe("AuthZEN claim asserters: a trusted caller's claims instead of tokens, and policy sees it", () => {
+  let pdp: TestPdp;
+  let base: string;
+  const AGENT_ID = "spiffe://dev.mcp-pdp.local/agent/research-assistant";
+  const claims = (tool: string) => ({
+    subject: { type: "identity", id: "alice", properties: { iss: "https://dev-issuer.mcp-pdp.invalid", scope: "docs.read" } },
+    action: { name: "tools/call" },
+    resource: { type: "tool", id: tool },
+    context: { agent: "dev-client", server_id: SERVER, purpose: "research", workload_id: AGENT_ID },
+  });
+
+  before(async () => {
+    const cedarDir = copyCedar((dir) =>
+      writeFileSync(
+        path.join(dir, "policies", "asserted-claims.cedar"),
+        `@id("asserted-claims-not-for-read-document")
+@reason("read_document needs verified tokens, not asserted claims")
+forbid (principal, action == Action::"call_tool", resource == Tool::"https://docs.example.com/mcp#read_document")
+when { context has claims_asserted && context.claims_asserted };
+`,
+      ),
+    );
+    pdp = await startTestPdp({ sessions: { required: false }, cedarDir, http: { claimAsserters: ["development"] } });
+    base = `http://127.0.0.1:${pdp.app.httpPort}`;
+  });
+  after(() => pdp.close());
+
+  test("a trusted caller's asserted claims are decided on, and the record names who asserted them", async () => {
+    const res = await call(base, "/access/v1/evaluation", claims("search_documents"));
+    assert.equal(res.status, 200);
+    assert.equal(res.body.decision, true, res.body.context.message);
+    const record = (await pdp.records()).at(-1)!;
+    assert.equal(record.claimsAssertedBy, "development");
+    assert.equal(record.userSubject, "alice");
+    assert.equal(record.agentId, AGENT_ID);
+  });
+
+  test("policy sees context.claims_asserted: a rule can refuse asserted claims where tokens would pass", async () => {
+    const asserted = await call(base, "/access/v1/evaluation", claims("read_document"));
+    assert.equal(asserted.body.decision, false);
+    assert.equal(asserted.body.context.reason_code, "POLICY_DENIED");
+    assert.deepEqual(asserted.body.context.reasons.map((r: any) => r.policy_id), ["asserted-claims-not-for-read-document"]);
+    const userToken = await mintDevToken("user", { audience: SERVER, scopes: ["docs.read"] });
+    const withTokens = await call(base, "/access/v1/evaluation", {
+      ...claims("read_document"),
+      subject: { type: "identity", id: "alice", properties: { token: userToken } },
+      context: { agent: "dev-client", server_id: SERVER, purpose: "research", workload_token: await mintDevToken("workload") },
+    });
+    assert.equal(withTokens.body.decision, true, withTokens.body.context.message);
+    assert.equal((await pdp.records()).at(-1)!.claimsAssertedBy, undefined);
+  });
+
+  test("asserted claims are checked: a workload id that is not a SPIFFE ID is INVALID_REQUEST", async () => {
+    const res = await call(base, "/access/v1/evaluation", { ...claims("search_documents"), context: { ...claims("x").context, workload_id: "research-assistant" } });
+    assert.equal(res.body.context.reason_code, "INVALID_REQUEST");
+  });
+});
+
 describe("AuthZEN in production mode: callers authenticate as over gRPC", () => {
   const AGENT = "spiffe://test.example.org/agent/research";
   let idp: JwksServer;
@@ -445,5 +515,79 @@ describe("AuthZEN in production mode: callers authenticate as over gRPC", () => 
     const res = await call(base, "/.well-known/authzen-configuration", undefined, {}, "GET");
     assert.equal(res.status, 200);
     assert.equal(res.body.access_evaluations_endpoint, `${base}/access/v1/evaluations`);
+  });
+});
+
+describe("AuthZEN with mTLS: the HTTP listener takes the gRPC listener's TLS, the certificate's URI SAN is the caller", () => {
+  const AGENT = "spiffe://test.example.org/agent/research";
+  let idp: JwksServer;
+  let pdp: TestPdp;
+  let certs: ReturnType<typeof makeCertificates>;
+  let tokens: { user: string; workload: string };
+
+  before(async () => {
+    idp = await startJwksServer();
+    const now = Math.floor(Date.now() / 1000);
+    tokens = {
+      user: await idp.sign({ iat: now, exp: now + 600, sub: "bob", aud: SERVER, client_id: "web-client", scope: "docs:read" }),
+      workload: await idp.sign({ iat: now, exp: now + 600, sub: AGENT, aud: "mcp-pdp" }),
+    };
+    certs = makeCertificates([SERVER, "https://other.example.com/mcp"]);
+    const d = certs.dir;
+    const keys = { issuer: idp.issuer, jwksUri: idp.jwksUri };
+    pdp = await startTestPdp({
+      mode: "production",
+      http: { port: 0 },
+      tls: { certFile: `${d}/server.crt`, keyFile: `${d}/server.key`, caFile: `${d}/ca.crt`, requireClientCert: true },
+      cedarDir: copyCedar((dir) => {
+        trustIdp(dir, idp.issuer);
+        addAgent(dir, AGENT);
+      }),
+      identity: { userIssuers: [keys], workloadIssuers: [{ ...keys, trustDomains: ["test.example.org"] }] },
+      sessions: { required: false },
+    });
+  });
+  after(async () => {
+    await pdp?.close();
+    await idp?.close();
+  });
+
+  const ask = (client: number | undefined, context: Record<string, unknown> = {}) =>
+    new Promise<{ status: number; body: any }>((resolve, reject) => {
+      const c = client === undefined ? {} : certs.client(client);
+      const req = httpsRequest(
+        { host: "localhost", port: pdp.app.httpPort, path: "/access/v1/evaluation", method: "POST", headers: JSON_TYPE, ca: readFileSync(`${certs.dir}/ca.crt`), ...c, timeout: 30_000 },
+        (res) => {
+          let text = "";
+          res.on("data", (d: Buffer) => (text += d.toString()));
+          res.on("end", () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
+        },
+      );
+      req.on("error", reject);
+      req.end(
+        JSON.stringify({
+          subject: { type: "identity", id: "bob", properties: { token: tokens.user } },
+          action: { name: "tools/call" },
+          resource: { type: "tool", id: "search_documents" },
+          context: { agent: "web-client", purpose: "research", workload_token: tokens.workload, ...context },
+        }),
+      );
+    });
+
+  test("a certificate naming the server: decision true, the record names the caller", async () => {
+    const res = await ask(0);
+    assert.equal(res.status, 200);
+    assert.equal(res.body.decision, true, res.body.context?.message);
+    assert.equal((await pdp.records()).at(-1)!.caller, SERVER);
+  });
+
+  test("a certificate naming another server, asking for this one: decision false CALLER_UNAUTHORIZED", async () => {
+    const res = await ask(1, { server_id: SERVER });
+    assert.equal(res.body.decision, false);
+    assert.equal(res.body.context.reason_code, "CALLER_UNAUTHORIZED");
+  });
+
+  test("no client certificate: the TLS handshake is refused", async () => {
+    await assert.rejects(ask(undefined));
   });
 });
