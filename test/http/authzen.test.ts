@@ -591,3 +591,41 @@ describe("AuthZEN with mTLS: the HTTP listener takes the gRPC listener's TLS, th
     await assert.rejects(ask(undefined));
   });
 });
+
+describe("the HTTP listener stops with the app", () => {
+  test("a request in flight when the app stops is still answered; afterwards nothing listens", { timeout: 120_000 }, async () => {
+    const pdp = await startTestPdp({ sessions: { required: false } });
+    const port = pdp.app.httpPort!;
+    let stopped: Promise<void> | undefined;
+    try {
+      const userToken = await mintDevToken("user", { audience: SERVER });
+      const body = JSON.stringify({
+        subject: { type: "identity", id: "alice", properties: { token: userToken } },
+        action: { name: "tools/call" },
+        resource: { type: "tool", id: "search_documents" },
+        context: { agent: "dev-client", server_id: SERVER, purpose: "research", workload_token: await mintDevToken("workload") },
+      });
+      const answer = new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const req = httpRequest({ host: "127.0.0.1", port, path: "/access/v1/evaluation", method: "POST", headers: { ...JSON_TYPE, "content-length": Buffer.byteLength(body) }, timeout: 60_000 }, (res) => {
+          let text = "";
+          res.on("data", (d: Buffer) => (text += d.toString()));
+          res.on("end", () => resolve({ status: res.statusCode!, text }));
+        });
+        req.on("error", reject);
+        // Half the body now; the rest once the app is stopping.
+        req.write(body.slice(0, 100));
+        setTimeout(() => {
+          stopped = pdp.close();
+          setTimeout(() => req.end(body.slice(100)), 200);
+        }, 200);
+      });
+      const res = await answer;
+      assert.equal(res.status, 200, res.text);
+      assert.equal(JSON.parse(res.text).decision, true);
+      await stopped;
+      await assert.rejects(fetch(`http://127.0.0.1:${port}/.well-known/authzen-configuration`, { signal: AbortSignal.timeout(10_000) }));
+    } finally {
+      await (stopped ?? pdp.close());
+    }
+  });
+});
