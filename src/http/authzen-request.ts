@@ -13,6 +13,8 @@
  * `context.agent`), with one difference that is the point of this PDP: the request carries the
  * user's and the agent's TOKENS (`subject.properties.token`, `context.workload_token`), which the
  * PDP verifies, rather than claims a PEP decoded. `subject.id` must be the verified token's `sub`.
+ * A request without tokens may carry the claims instead (`subject.properties.iss`/`scope`,
+ * `context.workload_id`); the core takes them only from a caller trusted to assert them.
  */
 import type { AssertedClaims, AuthorizeQuestion, DelegatedQuestion, ItemKind, JsonObject, OpenSessionQuestion } from "../decision/types.js";
 import type { VerifiedCaller } from "../identity/types.js";
