@@ -1,14 +1,14 @@
 import type { ServerResponse } from "node:http";
 import { HttpError } from "./http-error.js";
 
-/** Answers with a JSON body (`Content-Type: application/json`, `Cache-Control: no-store`). */
+/** Answers with a JSON body (`Content-Type: application/json`; `Cache-Control: no-store` unless `headers` say otherwise). */
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Readonly<Record<string, string>> = {}): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
+    "cache-control": "no-store",
     ...headers,
     "content-type": "application/json",
     "content-length": Buffer.byteLength(text),
-    "cache-control": "no-store",
   });
   res.end(text);
 }
@@ -24,5 +24,7 @@ export function sendError(res: ServerResponse, err: unknown, headers: Readonly<R
     return;
   }
   const e = err instanceof HttpError ? err : new HttpError(500, "internal error");
-  sendJson(res, e.status, { error: e.message }, { ...headers, ...e.headers });
+  // A request body left unread is not drained: the connection closes after the answer.
+  const unread: Record<string, string> = res.req && !res.req.complete ? { connection: "close" } : {};
+  sendJson(res, e.status, { error: e.message }, { ...headers, ...unread, ...e.headers });
 }

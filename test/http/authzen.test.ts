@@ -83,6 +83,7 @@ describe("AuthZEN over HTTP (development mode, bundled policies, dev issuer)", (
       access_evaluations_endpoint: `${base}/access/v1/evaluations`,
       supported_obligations: ["custom"],
     });
+    assert.equal(res.headers.get("cache-control"), "max-age=300", "metadata may be cached; decisions may not");
   });
 
   test("Access Evaluation: a permitted tool call is decision true, with its evaluation id and permitting policy; X-Request-ID echoed", async () => {
@@ -90,6 +91,7 @@ describe("AuthZEN over HTTP (development mode, bundled policies, dev issuer)", (
     const res = await evaluation(toolCall("search_documents"), { "x-request-id": "bfe9eb29-ab87-4ca3-be83-a1d5d8305716" });
     assert.equal(res.status, 200);
     assert.equal(res.headers.get("x-request-id"), "bfe9eb29-ab87-4ca3-be83-a1d5d8305716");
+    assert.equal(res.headers.get("cache-control"), "no-store");
     assert.equal(res.body.decision, true, res.body.context?.message);
     assert.equal(res.body.context.reason_code, "ALLOWED");
     assert.ok(res.body.context.reasons.some((r: any) => r.policy_id === "tool-allowlist-research" && r.reason.length > 0));
