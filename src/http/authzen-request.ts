@@ -192,12 +192,18 @@ function delegation(e: AuthzenEvaluation, caller: VerifiedCaller | undefined, fa
   if (declaredServer !== undefined && resourceServer !== undefined && declaredServer !== resourceServer)
     faults.push("context.server_id and the mcp_server resource name different servers");
   const ownServer = caller && caller.via !== "development" ? caller.id : undefined;
+  const serverId = declaredServer ?? resourceServer ?? ownServer ?? "";
+  const purpose = optionalString(c, "purpose", "context", faults) ?? "";
+  // Named as this wire names them (the core's own messages name the gRPC fields).
+  if (!(clientId ?? agent)) faults.push("context.agent (the MCP client, or context.client_id) is required");
+  if (!serverId) faults.push("context.server_id is required (unless the caller authenticates as the MCP server)");
+  if (!purpose) faults.push("context.purpose is required");
   return {
     userToken: userToken ?? "",
     workloadToken: workloadToken ?? "",
     clientId: clientId ?? agent ?? "",
-    serverId: declaredServer ?? resourceServer ?? ownServer ?? "",
-    purpose: optionalString(c, "purpose", "context", faults) ?? "",
+    serverId,
+    purpose,
     userSubject: e.subject.id,
     ...(asserted && { asserted }),
   };

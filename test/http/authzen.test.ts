@@ -152,6 +152,7 @@ describe("AuthZEN over HTTP (development mode, bundled policies, dev issuer)", (
     assert.equal(res.body.evaluations[0].decision, true);
     assert.equal(res.body.evaluations[1].context.reason_code === "INVALID_REQUEST", false, "resources/read with a resource is a real evaluation");
     assert.equal(res.body.evaluations[2].context.reason_code, "INVALID_REQUEST", "a replaced context is replaced whole (no purpose)");
+    assert.match(res.body.evaluations[2].context.message, /^context\.purpose is required$/, "named as AuthZEN names it");
   });
 
   test("deny_on_first_deny stops at the first deny; permit_on_first_permit at the first permit", async () => {
