@@ -445,6 +445,8 @@ when { context has claims_asserted && context.claims_asserted };
 describe("AuthZEN in production mode: callers authenticate as over gRPC", () => {
   const AGENT = "spiffe://test.example.org/agent/research";
   let idp: JwksServer;
+  /** A second caller issuer whose keys cannot be fetched. */
+  let downIdp: JwksServer;
   let pdp: TestPdp;
   let base: string;
   let t: Record<"user" | "workload" | "caller" | "otherCaller", string>;
@@ -466,6 +468,8 @@ describe("AuthZEN in production mode: callers authenticate as over gRPC", () => 
       otherCaller: await idp.sign({ ...c, sub: "https://other.example.com/mcp", aud: "mcp-pdp" }),
     };
     const keys = { issuer: idp.issuer, jwksUri: idp.jwksUri };
+    downIdp = await startJwksServer();
+    downIdp.setMode("error500");
     pdp = await startTestPdp({
       mode: "production",
       allowPlaintext: true,
@@ -474,7 +478,11 @@ describe("AuthZEN in production mode: callers authenticate as over gRPC", () => 
         trustIdp(dir, idp.issuer);
         addAgent(dir, AGENT);
       }),
-      identity: { userIssuers: [keys], workloadIssuers: [{ ...keys, trustDomains: ["test.example.org"] }], callerIssuers: [keys] },
+      identity: {
+        userIssuers: [keys],
+        workloadIssuers: [{ ...keys, trustDomains: ["test.example.org"] }],
+        callerIssuers: [keys, { issuer: downIdp.issuer, jwksUri: downIdp.jwksUri }],
+      },
       sessions: { required: false },
     });
     base = `http://127.0.0.1:${pdp.app.httpPort}`;
@@ -482,6 +490,16 @@ describe("AuthZEN in production mode: callers authenticate as over gRPC", () => 
   after(async () => {
     await pdp?.close();
     await idp?.close();
+    await downIdp?.close();
+  });
+
+  test("a caller token whose issuer's keys cannot be fetched: 503 with Retry-After (not a verdict on the caller)", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const caller = await downIdp.sign({ iat: now, exp: now + 600, sub: SERVER, aud: "mcp-pdp" });
+    const res = await call(base, "/access/v1/evaluation", body(), { authorization: `Bearer ${caller}` });
+    assert.equal(res.status, 503);
+    assert.ok(res.headers.get("retry-after"));
+    assert.match(res.body.error, /identity provider is unavailable/);
   });
 
   test("without credentials, or with a bad bearer token: 401 with WWW-Authenticate, no record", async () => {
