@@ -12,7 +12,9 @@ import { request as httpsRequest } from "node:https";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { DecisionRecord } from "../../src/audit/decision-record.js";
+import { AdminService } from "../../src/gen/mcppdp/v1/admin_pb.js";
 import { Action, Decision, ReasonCode } from "../../src/gen/mcppdp/v1/common_pb.js";
+import { createClient } from "../../src/grpc/client.js";
 import { mintDevToken } from "../../src/identity/dev-issuer.js";
 import { makeCertificates } from "../support/certificates.js";
 import { startJwksServer, type JwksServer } from "../support/jwks-server.js";
@@ -434,6 +436,22 @@ when { context has claims_asserted && context.claims_asserted };
     });
     assert.equal(withTokens.body.decision, true, withTokens.body.context.message);
     assert.equal((await pdp.records()).at(-1)!.claimsAssertedBy, undefined);
+  });
+
+  test("a revoked agent's asserted claims are refused (asserted claims have no issue time to outlive a revocation)", async () => {
+    const other = "spiffe://dev.mcp-pdp.local/agent/research-assistant-2";
+    const admin = createClient(AdminService, pdp.address);
+    try {
+      await admin.revoke({ target: { case: "agentId", value: other }, reason: "test" });
+    } finally {
+      admin.close();
+    }
+    // Past the second of the revocation: claims "issued now" would outlive it.
+    await new Promise((r) => setTimeout(r, 1100));
+    const res = await call(base, "/access/v1/evaluation", { ...claims("search_documents"), context: { ...claims("x").context, workload_id: other } });
+    assert.equal(res.body.decision, false);
+    assert.equal(res.body.context.reason_code, "TOKEN_INVALID");
+    assert.match(res.body.context.message, /agent revoked/);
   });
 
   test("asserted claims are checked: a workload id that is not a SPIFFE ID is INVALID_REQUEST", async () => {
