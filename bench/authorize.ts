@@ -11,6 +11,9 @@
  * calls in it — the shipped `session-call-budget` policy denies the 51st — then opens the next.
  * The policy sets are the shipped `cedar/` (policies and budget unchanged) plus generated policies
  * and tools (test/policy/support/generated-policies.ts) in temporary copies.
+ * AuthZEN: on the `redis <200>p 1w` PDP the same lanes also run over the AuthZEN door (HTTP/1.1
+ * keep-alive, JSON; bench/lib/authzen-target.ts) at the same levels, rows `… authzen`
+ * (`--no-authzen` skips them).
  * Redis: REDIS_URL (default redis://127.0.0.1:6379), keys under `bench:<random>:`, deleted at the end.
  * Progress goes to stderr; the table to stdout.
  */
@@ -32,6 +35,7 @@ import { AuthorizationService } from "../src/gen/mcppdp/v1/authorization_pb.js";
 import { Action } from "../src/gen/mcppdp/v1/common_pb.js";
 import { createClient } from "../src/grpc/client.js";
 import { addGeneratedPolicies } from "../test/policy/support/generated-policies.js";
+import { authzenTarget } from "./lib/authzen-target.js";
 import { connect, drive, laneTokens, SERVER, TOOLS, type LoadResult } from "./lib/driver.js";
 import { cpuSeconds, processTree, rssMiB, spawnChild, type Child } from "./lib/processes.js";
 import { ms, timeIt, type LatencySummary } from "./lib/stats.js";
@@ -49,6 +53,7 @@ const { values: opt } = parseArgs({
     json: { type: "string" },
     profile: { type: "string" },
     only: { type: "string" },
+    "no-authzen": { type: "boolean", default: false },
   },
 });
 
@@ -79,6 +84,8 @@ interface Scenario {
 /** One measured run. */
 interface Run extends LoadResult {
   readonly scenario: string;
+  /** Which door the lanes used. */
+  readonly door: "grpc" | "authzen";
   readonly store: string;
   readonly policies: number;
   readonly workers: number;
@@ -307,13 +314,16 @@ async function main(): Promise<void> {
         sample();
         sampler = setInterval(sample, 10_000);
       }
-      for (const lanes of s.levels) {
+      // The AuthZEN door, on the one PDP where the two doors are compared (same levels, after gRPC).
+      const httpPort = Number(/"httpPort":(\d+)[^\n]*"msg":"mcp-pdp (?:workers )?serving"/.exec(pdp.stderr())?.[1] ?? NaN);
+      const authzen = !opt["no-authzen"] && s.name === `redis ${MEDIUM}p 1w` && httpPort > 0 ? authzenTarget(`http://127.0.0.1:${httpPort}`, tokens, CONNECTIONS) : undefined;
+      const runsOf: [Run["door"], number][] = [...s.levels.map((l) => ["grpc", l] as [Run["door"], number]), ...(authzen ? s.levels.map((l) => ["authzen", l] as [Run["door"], number]) : [])];
+      for (const [door, lanes] of runsOf) {
         const pids = processTree(pdp.child.pid!);
         const pdpCpu0 = cpuSeconds(pids);
         const me0 = process.cpuUsage();
         const r = await drive({
-          connections: conns,
-          tokens,
+          ...(door === "authzen" ? { target: authzen! } : { connections: conns, tokens }),
           lanes,
           warmupMs: WARMUP_S * 1000,
           durationMs: DURATION_S * 1000,
@@ -326,7 +336,8 @@ async function main(): Promise<void> {
         const me = process.cpuUsage(me0);
         const run: Run = {
           ...r,
-          scenario: s.name,
+          scenario: door === "authzen" ? `${s.name} authzen` : s.name,
+          door,
           store: s.store,
           policies: total,
           workers: s.workers,
@@ -340,6 +351,7 @@ async function main(): Promise<void> {
       }
       clearInterval(sampler);
       conns.close();
+      authzen?.close();
       if (opt.soak) soakAudit = { calls: runs.reduce((a, r) => a + r.totalAuthorize + r.totalOpen, 0), records: 0 };
     } finally {
       const code = await pdp.stop();
@@ -408,14 +420,16 @@ function buildReport(runs: Run[], limits: Limits | undefined, env: { load0: numb
   const medium = `${policyDirs.get(MEDIUM)?.total} policies`;
   const sum = limits.echo.sequential.p50 + (c[medium]?.p50 ?? NaN) + limits.redis.loadForDecision.p50 + limits.redis.appendCall.p50 + 2 * limits.jwt.cached.p50;
   const seq = (scenario: string) => runs.find((r) => r.scenario === scenario && r.lanes === 1);
-  const best64 = Math.max(...runs.filter((r) => r.lanes === 64 && r.store === "redis" && r.policies === policyDirs.get(MEDIUM)?.total).map((r) => r.decisionsPerSecond));
+  const best64 = Math.max(...runs.filter((r) => r.door === "grpc" && r.lanes === 64 && r.store === "redis" && r.policies === policyDirs.get(MEDIUM)?.total).map((r) => r.decisionsPerSecond));
   const a = seq(`redis ${MEDIUM}p 1w`);
+  const az = seq(`redis ${MEDIUM}p 1w authzen`);
   const big = seq(`redis ${LARGE}p 1w`);
   const ratios = {
     sumOfPartsP50Ms: sum,
     authorizeOverSumOfParts: a ? a.authorize.p50 / sum : NaN,
     authorizeOverEcho: a ? a.authorize.p50 / limits.echo.sequential.p50 : NaN,
     largeOverMedium: a && big ? big.authorize.p50 / a.authorize.p50 : NaN,
+    authzenOverGrpc: a && az ? az.authorize.p50 / a.authorize.p50 : NaN,
   };
   console.log(
     `\nsum of parts (echo + cedar ${medium} + Redis load + Redis append + 2 × cached JWT) p50 = ${ms(sum)}; ` +
@@ -427,6 +441,7 @@ function buildReport(runs: Run[], limits: Limits | undefined, env: { load0: numb
     ["≥ 4,000 decisions/s at 64 in flight (Redis, 200 policies, best workers)", best64 >= 4000, best64.toFixed(0)],
     ["2000-policy p50 ≤ 1.5 × 200-policy p50", ratios.largeOverMedium <= 1.5, `${ratios.largeOverMedium.toFixed(2)}×`],
     ["Authorize p50 ≤ 3 × gRPC echo p50", ratios.authorizeOverEcho <= 3, `${ratios.authorizeOverEcho.toFixed(2)}×`],
+    ...(az ? [["AuthZEN evaluation p50 ≤ 1.2 × gRPC Authorize p50 (sequential, Redis, 200 policies, 1 worker)", ratios.authzenOverGrpc <= 1.2, `${ratios.authzenOverGrpc.toFixed(2)}×`] as const] : []),
   ] as const;
   console.log("\ntargets:");
   for (const [what, ok, value] of targets) console.log(`  ${ok ? "MET " : "MISS"}  ${what}: ${value}`);

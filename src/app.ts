@@ -7,6 +7,9 @@ import { RedisAuditSink } from "./audit/redis-audit-sink.js";
 import type { AuditLog } from "./audit/types.js";
 import type { PdpConfig } from "./config/types.js";
 import { createDecisionCore } from "./decision/decision-core.js";
+import { createAuthzenRoute } from "./http/authzen-route.js";
+import { startHttpServer, type HttpServer, type RouteHandler } from "./http/http-server.js";
+import { createCallerResolver } from "./identity/caller-resolver.js";
 import { createTokenVerifier } from "./identity/token-verifier.js";
 import type { TokenVerifier } from "./identity/types.js";
 import type { LoadedPolicySet } from "./policy/load-policy-set.js";
@@ -20,6 +23,8 @@ import { createStateStores, type StateStores } from "./session/state-stores.js";
 export interface App {
   /** The port the gRPC server listens on (useful with port 0). */
   readonly port: number;
+  /** The port the HTTP listener (AuthZEN) listens on; undefined when `http.enabled` is false. */
+  readonly httpPort: number | undefined;
   /** The policy engine in force. */
   engine(): PolicyEngine;
   /** Reloads the policy directory now (SIGHUP); a refused version leaves the current one in force. */
@@ -124,14 +129,16 @@ export async function startApp(config: PdpConfig, logger: Logger, options: Start
       revocationTtlMs: (Math.max(identity.maxTokenLifetimeSeconds, sessions.maxTtlSeconds) + identity.clockSkewSeconds) * 1000,
       pdpAudience: identity.pdpAudience,
       maxInFlight: config.maxInFlight,
+      claimAsserters: config.http.claimAsserters,
     },
   });
+  const callerAuth = { mode: config.mode, operators: config.operators, verifier };
   const { server, health } = createGrpcServer({
     core,
     audit,
     archive,
     policy: current,
-    authenticate: createCallerAuthenticator({ mode: config.mode, operators: config.operators, verifier }),
+    authenticate: createCallerAuthenticator(callerAuth),
     logger,
     maxMessageBytes: config.maxMessageBytes,
     // Two tokens, the arguments and the short fields, with room to spare.
@@ -143,12 +150,43 @@ export async function startApp(config: PdpConfig, logger: Logger, options: Start
       err ? reject(err) : resolve(p),
     ),
   );
+  let http: HttpServer | undefined;
+  try {
+    http = await startHttp(config, logger, [
+      // The HTTP listener's routes, tried in order; mount more here (e.g. /metrics, /healthz, /readyz).
+      createAuthzenRoute({
+        core,
+        resolveCaller: createCallerResolver(callerAuth),
+        logger,
+        maxBodyBytes: config.http.maxBodyBytes,
+        maxEvaluations: config.http.maxEvaluations,
+        baseUrl: () => config.http.baseUrl?.replace(/\/+$/, "") ?? listenerUrl(http!, config.http.host),
+      }),
+    ]);
+  } catch (err) {
+    server.forceShutdown();
+    policies.close();
+    await audit.close();
+    await unsubscribe();
+    await stores.close();
+    await verifier.close();
+    throw err;
+  }
   health.setServing(true);
   const decisionServices = ["", "mcppdp.v1.AuthorizationService", "mcppdp.v1.SessionService"];
   health.setStatus(decisionServices, stores.healthy());
   stores.onHealthChange((healthy) => health.setStatus(decisionServices, healthy));
   announceRisks(config, logger);
-  const announced = { host: config.host, port, mode: config.mode, policyVersion: current().version, tls: Boolean(config.tls), store: stores.backend, audit: config.audit.sinks };
+  const announced = {
+    host: config.host,
+    port,
+    ...(http && { httpPort: http.port }),
+    mode: config.mode,
+    policyVersion: current().version,
+    tls: Boolean(config.tls),
+    store: stores.backend,
+    audit: config.audit.sinks,
+  };
   // A store still connecting at start gets a moment; one that does not answer is said once, plainly.
   if (await storeAnswers(stores, STORE_START_GRACE_MS)) logger.info(announced, "mcp-pdp serving");
   else logger.warn(announced, "mcp-pdp serving, store unreachable — decisions DENY STORE_UNAVAILABLE until it answers");
@@ -156,13 +194,14 @@ export async function startApp(config: PdpConfig, logger: Logger, options: Start
   let stopping: Promise<void> | undefined;
   return {
     port,
+    httpPort: http?.port,
     engine: current,
     reloadPolicies: (reason) => policies.reload(reason),
     audit,
     stop() {
       stopping ??= (async () => {
         health.shutdown();
-        await new Promise<void>((resolve) => {
+        const grpcStopped = new Promise<void>((resolve) => {
           const timer = setTimeout(() => {
             server.forceShutdown();
             resolve();
@@ -172,6 +211,7 @@ export async function startApp(config: PdpConfig, logger: Logger, options: Start
             resolve();
           });
         });
+        await Promise.all([grpcStopped, http?.close(config.shutdownGraceSeconds * 1000)]);
         policies.close();
         await audit.close();
         await unsubscribe();
@@ -198,6 +238,18 @@ function storeAnswers(stores: StateStores, ms: number): Promise<boolean> {
       resolve(true);
     });
   });
+}
+
+/** Starts the HTTP listener when `http.enabled` (on the gRPC listener's TLS, if any). */
+async function startHttp(config: PdpConfig, logger: Logger, routes: readonly RouteHandler[]): Promise<HttpServer | undefined> {
+  if (!config.http.enabled) return undefined;
+  const { host, port, requestTimeoutMs } = config.http;
+  return startHttpServer({ host, port, tls: config.tls, routes, requestTimeoutMs, logger });
+}
+
+/** The listener's own URL (the AuthZEN PDP identifier when `http.baseUrl` is not set). */
+function listenerUrl(http: HttpServer, host: string): string {
+  return `${http.secure ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${http.port}`;
 }
 
 /**

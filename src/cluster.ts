@@ -26,6 +26,9 @@ const RESTART_DELAY_MS = 1000;
  */
 export function runWorkers(config: PdpConfig, logger: Logger): void {
   const listening = new Set<number>();
+  // A worker listens on gRPC, then (when enabled) on HTTP: it serves once both are bound.
+  const listeners = config.http.enabled ? 2 : 1;
+  const bound = new Map<number, number[]>();
   let everyoneUp = false;
   let stopping = false;
   let exitCode = 0;
@@ -33,10 +36,14 @@ export function runWorkers(config: PdpConfig, logger: Logger): void {
   const fork = (): Worker => {
     const worker = cluster.fork({ MCP_PDP_WORKER: "1" });
     worker.on("listening", (address) => {
+      const ports = [...(bound.get(worker.id) ?? []), address.port];
+      bound.set(worker.id, ports);
+      if (ports.length < listeners) return;
       listening.add(worker.id);
       if (!everyoneUp && listening.size === config.workers) {
         everyoneUp = true;
-        logger.info({ host: config.host, port: address.port, workers: config.workers }, "mcp-pdp workers serving");
+        const [port, httpPort] = ports;
+        logger.info({ host: config.host, port, ...(httpPort !== undefined && { httpPort }), workers: config.workers }, "mcp-pdp workers serving");
       }
     });
     return worker;
@@ -54,6 +61,7 @@ export function runWorkers(config: PdpConfig, logger: Logger): void {
 
   cluster.on("exit", (worker, code, signal) => {
     const wasListening = listening.delete(worker.id);
+    bound.delete(worker.id);
     if (stopping) {
       if (code !== 0 && code !== null) exitCode = exitCode || code;
       if (workers().length === 0) process.exit(exitCode);

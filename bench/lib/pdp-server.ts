@@ -49,19 +49,22 @@ export function mergeConfig(base: Record<string, unknown>, patch: Record<string,
 export interface PdpProcess {
   readonly child: ChildProcess;
   readonly port: number;
+  /** The HTTP (AuthZEN) port, when the PDP announced one. */
+  readonly httpPort?: number;
   output(): string;
   /** SIGTERM, then SIGKILL after 15 s; resolves with the exit code or signal. */
   stop(): Promise<number | string>;
 }
 
-/** Finds the listening port in the server's JSON log lines (a `msg` saying it serves/listens, and a numeric `port`). */
-function servingPort(text: string): number | undefined {
+/** Finds the listening port(s) in the server's JSON log lines (a `msg` saying it serves/listens, and a numeric `port`; mcp-pdp adds `httpPort`). */
+function servingPort(text: string): { port: number; httpPort?: number } | undefined {
   for (const line of text.split("\n")) {
     if (!/serving|listening/i.test(line)) continue;
     try {
-      const o = JSON.parse(line) as { msg?: unknown; message?: unknown; port?: unknown };
+      const o = JSON.parse(line) as { msg?: unknown; message?: unknown; port?: unknown; httpPort?: unknown };
       const msg = String(o.msg ?? o.message ?? "");
-      if (/serving|listening/i.test(msg) && typeof o.port === "number" && o.port > 0) return o.port;
+      if (/serving|listening/i.test(msg) && typeof o.port === "number" && o.port > 0)
+        return { port: o.port, ...(typeof o.httpPort === "number" && { httpPort: o.httpPort }) };
     } catch {
       // not JSON
     }
@@ -86,7 +89,7 @@ export function startPdpProcess(config: Record<string, unknown>, configFile: str
   const kill = () => child.kill("SIGKILL");
   process.once("exit", kill);
   let out = "";
-  let found: number | undefined;
+  let found: { port: number; httpPort?: number } | undefined;
   const exited = new Promise<number | string>((resolve) => child.on("exit", (code, signal) => resolve(code ?? signal ?? -1)));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -101,7 +104,7 @@ export function startPdpProcess(config: Record<string, unknown>, configFile: str
           clearTimeout(timer);
           resolve({
             child,
-            port: found,
+            ...found,
             output: () => out,
             stop: async () => {
               if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");

@@ -24,6 +24,8 @@ export interface DecisionRecord {
   readonly argumentsDigest?: string;
   /** The approval this decision requested, used or decided (high-impact calls). */
   readonly approvalId?: string;
+  /** Set when the user's and the agent's claims were asserted by this caller (AuthZEN `http.claimAsserters`) rather than verified from tokens. */
+  readonly claimsAssertedBy?: string;
   readonly decision: "ALLOW" | "DENY";
   readonly reasonCode: string;
   readonly reasons: readonly { readonly policyId: string; readonly reason: string }[];

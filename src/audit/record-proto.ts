@@ -44,6 +44,7 @@ export function recordToMessage(stored: StoredRecord): DecisionRecordMessage {
     hash: r.hash,
     caller: r.caller ?? "",
     message: r.message ?? "",
+    claimsAssertedBy: r.claimsAssertedBy ?? "",
     entryId: stored.entryId,
     canonicalJson: canonicalJson(r),
   });

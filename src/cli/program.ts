@@ -101,15 +101,23 @@ export function createProgram(run: ProgramRun): Command {
     .version(version, "-V, --version", "print the version")
     .addHelpText("after", `\n${ADDRESS_HELP}\n\n${EXIT_STATUS}\n`);
 
-  program.command("serve").description("start the gRPC PDP (default: development mode on 127.0.0.1:50051)")
+  program.command("serve").description("start the PDP: gRPC, and HTTP for AuthZEN (default: development mode on 127.0.0.1:50051 and :50052)")
     .option("--config <file>", "a JSON config file (default: MCP_PDP_CONFIG, else the embedded defaults)")
     .option("--host <host>", "listen on this host (wins over the config file and MCP_PDP_HOST)")
     .addOption(new Option("--port <port>", "listen on this port, 0 for any free one (wins over the config file and MCP_PDP_PORT)").argParser(port))
+    .addOption(
+      new Option("--http-port <port>", "serve HTTP (AuthZEN) on this port, 0 for any free one (wins over the config file and MCP_PDP_HTTP_PORT)").argParser(port),
+    )
     .addHelpText("after", "\nExit status: 2 invalid configuration, 1 cannot start (e.g. invalid policies); runs until SIGTERM/SIGINT.")
     .action(
-      act(run, async (o: { config?: string; host?: string; port?: number }) => {
+      act(run, async (o: { config?: string; host?: string; port?: number; httpPort?: number }) => {
         const { serve } = await import("../main.js");
-        await serve({ ...(o.config !== undefined && { file: o.config }), overrides: { ...(o.host !== undefined && { host: o.host }), ...(o.port !== undefined && { port: o.port }) } });
+        const overrides = {
+          ...(o.host !== undefined && { host: o.host }),
+          ...(o.port !== undefined && { port: o.port }),
+          ...(o.httpPort !== undefined && { http: { port: o.httpPort } }),
+        };
+        await serve({ ...(o.config !== undefined && { file: o.config }), overrides });
         return -1;
       }),
     );

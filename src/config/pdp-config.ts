@@ -13,6 +13,7 @@ import { z } from "zod";
 import { auditConfigSchema, decisionLogSchema, settleAudit, type AuditConfig } from "../audit/config.js";
 import { identityConfigSchema } from "../identity/config.js";
 import { DEV_ISSUER, withDevelopmentIssuers } from "../identity/dev-issuer.js";
+import { httpConfigSchema, settleHttp, type HttpConfig } from "../http/config.js";
 import { policyConfigShape, settlePolicies } from "../policy/config.js";
 import { serverConfigShape } from "../server/config.js";
 import { sessionConfigSchema, storeConfigSchema } from "../session/config.js";
@@ -51,13 +52,15 @@ const configShape = z.strictObject({
   sessions: sessionConfigSchema.prefault({}),
   store: storeConfigSchema.prefault({}),
   audit: auditConfigSchema.prefault({}),
+  http: httpConfigSchema.prefault({}),
 });
 
 /** The configuration schema: the keys, then the defaults and rules that span modules. */
 export const pdpConfigSchema = configShape.transform((parsed, ctx) => {
   const { audit, problems } = settleAudit(parsed.audit, parsed.store.backend, parsed.decisionLog);
   const identity = parsed.mode === "development" ? withDevelopmentIssuers(parsed.identity) : parsed.identity;
-  const config = { ...parsed, identity, audit, policies: settlePolicies(parsed.policies, parsed.mode) };
+  const http = settleHttp(parsed.http, parsed);
+  const config = { ...parsed, identity, audit, http, policies: settlePolicies(parsed.policies, parsed.mode) };
   for (const message of [...problems, ...workerProblems(config), ...safetyProblems(config)]) ctx.addIssue({ code: "custom", message, input: parsed });
   return config;
 });
@@ -65,7 +68,7 @@ export const pdpConfigSchema = configShape.transform((parsed, ctx) => {
 /** The whole PDP configuration, as loaded and validated. */
 export type PdpConfig = z.output<typeof pdpConfigSchema>;
 
-type Settled = Omit<z.output<typeof configShape>, "audit"> & { readonly audit: AuditConfig };
+type Settled = Omit<z.output<typeof configShape>, "audit" | "http"> & { readonly audit: AuditConfig; readonly http: HttpConfig };
 
 /** Workers are separate processes: everything they must agree on has to live in Redis. */
 function workerProblems(config: Settled): string[] {
@@ -80,7 +83,9 @@ function workerProblems(config: Settled): string[] {
 /** Configurations that would quietly weaken the PDP. */
 function safetyProblems(config: Settled): string[] {
   if (config.mode === "development")
-    return LOOPBACK.test(config.host) ? [] : [`development mode listens on loopback only, not on "${config.host}"`];
+    return [...new Set([config.host, ...(config.http.enabled ? [config.http.host] : [])])]
+      .filter((host) => !LOOPBACK.test(host))
+      .map((host) => `development mode listens on loopback only, not on "${host}"`);
   const { identity } = config;
   const problems: string[] = [];
   if ([...identity.userIssuers, ...identity.workloadIssuers, ...identity.callerIssuers].some((i) => i.issuer === DEV_ISSUER))

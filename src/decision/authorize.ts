@@ -11,7 +11,7 @@ import { declaredSubject, subjectOf } from "./record.js";
 import type { RunDecision } from "./run-decision.js";
 import { appendHistory, checkGrant } from "./session-grant.js";
 import type { AuthorizeQuestion, Decided, DecisionRequest, RequestContext } from "./types.js";
-import { verifyParties } from "./verify-parties.js";
+import { NO_ASSERTERS, verifyParties } from "./verify-parties.js";
 
 /** What Authorize needs. */
 export interface AuthorizeDeps {
@@ -25,6 +25,8 @@ export interface AuthorizeDeps {
   readonly sessionsRequired: boolean;
   /** How long a requested approval stays usable (never past its session). */
   readonly approvalTtlMs: number;
+  /** Callers trusted to assert the user's and the agent's claims instead of their tokens (default: none). */
+  readonly claimAsserters?: ReadonlySet<string>;
   /** Clock in ms. Default `Date.now`. */
   readonly now?: () => number;
 }
@@ -58,7 +60,12 @@ export function createAuthorize(deps: AuthorizeDeps): Authorize {
       checkCallerIsServer(caller, q.serverId);
       const tool = call.item.kind === "tool" ? policy.tool(q.serverId, call.item.name) : undefined;
       // High-impact calls are verified afresh (no verified-token cache); no decision is ever cached.
-      const parties = await verifyParties(deps.verifier, q, { fresh: isHighImpact(tool) });
+      const parties = await verifyParties(deps.verifier, q, {
+        fresh: isHighImpact(tool),
+        caller,
+        claimAsserters: deps.claimAsserters ?? NO_ASSERTERS,
+        now: now(),
+      });
       request = { caller, parties, clientId: q.clientId, serverId: q.serverId, purpose: q.purpose, ...call };
       const session = await loadState(deps.state, request, { required: deps.sessionsRequired, now: now() });
       if (session) checkGrant(session, call.item);

@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import canonicalize from "canonicalize";
 import { PdpError } from "../errors.js";
 import type { JsonValue } from "../policy/types.js";
-import type { Arguments, AuthorizeQuestion, DelegatedQuestion, Item, JsonObject } from "./types.js";
+import type { Arguments, AssertedClaims, AuthorizeQuestion, DelegatedQuestion, Item, JsonObject } from "./types.js";
 
 /** Limits on request fields. */
 export interface RequestLimits {
@@ -44,11 +44,23 @@ export function optionalField(value: string, name: string, max: number): string 
 /** Checks the fields every delegated question carries. */
 export function checkDelegation(q: DelegatedQuestion): void {
   if (q.malformed !== undefined) invalid(q.malformed);
-  requireField(q.userToken, "user_token", MAX_TOKEN);
-  requireField(q.workloadToken, "workload_token", MAX_TOKEN);
+  if (q.asserted) checkAsserted(q.asserted);
+  else {
+    requireField(q.userToken, "user_token", MAX_TOKEN);
+    requireField(q.workloadToken, "workload_token", MAX_TOKEN);
+  }
   requireField(q.clientId, "client_id", MAX_ID);
   requireField(q.serverId, "server_id", MAX_URI);
   requireField(q.purpose, "purpose", MAX_ID);
+}
+
+/** Asserted claims: printable, bounded, at most 100 scopes. */
+function checkAsserted(a: AssertedClaims): void {
+  requireField(a.user.issuer, "asserted user issuer", MAX_URI);
+  requireField(a.user.subject, "asserted user subject", MAX_ID);
+  requireField(a.agentId, "asserted workload id", MAX_URI);
+  if (a.user.scopes.length > 100) invalid("at most 100 asserted scopes");
+  for (const s of a.user.scopes) requireField(s, "asserted scope", 256);
 }
 
 /** A session handle's length (its shape is checked against the store's format later). */

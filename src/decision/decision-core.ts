@@ -42,6 +42,8 @@ export interface DecisionCoreSettings {
   readonly maxInFlight: number;
   /** The audience approver tokens must name (the PDP's own). */
   readonly pdpAudience: string;
+  /** Callers trusted to assert the user's and the agent's claims instead of their tokens (default: none). */
+  readonly claimAsserters?: readonly string[];
 }
 
 /** What the core is built from: the outside systems, each behind its interface. */
@@ -65,6 +67,7 @@ export interface DecisionCoreDeps {
 export function createDecisionCore(deps: DecisionCoreDeps): DecisionCore {
   const { settings: s, verifier, policy, state, sessions, approvals } = deps;
   const clock = deps.now ? { now: deps.now } : {};
+  const claimAsserters = new Set(s.claimAsserters ?? []);
   const run = createDecisionRunner({
     audit: deps.audit,
     auditRequired: s.auditRequired,
@@ -82,10 +85,11 @@ export function createDecisionCore(deps: DecisionCoreDeps): DecisionCore {
       limits: s.limits,
       sessionsRequired: s.sessions.required,
       approvalTtlMs: s.sessions.approvalTtlMs,
+      claimAsserters,
       ...clock,
     }),
-    filterTools: createFilterTools({ run, verifier, state, sessionsRequired: s.sessions.required, ...clock }),
-    openSession: createOpenSession({ run, verifier, state, sessions, limits: s.sessions, ...clock }),
+    filterTools: createFilterTools({ run, verifier, state, sessionsRequired: s.sessions.required, claimAsserters, ...clock }),
+    openSession: createOpenSession({ run, verifier, state, sessions, limits: s.sessions, claimAsserters, ...clock }),
     getSession: createGetSession({ sessions }),
     endSession: createEndSession({ run, sessions }),
     revoke: createRevoke({ run, sessions, revocations: deps.revocations, recordTtlMs: s.revocationTtlMs, ...clock }),

@@ -42,6 +42,7 @@ export function cedarInput(request: DecisionRequest, action: PolicyAction, item:
     ...(extras.session && { session: extras.session }),
     ...(extras.requestedTtlSeconds !== undefined && { requestedTtlSeconds: extras.requestedTtlSeconds }),
     ...(extras.approved && { approved: true }),
+    ...(request.parties.assertedBy !== undefined && { claimsAsserted: true }),
   };
 }
 
@@ -57,7 +58,8 @@ export function revocationSubjects(request: DecisionRequest): RevocationSubjects
     user: userRef(user.issuer, user.subject),
     clientId: request.clientId,
     tokenIds,
-    tokensIssuedAt: Math.min(user.issuedAt, agent.issuedAt) * 1000,
+    // Asserted claims have no issue time: every agent, user or client revocation in force refuses them.
+    ...(request.parties.assertedBy === undefined && { tokensIssuedAt: Math.min(user.issuedAt, agent.issuedAt) * 1000 }),
   };
 }
 

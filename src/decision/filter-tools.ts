@@ -10,7 +10,7 @@ import { done } from "./outcome.js";
 import { declaredSubject, subjectOf } from "./record.js";
 import type { RunDecision } from "./run-decision.js";
 import type { Decided, DecisionRequest, FilterToolsQuestion, RequestContext } from "./types.js";
-import { verifyParties } from "./verify-parties.js";
+import { NO_ASSERTERS, verifyParties } from "./verify-parties.js";
 
 /** Most tools one FilterTools may list. */
 export const MAX_FILTER_TOOLS = 1000;
@@ -21,6 +21,8 @@ export interface FilterToolsDeps {
   readonly verifier: TokenVerifier;
   readonly state: DecisionStateReader;
   readonly sessionsRequired: boolean;
+  /** Callers trusted to assert the user's and the agent's claims instead of their tokens (default: none). */
+  readonly claimAsserters?: ReadonlySet<string>;
   readonly now?: () => number;
 }
 
@@ -44,7 +46,7 @@ export function createFilterTools(deps: FilterToolsDeps): FilterTools {
       for (const tool of q.tools) checkName(tool);
       const caller = requireCaller(ctx.caller);
       checkCallerIsServer(caller, q.serverId);
-      const parties = await verifyParties(deps.verifier, q);
+      const parties = await verifyParties(deps.verifier, q, { caller, claimAsserters: deps.claimAsserters ?? NO_ASSERTERS, now: now() });
       request = { caller, parties, clientId: q.clientId, serverId: q.serverId, purpose: q.purpose, ...(sessionId !== undefined && { sessionId }) };
       const session = await loadState(deps.state, request, { required: deps.sessionsRequired, now: now() });
       const visible = q.tools.filter(

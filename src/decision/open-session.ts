@@ -13,7 +13,7 @@ import { policyOutcome } from "./outcome.js";
 import { declaredSubject, subjectOf } from "./record.js";
 import type { RunDecision } from "./run-decision.js";
 import type { Decided, DecisionRequest, Item, ItemKind, OpenSessionQuestion, RequestContext } from "./types.js";
-import { verifyParties } from "./verify-parties.js";
+import { NO_ASSERTERS, verifyParties } from "./verify-parties.js";
 
 /** Session lifetimes and limits. */
 export interface SessionLimits {
@@ -32,6 +32,8 @@ export interface OpenSessionDeps {
   readonly state: DecisionStateReader;
   readonly sessions: Pick<SessionStore, "create">;
   readonly limits: SessionLimits;
+  /** Callers trusted to assert the user's and the agent's claims instead of their tokens (default: none). */
+  readonly claimAsserters?: ReadonlySet<string>;
   readonly now?: () => number;
 }
 
@@ -89,7 +91,7 @@ export function createOpenSession(deps: OpenSessionDeps): OpenSession {
       const lifetime = Math.min(q.ttlMs || limits.defaultTtlMs, limits.maxTtlMs);
       const caller = requireCaller(ctx.caller);
       checkCallerIsServer(caller, q.serverId);
-      const parties = await verifyParties(deps.verifier, q);
+      const parties = await verifyParties(deps.verifier, q, { caller, claimAsserters: deps.claimAsserters ?? NO_ASSERTERS, now: now() });
       request = { caller, parties, clientId: q.clientId, serverId: q.serverId, purpose: q.purpose };
       await loadState(deps.state, request, { required: false, now: now() });
       const opening = policyOutcome(evaluate(policy, cedarInput(request, "open_session", undefined, { requestedTtlSeconds: Math.ceil(lifetime / 1000) }), ctx.logger));

@@ -26,6 +26,8 @@ export interface RecordSubject {
   readonly approvalId?: string;
   /** The policy version the decision was made under, when it got that far. */
   readonly policyVersion?: string;
+  /** The caller that asserted the user's and the agent's claims, when they were not verified from tokens. */
+  readonly claimsAssertedBy?: string;
 }
 
 /** Longest string a record keeps of any field; longer ones are cut and their length noted. */
@@ -64,6 +66,7 @@ export function subjectOf(request: DecisionRequest, action: string | undefined =
     ...(request.item && request.item.kind !== "resource" && { tool: request.item.name }),
     ...(request.item?.kind === "resource" ? { resourceUri: request.item.name } : request.resourceUri !== undefined && { resourceUri: request.resourceUri }),
     ...(request.arguments && { argumentsDigest: request.arguments.digest }),
+    ...(request.parties.assertedBy !== undefined && { claimsAssertedBy: request.parties.assertedBy }),
   };
 }
 
@@ -126,6 +129,7 @@ export function toRecord(meta: RecordMeta, subject: RecordSubject, outcome: Outc
     purpose: clip("purpose", s.purpose),
     argumentsDigest: s.argumentsDigest,
     approvalId: clip("approvalId", s.approvalId),
+    claimsAssertedBy: clip("claimsAssertedBy", s.claimsAssertedBy),
     decision: outcome.allow ? "ALLOW" : "DENY",
     reasonCode: outcome.reasonCode,
     reasons: outcome.reasons.map((r) => ({ policyId: r.policyId, reason: r.reason })),

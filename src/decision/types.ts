@@ -57,6 +57,28 @@ export interface DelegatedQuestion {
   readonly clientId: string;
   readonly serverId: string;
   readonly purpose: string;
+  /**
+   * The user's subject as the door's wire declares it besides the token (AuthZEN `subject.id`);
+   * absent when the wire has no such field. Trusted only when it equals the verified token's `sub`.
+   */
+  readonly userSubject?: string;
+  /**
+   * Instead of tokens: the user's and the agent's claims, asserted by the caller. Decided on only
+   * when the caller is one the deployment trusts to assert claims (`claimAsserters`); policy sees
+   * that it was (context `claims_asserted`), and the record names the caller.
+   */
+  readonly asserted?: AssertedClaims;
+}
+
+/** The claims a trusted caller asserts in place of the user's and the agent's tokens. */
+export interface AssertedClaims {
+  readonly user: {
+    readonly issuer: string;
+    readonly subject: string;
+    readonly scopes: readonly string[];
+  };
+  /** The agent's workload identity (a SPIFFE ID). */
+  readonly agentId: string;
 }
 
 /** Authorize: may this call happen now? */
@@ -97,6 +119,8 @@ export interface Arguments {
 export interface VerifiedParties {
   readonly user: VerifiedUser;
   readonly agent: VerifiedWorkload;
+  /** Set when the parties were asserted by this trusted caller rather than verified from tokens. */
+  readonly assertedBy?: string;
 }
 
 /**

@@ -33,6 +33,11 @@ export interface DecisionInput {
   /** The session so far, when there is one (policy input for chain and budget rules). */
   readonly session?: SessionFacts;
   /**
+   * True when the user's and the agent's claims were asserted by a trusted caller rather than
+   * verified from their tokens (context `claims_asserted`), so that policy can treat them apart.
+   */
+  readonly claimsAsserted?: boolean;
+  /**
    * `open_session` only: the session lifetime the PEP asked for, in whole seconds (context
    * `requested_ttl_seconds`; checked by `session-max-ttl`). Pass the requested TTL before any
    * capping, so that a request over the server's limit is refused visibly. Must be an integer.

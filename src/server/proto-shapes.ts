@@ -43,6 +43,7 @@ const PROTO_REASON: Readonly<Record<ReasonCode, ProtoReasonCode>> = {
   APPROVAL_UNKNOWN: ProtoReasonCode.APPROVAL_UNKNOWN,
   IDP_UNAVAILABLE: ProtoReasonCode.IDP_UNAVAILABLE,
   OVERLOADED: ProtoReasonCode.OVERLOADED,
+  SUBJECT_MISMATCH: ProtoReasonCode.SUBJECT_MISMATCH,
 };
 
 /** The wire enum of a reason code. */

@@ -15,7 +15,7 @@ const temp = mkdtempSync(path.join(tmpdir(), "mcp-pdp-cli-serve-"));
 before(assertBuilt);
 after(() => rmSync(temp, { recursive: true, force: true }));
 
-const QUIET = { MCP_PDP_DECISION_LOG: "off" };
+const QUIET = { MCP_PDP_DECISION_LOG: "off", MCP_PDP_HTTP_PORT: "0" };
 
 test("serve --port: listens there (JSON log when stderr is not a terminal), and the CLI reaches it", { timeout: 300_000 }, async () => {
   const port = await freePort();
@@ -28,6 +28,21 @@ test("serve --port: listens there (JSON log when stderr is not a terminal), and 
     for (const l of pdp.err().trim().split("\n")) assert.doesNotThrow(() => JSON.parse(l), `not JSON: ${l}`);
     const r = await cli(["check", "--dev", "--tool", "search_documents"], { env: { MCP_PDP_ADDRESS: `127.0.0.1:${port}` } });
     assert.equal(r.code, 0, r.err);
+  } finally {
+    await pdp.stop();
+  }
+});
+
+test("serve --http-port: AuthZEN listens there (wins over MCP_PDP_HTTP_PORT) and answers its metadata", { timeout: 300_000 }, async () => {
+  const httpPort = await freePort();
+  const pdp = startCli(["serve", "--port", "0", "--http-port", String(httpPort)], { env: { ...QUIET, MCP_PDP_HTTP_PORT: "1" } });
+  try {
+    const [line] = await pdp.waitFor(/^.*"msg":"mcp-pdp serving".*$/m, 120_000);
+    assert.equal((JSON.parse(line) as { httpPort: number }).httpPort, httpPort);
+    const res = await fetch(`http://127.0.0.1:${httpPort}/.well-known/authzen-configuration`, { signal: AbortSignal.timeout(30_000) });
+    assert.equal(res.status, 200);
+    const meta = (await res.json()) as Record<string, string>;
+    assert.equal(meta.access_evaluation_endpoint, `http://127.0.0.1:${httpPort}/access/v1/evaluation`);
   } finally {
     await pdp.stop();
   }

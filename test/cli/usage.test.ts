@@ -92,7 +92,7 @@ test("-h and --help on every command and subcommand: its usage on stdout, exit 0
   assert.match(help.out, /^Usage: mcp-pdp check\b/);
   assert.match(help.out, /--address <host:port>[\s\S]*env: MCP_PDP_ADDRESS/);
   const serve = (await cli(["serve", "--help"])).out;
-  for (const option of ["--host <host>", "--port <port>", "--config <file>"]) assert.ok(serve.includes(option), `serve --help lists ${option}`);
+  for (const option of ["--host <host>", "--port <port>", "--http-port <port>", "--config <file>"]) assert.ok(serve.includes(option), `serve --help lists ${option}`);
 });
 
 test("unknown commands and options: exit 2, the error and a hint on stderr, nothing on stdout", { timeout: 300_000 }, async () => {

@@ -82,7 +82,7 @@ test("a kept task session that expired is replaced by a fresh one (a new OpenSes
 
 test("PDP restarted: refusals while it is down, then decisions resume by themselves; the session it forgot is replaced", async () => {
   const port = await freePort();
-  const env = { MCP_PDP_PORT: String(port), MCP_PDP_DECISION_LOG: "off" };
+  const env = { MCP_PDP_PORT: String(port), MCP_PDP_HTTP_PORT: "0", MCP_PDP_DECISION_LOG: "off" };
   let pdp = await spawnPdp(env);
   const docs = await startDocsServer({ pdp: { address: `127.0.0.1:${port}` } });
   try {

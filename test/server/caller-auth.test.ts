@@ -1,8 +1,5 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
+import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
 import { createClient } from "../../src/grpc/client.js";
@@ -10,6 +7,7 @@ import { AdminService } from "../../src/gen/mcppdp/v1/admin_pb.js";
 import { AuthorizationService } from "../../src/gen/mcppdp/v1/authorization_pb.js";
 import { Action, Decision, ReasonCode } from "../../src/gen/mcppdp/v1/common_pb.js";
 import { loadConfig } from "../../src/config/load-config.js";
+import { makeCertificates } from "../support/certificates.js";
 import { startJwksServer, type JwksServer } from "../support/jwks-server.js";
 import { addAgent, copyCedar, startTestPdp, trustIdp, type TestPdp } from "../support/pdp.js";
 
@@ -147,25 +145,6 @@ describe("configuration refuses unsafe setups", () => {
     refuse({ mode: "production", identity: { ...identity, userIssuers: [{ ...keys, algorithms: ["none"] }] } }, /none/);
   });
 });
-
-/** Makes a CA, a server certificate for 127.0.0.1 and client certificates with the given URI SANs. */
-function makeCertificates(clientUris: string[]): { dir: string; client: (i: number) => { key: Buffer; cert: Buffer } } {
-  const dir = mkdtempSync(path.join(tmpdir(), "mcp-pdp-tls-"));
-  const run = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  run("req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "1", "-subj", "/CN=test-ca");
-  const issue = (name: string, subj: string, san: string) => {
-    writeFileSync(path.join(dir, `${name}.ext`), `subjectAltName=${san}\n`);
-    run("req", ...ec, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", subj);
-    run("x509", "-req", "-in", `${name}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", `${name}.crt`, "-days", "1", "-extfile", `${name}.ext`);
-  };
-  issue("server", "/CN=localhost", "DNS:localhost,IP:127.0.0.1");
-  clientUris.forEach((uri, i) => issue(`client${i}`, `/CN=client${i}`, `URI:${uri}`));
-  return {
-    dir,
-    client: (i) => ({ key: readFileSync(path.join(dir, `client${i}.key`)), cert: readFileSync(path.join(dir, `client${i}.crt`)) }),
-  };
-}
 
 describe("production mode with mTLS: the client certificate's URI SAN is the caller", () => {
   let idp: JwksServer;
