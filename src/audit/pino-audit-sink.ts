@@ -33,12 +33,25 @@ export function createPinoAuditSink(options: PinoAuditSinkOptions): AuditSink {
   const { target } = options;
   let error: Error | undefined;
   let dest: DestinationStream & { flush?: (cb?: (err?: Error) => void) => void; end?: () => void };
+  /** Resolves once the destination's file is open (or failed to open). */
+  let opened: Promise<void> = Promise.resolve();
+  /** Resolves once our own file is closed after `end()` — every line on disk. */
+  let closed: Promise<void> | undefined;
   if (options.destination) dest = options.destination;
   else {
     const boom = pino.destination({ dest: target === "stdout" ? 1 : target === "stderr" ? 2 : target, sync: false, mkdir: true });
     boom.on("error", (err: Error) => {
       error = err;
     });
+    opened = new Promise((resolve) => {
+      boom.once("ready", () => resolve());
+      boom.once("error", () => resolve());
+    });
+    if (target !== "stdout" && target !== "stderr")
+      closed = new Promise((resolve) => {
+        boom.once("close", () => resolve());
+        boom.once("error", () => resolve());
+      });
     dest = boom;
   }
   const chain = options.chain === false ? undefined : new LocalChain(`${hostname()}:${process.pid}@${new Date().toISOString()}`);
@@ -48,13 +61,16 @@ export function createPinoAuditSink(options: PinoAuditSinkOptions): AuditSink {
   const flush = () =>
     new Promise<void>((resolve, reject) => {
       if (!dest.flush) return resolve();
-      try {
-        dest.flush((err?: Error) => (err ? reject(err) : resolve()));
-      } catch (err) {
-        // SonicBoom throws when asked to flush before it is ready; nothing is lost, it writes once open.
-        if (String((err as Error)?.message).includes("not ready")) resolve();
-        else reject(err as Error);
-      }
+      // SonicBoom refuses to flush before its file is open: wait for that, then flush, so a
+      // write resolves only once its lines reached the file descriptor.
+      void opened.then(() => {
+        if (error) return reject(error);
+        try {
+          dest.flush!((err?: Error) => (err ? reject(err) : resolve()));
+        } catch (err) {
+          reject(err as Error);
+        }
+      });
     });
 
   return {
@@ -77,7 +93,10 @@ export function createPinoAuditSink(options: PinoAuditSinkOptions): AuditSink {
       } catch {
         // counted by the last write
       }
-      if (!options.destination && target !== "stdout" && target !== "stderr") dest.end?.();
+      if (closed) {
+        dest.end?.();
+        await closed; // close() resolves with every line written and the file closed
+      }
     },
   };
 }
