@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
+import { mintHandle } from "./session-id.js";
 import type { ApprovalCall, ApprovalRecord, ApprovalState } from "./approval-types.js";
 
 /** The key of a call: approvals match only the same session, tool, resource and arguments. */
@@ -8,9 +9,9 @@ export function approvalCallKey(call: ApprovalCall): string {
     .digest("base64url");
 }
 
-/** A new approval id (128 random bits, base64url). */
+/** A new approval id (128 random bits, base64url, never starting with `-`: it is typed on command lines). */
 export function newApprovalId(): string {
-  return randomBytes(16).toString("base64url");
+  return mintHandle(16);
 }
 
 /** The state an approval has at `now`: pending/approved past their expiry read as `expired`. */
