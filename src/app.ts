@@ -6,6 +6,7 @@ import { createPinoAuditSink } from "./audit/pino-audit-sink.js";
 import { RedisAuditSink } from "./audit/redis-audit-sink.js";
 import type { AuditLog } from "./audit/types.js";
 import type { PdpConfig } from "./config/types.js";
+import { createAdmission } from "./decision/admission.js";
 import { createDecisionCore } from "./decision/decision-core.js";
 import { createTokenVerifier } from "./identity/token-verifier.js";
 import type { TokenVerifier } from "./identity/types.js";
@@ -15,6 +16,8 @@ import type { PolicyEngine } from "./policy/types.js";
 import { createCallerAuthenticator } from "./server/caller-auth.js";
 import { createGrpcServer, serverCredentials } from "./server/grpc-server.js";
 import { createStateStores, type StateStores } from "./session/state-stores.js";
+import { createTelemetry, type Telemetry } from "./telemetry/telemetry.js";
+import type { SpanExporter } from "@opentelemetry/sdk-trace-node";
 
 /** A running PDP. */
 export interface App {
@@ -26,6 +29,11 @@ export interface App {
   reloadPolicies(reason: string): ReloadResult;
   /** The decision audit (records, queries, counters). */
   readonly audit: AuditLog;
+  /**
+   * Metrics, readiness and the HTTP routes `/metrics`, `/healthz`, `/readyz`
+   * (`telemetry.handleRequest(req, res)` answers them and returns false for any other path).
+   */
+  readonly telemetry: Pick<Telemetry, "handleRequest" | "readiness" | "metrics">;
   /** Graceful stop, in reverse order of start: health NOT_SERVING → drain → flush audit → close stores. */
   stop(): Promise<void>;
 }
@@ -34,6 +42,8 @@ export interface App {
 export interface StartAppOptions {
   /** More audit sinks besides the configured ones (tests use them to see every record, or to fail). */
   readonly extraAuditSinks?: readonly AuditSinkEntry[];
+  /** Export spans here (tests: the SDK's InMemorySpanExporter); turns tracing on. */
+  readonly spanExporter?: SpanExporter;
 }
 
 function bindAddress(host: string, port: number): string {
@@ -103,14 +113,21 @@ export async function startApp(config: PdpConfig, logger: Logger, options: Start
   });
 
   const { identity, sessions } = config;
-  const core = createDecisionCore({
-    verifier,
-    policy: current,
-    state: stores.reader,
-    sessions: stores.sessions,
-    revocations: stores.revocations,
-    approvals: stores.approvals,
+  const admission = createAdmission(config.maxInFlight);
+  const telemetry = await createTelemetry({
+    metrics: config.metrics,
+    tracing: config.tracing,
+    ...(options.spanExporter && { spanExporter: options.spanExporter }),
+    parts: { verifier, policy: current, state: stores.reader, sessions: stores.sessions, revocations: stores.revocations, approvals: stores.approvals, audit },
     audit,
+    policyStatus: () => policies.status(),
+    admission,
+    store: stores,
+  });
+  const core = createDecisionCore({
+    ...telemetry.parts,
+    admission,
+    ...(telemetry.observer && { observer: telemetry.observer }),
     settings: {
       limits: { maxArgumentsBytes: config.maxArgumentsBytes },
       sessions: {
@@ -131,11 +148,12 @@ export async function startApp(config: PdpConfig, logger: Logger, options: Start
     audit,
     archive,
     policy: current,
-    authenticate: createCallerAuthenticator({ mode: config.mode, operators: config.operators, verifier }),
+    authenticate: createCallerAuthenticator({ mode: config.mode, operators: config.operators, verifier: telemetry.parts.verifier }),
     logger,
     maxMessageBytes: config.maxMessageBytes,
     // Two tokens, the arguments and the short fields, with room to spare.
     maxAuthorizeBytes: 2 * 16 * 1024 + config.maxArgumentsBytes + 16 * 1024,
+    ...(telemetry.tracing && { tracing: telemetry.tracing }),
   });
 
   const port = await new Promise<number>((resolve, reject) =>
@@ -143,10 +161,15 @@ export async function startApp(config: PdpConfig, logger: Logger, options: Start
       err ? reject(err) : resolve(p),
     ),
   );
+  // Decision services follow readiness (policies, store, IdPs); the others serve while the process runs.
+  const { readiness } = telemetry;
   health.setServing(true);
   const decisionServices = ["", "mcppdp.v1.AuthorizationService", "mcppdp.v1.SessionService"];
-  health.setStatus(decisionServices, stores.healthy());
-  stores.onHealthChange((healthy) => health.setStatus(decisionServices, healthy));
+  readiness.onChange((r) => health.setStatus(decisionServices, r.ready));
+  stores.onHealthChange(() => readiness.refresh());
+  verifier.onIdpChange(() => readiness.refresh());
+  readiness.started();
+  health.setStatus(decisionServices, readiness.report().ready);
   announceRisks(config, logger);
   logger.info(
     { host: config.host, port, mode: config.mode, policyVersion: current().version, tls: Boolean(config.tls), store: stores.backend, audit: config.audit.sinks },
@@ -159,8 +182,10 @@ export async function startApp(config: PdpConfig, logger: Logger, options: Start
     engine: current,
     reloadPolicies: (reason) => policies.reload(reason),
     audit,
+    telemetry,
     stop() {
       stopping ??= (async () => {
+        readiness.stopping();
         health.shutdown();
         await new Promise<void>((resolve) => {
           const timer = setTimeout(() => {
@@ -177,6 +202,7 @@ export async function startApp(config: PdpConfig, logger: Logger, options: Start
         await unsubscribe();
         await stores.close();
         await verifier.close();
+        await telemetry.close();
         logger.info("mcp-pdp stopped");
       })();
       return stopping;

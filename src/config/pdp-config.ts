@@ -16,6 +16,7 @@ import { DEV_ISSUER, withDevelopmentIssuers } from "../identity/dev-issuer.js";
 import { policyConfigShape } from "../policy/config.js";
 import { serverConfigShape } from "../server/config.js";
 import { sessionConfigSchema, storeConfigSchema } from "../session/config.js";
+import { metricsConfigSchema, tracingConfigSchema } from "../telemetry/config.js";
 
 /** pino's levels, and `silent`. */
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -51,6 +52,8 @@ const configShape = z.strictObject({
   sessions: sessionConfigSchema.prefault({}),
   store: storeConfigSchema.prefault({}),
   audit: auditConfigSchema.prefault({}),
+  metrics: metricsConfigSchema.prefault({}),
+  tracing: tracingConfigSchema.prefault({}),
 });
 
 /** The configuration schema: the keys, then the defaults and rules that span modules. */
