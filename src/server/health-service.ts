@@ -22,8 +22,14 @@ export function createHealthService(services: readonly string[]): HealthService 
   const health = new HealthImplementation(Object.fromEntries(names.map((s) => [s, "NOT_SERVING" as const])));
   // The library's Watch streams never end by themselves; keep them so that shutdown can end them.
   const watchers = new Set<ServerWritableStream<unknown, unknown>>();
+  const current = new Map(names.map((s) => [s, false]));
+  // Watchers hear of changes only (the library would send every set, changed or not).
   const set = (list: readonly string[], serving: boolean) => {
-    for (const s of list) if (names.includes(s)) health.setStatus(s, serving ? "SERVING" : "NOT_SERVING");
+    for (const s of list) {
+      if (current.get(s) === undefined || current.get(s) === serving) continue;
+      current.set(s, serving);
+      health.setStatus(s, serving ? "SERVING" : "NOT_SERVING");
+    }
   };
   return {
     setServing: (serving) => set(names, serving),
