@@ -12,7 +12,8 @@ export const metricsConfigSchema = z.strictObject({
 /** OpenTelemetry traces. Off unless an OTLP endpoint is configured (or a test passes an exporter). */
 export const tracingConfigSchema = z.strictObject({
   otlpEndpoint: z
-    .url({ protocol: /^https?$/ })
+    .string()
+    .refine((v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol), "must be an http:// or https:// URL")
     .optional()
     .meta({
       env: "MCP_PDP_OTLP_ENDPOINT",
