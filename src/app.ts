@@ -31,9 +31,10 @@ export interface App {
   readonly audit: AuditLog;
   /**
    * Metrics, readiness and the HTTP routes `/metrics`, `/healthz`, `/readyz`
-   * (`telemetry.handleRequest(req, res)` answers them and returns false for any other path).
+   * (`telemetry.handleRequest(req, res)` answers them and returns false for any other path), and
+   * the tracer when tracing is on (an HTTP door wraps each request with `serverSpan(tracing, …)`).
    */
-  readonly telemetry: Pick<Telemetry, "handleRequest" | "readiness" | "metrics">;
+  readonly telemetry: Pick<Telemetry, "handleRequest" | "readiness" | "metrics" | "tracing">;
   /** Graceful stop, in reverse order of start: health NOT_SERVING → drain → flush audit → close stores. */
   stop(): Promise<void>;
 }
