@@ -143,3 +143,39 @@ test("metrics.enabled false: /metrics is 404 and decisions are not counted; heal
     await pdp.close();
   }
 });
+
+test("overload: DENY OVERLOADED answers are counted, and /readyz stays 200 but says degraded", { timeout: 120_000 }, async () => {
+  const pdp = await startTestPdp({ maxInFlight: 1, sessions: { required: false } });
+  const http = await serveTelemetry(pdp.app.telemetry.handleRequest);
+  try {
+    const base = {
+      userToken: await mintDevToken("user", { audience: SERVER }),
+      workloadToken: await mintDevToken("workload"),
+      clientId: "dev-client",
+      serverId: SERVER,
+      action: Action.CALL_TOOL,
+      tool: "search_documents",
+      purpose: "research",
+    };
+    // Bursts of concurrent calls against a bound of one: some are refused at once (bounded tries).
+    let overloaded = 0;
+    for (let burst = 0; burst < 20 && overloaded === 0; burst++) {
+      const answers = await Promise.all(Array.from({ length: 32 }, () => pdp.authz.authorize(base)));
+      overloaded += answers.filter((a) => a.reasonCode === ReasonCode.OVERLOADED).length;
+    }
+    assert.ok(overloaded > 0, "no call was refused for overload");
+    const metrics = await scrape(http.url);
+    assert.equal(metrics.value("mcp_pdp_overloaded_total"), overloaded);
+    assert.equal(metrics.value("mcp_pdp_decisions_total", { kind: "authorize", decision: "DENY", reason_code: "OVERLOADED" }), overloaded);
+    assert.equal(metrics.value("mcp_pdp_decisions_in_flight_limit"), 1);
+    const res = await fetch(new URL("/readyz", http.url));
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as { status: string; degraded: string[]; checks: { overload: { refused: number } } };
+    assert.equal(body.status, "SERVING");
+    assert.deepEqual(body.degraded, ["overload"]);
+    assert.equal(body.checks.overload.refused, overloaded);
+  } finally {
+    await http.close();
+    await pdp.close();
+  }
+});
