@@ -5,6 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
@@ -101,4 +103,41 @@ test("tracing off (the default): no OpenTelemetry SDK module is ever loaded", { 
   const sdk = resolved.filter((l) => /@opentelemetry\/(sdk-|core|resources|exporter-|context-async-hooks)/.test(l));
   assert.deepEqual(sdk, []);
   assert.match(stdout, /decided ALLOW/);
+});
+
+test("tracing.otlpEndpoint: spans reach an OTLP/HTTP receiver as protobuf (flushed at stop)", { timeout: 120_000 }, async () => {
+  const posts: { path: string; type: string; body: Buffer }[] = [];
+  const receiver = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      posts.push({ path: req.url ?? "", type: req.headers["content-type"] ?? "", body: Buffer.concat(chunks) });
+      res.writeHead(200, { "content-type": "application/x-protobuf" }).end();
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+  const endpoint = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/v1/traces`;
+  try {
+    const pdp = await startTestPdp({ tracing: { otlpEndpoint: endpoint, serviceName: "pdp-under-test" } });
+    try {
+      const res = await pdp.authz.authorize({
+        userToken: await mintDevToken("user", { audience: SERVER }),
+        workloadToken: await mintDevToken("workload"),
+        clientId: "dev-client",
+        serverId: SERVER,
+        purpose: "research",
+        action: Action.CALL_TOOL,
+        tool: "search_documents",
+      });
+      assert.equal(res.decision, Decision.DENY); // sessions are required by default; traced all the same
+    } finally {
+      await pdp.close(); // flushes the batch
+    }
+    assert.ok(posts.length >= 1, "no export reached the receiver");
+    assert.ok(posts.every((p) => p.path === "/v1/traces" && p.type === "application/x-protobuf"), JSON.stringify(posts.map((p) => [p.path, p.type])));
+    const all = Buffer.concat(posts.map((p) => p.body));
+    for (const name of ["mcppdp.v1.AuthorizationService/Authorize", "verify.user", "pdp-under-test"]) assert.ok(all.includes(name), `${name} not exported`);
+  } finally {
+    await new Promise<void>((resolve) => receiver.close(() => resolve()));
+  }
 });
