@@ -17,7 +17,7 @@ import { startTestPdp } from "../support/pdp.js";
 const TRACE_ID = "0af7651916cd43dd8448eb211c80319c";
 const PARENT_ID = "b7ad6b7169203331";
 
-test("a tools/call with _meta.traceparent: the PDP's OpenSession and Authorize spans are in the caller's trace", { timeout: 120_000 }, async () => {
+test("tools/call and tools/list with _meta.traceparent: the PDP's OpenSession, Authorize and FilterTools spans are in the caller's trace", { timeout: 120_000 }, async () => {
   const exporter = new InMemorySpanExporter();
   const pdp = await startTestPdp({}, [], { spanExporter: exporter });
   const docs = await startDocsServer({ pdp: { address: pdp.address } });
@@ -37,6 +37,14 @@ test("a tools/call with _meta.traceparent: the PDP's OpenSession and Authorize s
       assert.equal(span.parentSpanContext?.spanId, PARENT_ID, name);
       assert.equal(span.spanContext().traceState?.get("mcp"), "1");
     }
+
+    exporter.reset();
+    const listed = await client.listTools({ _meta: { traceparent: `00-${TRACE_ID}-${PARENT_ID}-01` } });
+    assert.ok(listed.tools.some((t) => t.name === "search_documents"));
+    const filter = exporter.getFinishedSpans().find((s) => s.name === "mcppdp.v1.AuthorizationService/FilterTools");
+    assert.ok(filter, "tools/list asked FilterTools");
+    assert.equal(filter.spanContext().traceId, TRACE_ID);
+    assert.equal(filter.parentSpanContext?.spanId, PARENT_ID);
 
     exporter.reset();
     const bad = (await client.callTool({ name: "search_documents", arguments: { query: "pdp" }, _meta: { traceparent: `00-${"0".repeat(32)}-${PARENT_ID}-01` } })) as CallToolResult;
