@@ -124,6 +124,7 @@ export async function startApp(config: PdpConfig, logger: Logger, options: Start
     policyStatus: () => policies.status(),
     admission,
     store: stores,
+    logger,
   });
   const core = createDecisionCore({
     ...telemetry.parts,

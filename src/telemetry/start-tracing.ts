@@ -4,7 +4,8 @@
  * processor to OTLP/HTTP (protobuf), and the async context manager that carries the active span
  * across `await`s. The SDK is imported here, dynamically: with tracing off it is never loaded.
  */
-import { context } from "@opentelemetry/api";
+import { DiagLogLevel, context, diag } from "@opentelemetry/api";
+import type { Logger } from "pino";
 import type { SpanExporter } from "@opentelemetry/sdk-trace-node";
 import type { TracingConfig } from "./config.js";
 import { TRACER_NAME, type Tracing } from "./tracing.js";
@@ -16,6 +17,8 @@ export interface StartTracingOptions {
    * `InMemorySpanExporter`). With it, tracing is on even without `otlpEndpoint`.
    */
   readonly exporter?: SpanExporter;
+  /** Where the SDK's own warnings and errors go (e.g. an export that failed); default nowhere. */
+  readonly logger?: Pick<Logger, "warn">;
 }
 
 let contextManagerSet = false;
@@ -29,7 +32,13 @@ export async function startTracing(config: TracingConfig, options: StartTracingO
     import("@opentelemetry/resources"),
     import("@opentelemetry/context-async-hooks"),
   ]);
-  // The context manager is process-wide (the API has one slot); the first PDP sets it for all.
+  // The context manager and the SDK's diagnostic logger are process-wide (the API has one slot
+  // each); the first PDP sets them for all.
+  if (!contextManagerSet && options.logger) {
+    const log = options.logger;
+    const warn = (message: string, ...args: unknown[]) => log.warn({ otel: args.map(String).join(" ").slice(0, 500) }, `tracing: ${message}`);
+    diag.setLogger({ error: warn, warn, info: () => {}, debug: () => {}, verbose: () => {} }, { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true });
+  }
   if (!contextManagerSet) {
     contextManagerSet = context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable()) || contextManagerSet;
   }

@@ -6,6 +6,7 @@
  */
 import { context, trace } from "@opentelemetry/api";
 import type { SpanExporter } from "@opentelemetry/sdk-trace-node";
+import type { Logger } from "pino";
 import type { AuditLog } from "../audit/types.js";
 import type { Admission } from "../decision/admission.js";
 import type { DecisionEvent, DecisionObserver } from "../decision/decision-observer.js";
@@ -44,6 +45,8 @@ export interface TelemetryDeps {
   readonly policyStatus: () => PolicyStatus;
   readonly admission: Pick<Admission, "inFlight" | "limit" | "refused">;
   readonly store: { readonly backend: string; healthy(): boolean };
+  /** Operational log: tracing's own warnings (a failed export). */
+  readonly logger: Pick<Logger, "warn">;
 }
 
 /** The PDP's telemetry. */
@@ -57,7 +60,7 @@ export interface Telemetry {
   readonly readiness: Readiness;
   /** `/metrics`, `/healthz`, `/readyz` for the PDP's HTTP server. */
   readonly handleRequest: TelemetryRequestHandler;
-  /** Flushes spans not yet exported. */
+  /** Flushes spans not yet exported; never rejects (a failed export is logged). */
   close(): Promise<void>;
 }
 
@@ -87,7 +90,7 @@ export async function createTelemetry(deps: TelemetryDeps): Promise<Telemetry> {
     idps: () => parts.verifier.idpStatus(),
     admission: deps.admission,
   });
-  const tracing = await startTracing(deps.tracing, deps.spanExporter ? { exporter: deps.spanExporter } : {});
+  const tracing = await startTracing(deps.tracing, { logger: deps.logger, ...(deps.spanExporter && { exporter: deps.spanExporter }) });
   const metrics = deps.metrics.enabled
     ? createPdpMetrics({ audit: deps.audit, policy: { status: deps.policyStatus }, admission: deps.admission, verifier: parts.verifier, readiness })
     : undefined;
@@ -111,7 +114,7 @@ export async function createTelemetry(deps: TelemetryDeps): Promise<Telemetry> {
     readiness,
     handleRequest: createTelemetryRoutes({ ...(metrics && { registry: metrics.registry }), readiness }),
     close: async () => {
-      await tracing?.shutdown();
+      await tracing?.shutdown().catch((err: unknown) => deps.logger.warn({ err: (err as Error)?.message }, "tracing: spans not exported at stop"));
     },
   };
 }

@@ -141,3 +141,30 @@ test("tracing.otlpEndpoint: spans reach an OTLP/HTTP receiver as protobuf (flush
     await new Promise<void>((resolve) => receiver.close(() => resolve()));
   }
 });
+
+test("an OTLP endpoint that refuses connections never fails a decision or the stop; the failure is logged", { timeout: 120_000 }, async () => {
+  const closed = createServer();
+  await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+  const port = (closed.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => closed.close(() => resolve()));
+  const pdp = await startTestPdp({ tracing: { otlpEndpoint: `http://127.0.0.1:${port}/v1/traces` }, sessions: { required: false } });
+  let stopped = false;
+  try {
+    const ask = async () =>
+      pdp.authz.authorize({
+        userToken: await mintDevToken("user", { audience: SERVER }),
+        workloadToken: await mintDevToken("workload"),
+        clientId: "dev-client",
+        serverId: SERVER,
+        purpose: "research",
+        action: Action.CALL_TOOL,
+        tool: "search_documents",
+      });
+    for (let i = 0; i < 10; i++) assert.equal((await ask()).decision, Decision.ALLOW);
+    await pdp.close(); // the final export fails: logged, not thrown
+    stopped = true;
+    assert.match(pdp.logText(), /tracing: /);
+  } finally {
+    if (!stopped) await pdp.close().catch(() => {});
+  }
+});
