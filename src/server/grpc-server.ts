@@ -13,7 +13,6 @@ import { ApprovalService, file_mcppdp_v1_approval } from "../gen/mcppdp/v1/appro
 import { AuditService, file_mcppdp_v1_audit } from "../gen/mcppdp/v1/audit_pb.js";
 import { AuthorizationService, file_mcppdp_v1_authorization } from "../gen/mcppdp/v1/authorization_pb.js";
 import { SessionService, file_mcppdp_v1_session } from "../gen/mcppdp/v1/session_pb.js";
-import { serverDefinition } from "../grpc/service-definition.js";
 import type { PolicyEngine } from "../policy/types.js";
 import { adminHandlers } from "./admin-service.js";
 import { approvalHandlers } from "./approval-service.js";
