@@ -6,6 +6,7 @@ import { createPinoAuditSink } from "./audit/pino-audit-sink.js";
 import { RedisAuditSink } from "./audit/redis-audit-sink.js";
 import type { AuditLog } from "./audit/types.js";
 import type { PdpConfig } from "./config/types.js";
+import { createAdmission } from "./decision/admission.js";
 import { createDecisionCore } from "./decision/decision-core.js";
 import { createAuthzenRoute } from "./http/authzen-route.js";
 import { startHttpServer, type HttpServer, type RouteHandler } from "./http/http-server.js";
@@ -18,6 +19,8 @@ import type { PolicyEngine } from "./policy/types.js";
 import { createCallerAuthenticator } from "./server/caller-auth.js";
 import { createGrpcServer, serverCredentials } from "./server/grpc-server.js";
 import { createStateStores, type StateStores } from "./session/state-stores.js";
+import { createTelemetry, type Telemetry } from "./telemetry/telemetry.js";
+import type { SpanExporter } from "@opentelemetry/sdk-trace-node";
 
 /** A running PDP. */
 export interface App {
@@ -31,6 +34,12 @@ export interface App {
   reloadPolicies(reason: string): ReloadResult;
   /** The decision audit (records, queries, counters). */
   readonly audit: AuditLog;
+  /**
+   * Metrics, readiness and the HTTP routes `/metrics`, `/healthz`, `/readyz`
+   * (`telemetry.handleRequest(req, res)` answers them and returns false for any other path), and
+   * the tracer when tracing is on (an HTTP door wraps each request with `serverSpan(tracing, …)`).
+   */
+  readonly telemetry: Pick<Telemetry, "handleRequest" | "readiness" | "metrics" | "tracing">;
   /** Graceful stop, in reverse order of start: health NOT_SERVING → drain → flush audit → close stores. */
   stop(): Promise<void>;
 }
@@ -39,6 +48,8 @@ export interface App {
 export interface StartAppOptions {
   /** More audit sinks besides the configured ones (tests use them to see every record, or to fail). */
   readonly extraAuditSinks?: readonly AuditSinkEntry[];
+  /** Export spans here (tests: the SDK's InMemorySpanExporter); turns tracing on. */
+  readonly spanExporter?: SpanExporter;
 }
 
 function bindAddress(host: string, port: number): string {
@@ -108,14 +119,22 @@ export async function startApp(config: PdpConfig, logger: Logger, options: Start
   });
 
   const { identity, sessions } = config;
-  const core = createDecisionCore({
-    verifier,
-    policy: current,
-    state: stores.reader,
-    sessions: stores.sessions,
-    revocations: stores.revocations,
-    approvals: stores.approvals,
+  const admission = createAdmission(config.maxInFlight);
+  const telemetry = await createTelemetry({
+    metrics: config.metrics,
+    tracing: config.tracing,
+    ...(options.spanExporter && { spanExporter: options.spanExporter }),
+    parts: { verifier, policy: current, state: stores.reader, sessions: stores.sessions, revocations: stores.revocations, approvals: stores.approvals, audit },
     audit,
+    policyStatus: () => policies.status(),
+    admission,
+    store: stores,
+    logger,
+  });
+  const core = createDecisionCore({
+    ...telemetry.parts,
+    admission,
+    ...(telemetry.observer && { observer: telemetry.observer }),
     settings: {
       limits: { maxArgumentsBytes: config.maxArgumentsBytes },
       sessions: {
@@ -132,7 +151,7 @@ export async function startApp(config: PdpConfig, logger: Logger, options: Start
       claimAsserters: config.http.claimAsserters,
     },
   });
-  const callerAuth = { mode: config.mode, operators: config.operators, verifier };
+  const callerAuth = { mode: config.mode, operators: config.operators, verifier: telemetry.parts.verifier };
   const { server, health } = createGrpcServer({
     core,
     audit,
@@ -143,6 +162,7 @@ export async function startApp(config: PdpConfig, logger: Logger, options: Start
     maxMessageBytes: config.maxMessageBytes,
     // Two tokens, the arguments and the short fields, with room to spare.
     maxAuthorizeBytes: 2 * 16 * 1024 + config.maxArgumentsBytes + 16 * 1024,
+    ...(telemetry.tracing && { tracing: telemetry.tracing }),
   });
 
   const port = await new Promise<number>((resolve, reject) =>
@@ -153,7 +173,8 @@ export async function startApp(config: PdpConfig, logger: Logger, options: Start
   let http: HttpServer | undefined;
   try {
     http = await startHttp(config, logger, [
-      // The HTTP listener's routes, tried in order; mount more here (e.g. /metrics, /healthz, /readyz).
+      // The HTTP listener's routes, tried in order: /metrics, /healthz, /readyz, then AuthZEN.
+      telemetry.handleRequest,
       createAuthzenRoute({
         core,
         resolveCaller: createCallerResolver(callerAuth),
@@ -172,10 +193,15 @@ export async function startApp(config: PdpConfig, logger: Logger, options: Start
     await verifier.close();
     throw err;
   }
+  // Decision services follow readiness (policies, store, IdPs); the others serve while the process runs.
+  const { readiness } = telemetry;
   health.setServing(true);
   const decisionServices = ["", "mcppdp.v1.AuthorizationService", "mcppdp.v1.SessionService"];
-  health.setStatus(decisionServices, stores.healthy());
-  stores.onHealthChange((healthy) => health.setStatus(decisionServices, healthy));
+  readiness.onChange((r) => health.setStatus(decisionServices, r.ready));
+  stores.onHealthChange(() => readiness.refresh());
+  verifier.onIdpChange(() => readiness.refresh());
+  readiness.started();
+  health.setStatus(decisionServices, readiness.report().ready);
   announceRisks(config, logger);
   const announced = {
     host: config.host,
@@ -198,8 +224,10 @@ export async function startApp(config: PdpConfig, logger: Logger, options: Start
     engine: current,
     reloadPolicies: (reason) => policies.reload(reason),
     audit,
+    telemetry,
     stop() {
       stopping ??= (async () => {
+        readiness.stopping();
         health.shutdown();
         const grpcStopped = new Promise<void>((resolve) => {
           const timer = setTimeout(() => {
@@ -217,6 +245,7 @@ export async function startApp(config: PdpConfig, logger: Logger, options: Start
         await unsubscribe();
         await stores.close();
         await verifier.close();
+        await telemetry.close();
         logger.info("mcp-pdp stopped");
       })();
       return stopping;

@@ -327,6 +327,7 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
           bufferedBytes: l.queuedBytes,
           healthy: l.healthy,
           required: l.required,
+          chainRetries: l.sink.conflicts ?? 0,
           ...(l.lastError !== undefined && { lastError: l.lastError, lastErrorAt: l.lastErrorAt }),
         };
       return { appended, durableFailures, sinks };

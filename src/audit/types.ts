@@ -77,6 +77,8 @@ export interface AuditSink {
   write(records: readonly DecisionRecord[]): Promise<void>;
   /** Query access to what this sink stored, when it can be queried. */
   readonly reader?: AuditReader;
+  /** Chain appends retried because another writer moved the chain head (the Redis sink counts them). */
+  readonly conflicts?: number;
   /** Releases what the sink holds (not the shared Redis client). */
   close(): Promise<void>;
 }
@@ -97,6 +99,8 @@ export interface SinkStats {
   readonly healthy: boolean;
   /** Whether `appendDurable` waits for this sink. */
   readonly required: boolean;
+  /** Chain appends retried because another replica moved the chain head (Redis sink; 0 elsewhere). */
+  readonly chainRetries: number;
   readonly lastError?: string;
   readonly lastErrorAt?: string;
 }

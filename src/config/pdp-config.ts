@@ -17,6 +17,7 @@ import { httpConfigSchema, settleHttp, type HttpConfig } from "../http/config.js
 import { policyConfigShape, settlePolicies } from "../policy/config.js";
 import { serverConfigShape } from "../server/config.js";
 import { sessionConfigSchema, storeConfigSchema } from "../session/config.js";
+import { metricsConfigSchema, tracingConfigSchema } from "../telemetry/config.js";
 
 /** pino's levels, and `silent`. */
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -53,6 +54,8 @@ const configShape = z.strictObject({
   store: storeConfigSchema.prefault({}),
   audit: auditConfigSchema.prefault({}),
   http: httpConfigSchema.prefault({}),
+  metrics: metricsConfigSchema.prefault({}),
+  tracing: tracingConfigSchema.prefault({}),
 });
 
 /** The configuration schema: the keys, then the defaults and rules that span modules. */

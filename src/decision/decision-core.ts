@@ -10,6 +10,7 @@ import type { RequestLimits } from "./check-question.js";
 import { createFilterTools, type FilterTools } from "./filter-tools.js";
 import { createOpenSession, type OpenSession, type SessionLimits } from "./open-session.js";
 import { createRevoke, type Revoke } from "./revoke.js";
+import type { DecisionObserver } from "./decision-observer.js";
 import { createDecisionRunner } from "./run-decision.js";
 import { createEndSession, createGetSession, type EndSession, type GetSession } from "./session-ops.js";
 
@@ -59,6 +60,8 @@ export interface DecisionCoreDeps {
   readonly settings: DecisionCoreSettings;
   /** The in-flight bound (default: one of `settings.maxInFlight`). */
   readonly admission?: Admission;
+  /** Told about every decision once it is recorded (metrics, traces). */
+  readonly observer?: DecisionObserver;
   /** Clock in ms. Default `Date.now`. */
   readonly now?: () => number;
 }
@@ -73,6 +76,7 @@ export function createDecisionCore(deps: DecisionCoreDeps): DecisionCore {
     auditRequired: s.auditRequired,
     policy,
     admission: deps.admission ?? createAdmission(s.maxInFlight),
+    ...(deps.observer && { observer: deps.observer }),
     ...(deps.now && { now: () => new Date(deps.now!()) }),
   });
   return {

@@ -4,6 +4,7 @@ import { PdpError } from "../errors.js";
 import type { PolicyEngine } from "../policy/types.js";
 import type { ApprovalRecord } from "../session/approval-types.js";
 import type { Admission } from "./admission.js";
+import { noopDecisionObserver, type DecisionObserver } from "./decision-observer.js";
 import { errorOutcome } from "./outcome.js";
 import { approvalSubject, toRecord, type RecordSubject } from "./record.js";
 import type { Decided, DecisionKind, Outcome, RequestContext } from "./types.js";
@@ -49,6 +50,8 @@ export interface DecisionRunnerDeps {
   readonly policy: () => PolicyEngine;
   /** The bound on decisions in flight; beyond it a decision is DENY OVERLOADED at once. */
   readonly admission: Admission;
+  /** Told about every decision once it is recorded (metrics, traces). Default: nobody. */
+  readonly observer?: DecisionObserver;
   readonly now?: () => Date;
 }
 
@@ -59,6 +62,7 @@ function elapsedUs(since: bigint): number {
 /** Builds the runner shared by every operation that decides. */
 export function createDecisionRunner(deps: DecisionRunnerDeps): RunDecision {
   const now = deps.now ?? (() => new Date());
+  const observer = deps.observer ?? noopDecisionObserver;
 
   /** Runs the body under one snapshot; a superseded snapshot starts it again under the version in force. */
   async function attempt<T>(body: (policy: PolicyEngine) => Promise<Step<T>>, ctx: RequestContext): Promise<{ step: Step<T>; policy: PolicyEngine; error?: PdpError }> {
@@ -107,6 +111,11 @@ export function createDecisionRunner(deps: DecisionRunnerDeps): RunDecision {
       }
     } else {
       deps.audit.append(toRecord(meta, facts, outcome));
+    }
+    try {
+      observer.decided({ kind, allow: outcome.allow, reasonCode: outcome.reasonCode, latencyUs: elapsedUs(ctx.receivedAt) });
+    } catch (err) {
+      ctx.logger.warn({ err }, "decision observer failed");
     }
     const expired = ran.step.expiredApproval;
     if (expired) {

@@ -60,6 +60,7 @@ export function createTokenVerifier(config: IdentityConfig, options: TokenVerifi
   const cache = new TokenCache<AnyVerified>(config.tokenCacheSize);
   const clockTolerance = Math.min(Math.max(0, config.clockSkewSeconds), MAX_CLOCK_SKEW_SECONDS);
   const exactAudience = config.requireExactAudience ?? false;
+  const counts = { user: { hits: 0, misses: 0 }, workload: { hits: 0, misses: 0 }, caller: { hits: 0, misses: 0 } };
 
   async function verify<C extends IssuerConfig>(
     token: string,
@@ -96,7 +97,11 @@ export function createTokenVerifier(config: IdentityConfig, options: TokenVerifi
       if (!isCanonicalCompactJws(token)) throw new PdpError("TOKEN_INVALID", "token is malformed (not a canonical compact JWS)");
       const key = tokenCacheKey(kind, serverUri, token);
       const hit = fresh ? undefined : cache.get(key, now());
-      if (hit !== undefined) return hit as T;
+      if (hit !== undefined) {
+        counts[kind].hits++;
+        return hit as T;
+      }
+      counts[kind].misses++;
       const { result, expiresAt } = await run();
       cache.set(key, result, expiresAt);
       return result;
@@ -138,6 +143,7 @@ export function createTokenVerifier(config: IdentityConfig, options: TokenVerifi
         return { result, expiresAt: payload.exp };
       }),
     dropCached: () => cache.clear(),
+    cacheStats: () => ({ user: { ...counts.user }, workload: { ...counts.workload }, caller: { ...counts.caller } }),
     idpStatus: () => idps.map(({ issuer, url }) => ({ issuer, jwksUri: url.href, ...endpoints.breaker(url).snapshot() })),
     onIdpChange(listener) {
       const unsubscribers = idps.map(({ issuer, url }) =>

@@ -76,6 +76,14 @@ export interface IdpStatus {
   readonly lastError?: string;
 }
 
+/** Verified-token cache counters of one token kind, since start. */
+export interface TokenCacheCounts {
+  /** Presentations answered from the cache. */
+  readonly hits: number;
+  /** Presentations verified afresh (not cached, expired, or a high-impact call that bypasses the cache). */
+  readonly misses: number;
+}
+
 /**
  * Verifies tokens; every method either returns verified facts or throws a PdpError (TOKEN_INVALID,
  * TOKEN_EXPIRED, AUDIENCE_MISMATCH, CLIENT_MISMATCH, CALLER_UNAUTHORIZED, or IDP_UNAVAILABLE when
@@ -95,6 +103,8 @@ export interface TokenVerifier {
    * afresh (revocation calls this).
    */
   dropCached(): void;
+  /** Verified-token cache hits and misses per token kind (for metrics). */
+  cacheStats(): Readonly<Record<"user" | "workload" | "caller", TokenCacheCounts>>;
   /** The state of every issuer whose keys are fetched, one entry per issuer and JWKS URI. */
   idpStatus(): readonly IdpStatus[];
   /**

@@ -11,6 +11,7 @@ import { decisionMeta, forbiddenError, toolErrorResult } from "./denial-result.j
 import { refusal, type PepDecision } from "./pep-decision.js";
 import { isGuardedMethod, type Guard } from "./pep-guard.js";
 import { withoutSecrets, type CallerIdentity } from "./request-identity.js";
+import { traceContextOfParams, type TraceContext } from "./trace-context.js";
 
 /** A decision the HTTP layer already made for one JSON-RPC request (so the PDP is asked once). */
 export interface PreDecision {
@@ -51,7 +52,7 @@ function sanitized(extra: MessageExtraInfo | undefined): MessageExtraInfo | unde
  */
 export function guardTransport(inner: Transport, deps: GuardTransportDeps): Transport {
   let handler: Transport["onmessage"];
-  const pendingLists = new Map<RequestId, CallerIdentity>();
+  const pendingLists = new Map<RequestId, { identity: CallerIdentity; trace: TraceContext | undefined }>();
   const allowed = new Map<RequestId, PepDecision>();
 
   const refuse = async (request: JSONRPCRequest, decision: PepDecision): Promise<void> => {
@@ -88,7 +89,7 @@ export function guardTransport(inner: Transport, deps: GuardTransportDeps): Tran
       return handler?.(message, sanitized(extra));
     }
     if (message.method === "tools/list") {
-      pendingLists.set(message.id, deps.identify(extra));
+      pendingLists.set(message.id, { identity: deps.identify(extra), trace: traceContextOfParams(message.params) });
       return handler?.(message, sanitized(extra));
     }
     if (!isGuardedMethod(message.method)) return handler?.(message, sanitized(extra));
@@ -107,8 +108,9 @@ export function guardTransport(inner: Transport, deps: GuardTransportDeps): Tran
       if (!isJSONRPCResultResponse(message) || !Array.isArray(message.result.tools)) return message;
       const tools = message.result.tools as { name?: unknown }[];
       const visible = await deps.guard.visibleTools(
-        listFor,
+        listFor.identity,
         tools.map((t) => String(t.name)),
+        listFor.trace,
       );
       const meta = {
         ...(message.result._meta ?? {}),

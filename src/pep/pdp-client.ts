@@ -5,6 +5,7 @@ import { AuthorizationService, type AuthorizeResponse, type FilterToolsResponse 
 import type { Action } from "../gen/mcppdp/v1/common_pb.js";
 import { SessionService, type OpenSessionResponse } from "../gen/mcppdp/v1/session_pb.js";
 import { PepError } from "./pep-error.js";
+import { traceMetadata, type TraceContext } from "./trace-context.js";
 
 /** Options for {@link createPdpClient}. */
 export interface PdpClientOptions {
@@ -32,6 +33,11 @@ export interface PdpIdentity {
   readonly clientId: string;
   readonly serverId: string;
   readonly purpose: string;
+  /**
+   * The caller's W3C trace context, sent as `traceparent`/`tracestate` metadata so the PDP's spans
+   * join its trace. Without it, the host's active OpenTelemetry context is sent, if any.
+   */
+  readonly trace?: TraceContext;
 }
 
 /** One Authorize question. */
@@ -83,14 +89,15 @@ export function createPdpClient(options: PdpClientOptions): PdpClient {
   const timeoutMs = options.timeoutMs ?? 1000;
   const openTimeoutMs = options.openSessionTimeoutMs ?? 2000;
 
-  const callOptions = async (deadlineMs: number): Promise<CallOptions> => {
+  const callOptions = async (deadlineMs: number, trace: TraceContext | undefined): Promise<CallOptions> => {
     const t = options.callerToken;
     const bearer = typeof t === "function" ? await t() : t;
-    return { timeoutMs: deadlineMs, ...(bearer && { bearer }) };
+    const metadata = traceMetadata(trace);
+    return { timeoutMs: deadlineMs, ...(bearer && { bearer }), ...(metadata && { metadata }) };
   };
-  const rpc = async <T>(name: string, deadlineMs: number, call: (o: CallOptions) => Promise<T>): Promise<T> => {
+  const rpc = async <T>(name: string, deadlineMs: number, trace: TraceContext | undefined, call: (o: CallOptions) => Promise<T>): Promise<T> => {
     try {
-      return await call(await callOptions(deadlineMs));
+      return await call(await callOptions(deadlineMs, trace));
     } catch (err) {
       throw PepError.from(err, name);
     }
@@ -98,7 +105,7 @@ export function createPdpClient(options: PdpClientOptions): PdpClient {
 
   return {
     authorize: (r) =>
-      rpc("Authorize", timeoutMs, (o) =>
+      rpc("Authorize", timeoutMs, r.trace, (o) =>
         authz.authorize(
           {
             sessionId: r.sessionId,
@@ -116,7 +123,7 @@ export function createPdpClient(options: PdpClientOptions): PdpClient {
         ),
       ),
     filterTools: (r) =>
-      rpc("FilterTools", timeoutMs, (o) =>
+      rpc("FilterTools", timeoutMs, r.trace, (o) =>
         authz.filterTools(
           {
             sessionId: r.sessionId,
@@ -131,7 +138,7 @@ export function createPdpClient(options: PdpClientOptions): PdpClient {
         ),
       ),
     openSession: (r) =>
-      rpc("OpenSession", openTimeoutMs, (o) =>
+      rpc("OpenSession", openTimeoutMs, r.trace, (o) =>
         sessions.openSession(
           {
             userToken: r.userToken,
@@ -147,7 +154,7 @@ export function createPdpClient(options: PdpClientOptions): PdpClient {
           o,
         ),
       ),
-    endSession: async (sessionId) => (await rpc("EndSession", timeoutMs, (o) => sessions.endSession({ sessionId }, o))).ended,
+    endSession: async (sessionId) => (await rpc("EndSession", timeoutMs, undefined, (o) => sessions.endSession({ sessionId }, o))).ended,
     close() {
       authz.close();
       sessions.close();

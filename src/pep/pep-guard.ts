@@ -5,6 +5,7 @@ import { decisionFromResponse, reasonCodeName, refusal, type PepDecision } from 
 import { PepError } from "./pep-error.js";
 import type { CallerIdentity } from "./request-identity.js";
 import type { TaskSessions } from "./task-sessions.js";
+import { traceContextOfParams, type TraceContext } from "./trace-context.js";
 
 /** The MCP methods the PEP decides on before they reach the server. */
 export const GUARDED_METHODS = ["tools/call", "resources/read", "prompts/get"] as const;
@@ -39,10 +40,13 @@ export interface GuardDeps {
 
 /** The decision logic shared by the transport guard and the HTTP handler. Never throws. */
 export interface Guard {
-  /** Decides one guarded MCP request. */
+  /**
+   * Decides one guarded MCP request. A W3C trace context in `params._meta` (`traceparent`,
+   * `tracestate`) goes to the PDP with every call made for it.
+   */
   decide(identity: CallerIdentity, method: GuardedMethod, params: unknown): Promise<PepDecision>;
-  /** Which of these tools the caller may see (FilterTools). */
-  visibleTools(identity: CallerIdentity, names: readonly string[]): Promise<VisibleTools>;
+  /** Which of these tools the caller may see (FilterTools), sent with the tools/list request's trace context. */
+  visibleTools(identity: CallerIdentity, names: readonly string[], trace?: TraceContext): Promise<VisibleTools>;
 }
 
 function asObject(value: unknown): Record<string, unknown> {
@@ -59,7 +63,8 @@ export function createGuard(deps: GuardDeps): Guard {
   };
 
   /** The identity fields every PDP question carries (the tokens go to the PDP and nowhere else). */
-  const asked = (identity: CallerIdentity, sessionId: string) => ({
+  const asked = (identity: CallerIdentity, sessionId: string, trace: TraceContext | undefined) => ({
+    ...(trace && { trace }),
     sessionId,
     userToken: identity.userToken,
     workloadToken: identity.workloadToken,
@@ -72,6 +77,7 @@ export function createGuard(deps: GuardDeps): Guard {
     const p = asObject(params);
     const name = typeof p.name === "string" ? p.name : "";
     const args = asObject(p.arguments) as JsonObject;
+    const trace = traceContextOfParams(params);
     const question =
       method === "tools/call"
         ? { action: Action.CALL_TOOL, tool: name, arguments: args, resourceUri: deps.resourceOf?.(name, args) ?? "" }
@@ -79,11 +85,11 @@ export function createGuard(deps: GuardDeps): Guard {
           ? { action: Action.GET_PROMPT, tool: name, arguments: args }
           : { action: Action.READ_RESOURCE, resourceUri: typeof p.uri === "string" ? p.uri : "" };
     for (let attempt = 0; ; attempt++) {
-      const lease = await deps.sessions.acquire(identity);
+      const lease = await deps.sessions.acquire(identity, trace);
       if (!lease.ok) return lease.decision;
       let decision: PepDecision;
       try {
-        const res = await deps.pdp.authorize({ ...asked(identity, lease.handle), ...question });
+        const res = await deps.pdp.authorize({ ...asked(identity, lease.handle, trace), ...question });
         decision = decisionFromResponse(res, lease.handle);
       } catch (err) {
         // Unknown outcome: never asked again (the PDP may have recorded it). Refuse.
@@ -109,12 +115,12 @@ export function createGuard(deps: GuardDeps): Guard {
       return decision;
     },
 
-    async visibleTools(identity, names) {
+    async visibleTools(identity, names, trace) {
       for (let attempt = 0; ; attempt++) {
-        const lease = await deps.sessions.acquire(identity);
+        const lease = await deps.sessions.acquire(identity, trace);
         if (!lease.ok) return { tools: new Set(), refusal: lease.decision };
         try {
-          const res = await deps.pdp.filterTools({ ...asked(identity, lease.handle), tools: names });
+          const res = await deps.pdp.filterTools({ ...asked(identity, lease.handle, trace), tools: names });
           if (res.reasonCode === ReasonCode.ALLOWED) return { tools: new Set(res.tools), taskSession: lease.handle };
           const code = reasonCodeName(res.reasonCode);
           if (lease.source !== "presented" && deps.sessions.settle(identity, lease.handle, code) === "reopen" && attempt === 0) continue;

@@ -6,6 +6,7 @@ import type { PdpClient } from "./pdp-client.js";
 import { pepReasons, reasonCodeName, refusal, type PepDecision, type PepReason, type PepReasonCode } from "./pep-decision.js";
 import { PepError } from "./pep-error.js";
 import type { CallerIdentity } from "./request-identity.js";
+import type { TraceContext } from "./trace-context.js";
 
 /** What a task session is opened for: the items the PEP asks the PDP to grant. */
 export interface TaskGrants {
@@ -53,8 +54,11 @@ export type SessionVerdict = "keep" | "reopen";
  *   `X-Task-Id` (and passes a fresh OpenSession decision).
  */
 export interface TaskSessions {
-  /** The handle to decide in for this identity, opening a session if needed. Never throws. */
-  acquire(identity: CallerIdentity): Promise<SessionLease>;
+  /**
+   * The handle to decide in for this identity, opening a session if needed (an OpenSession sent
+   * with `trace`, the W3C trace context of the request that needed it). Never throws.
+   */
+  acquire(identity: CallerIdentity, trace?: TraceContext): Promise<SessionLease>;
   /** Reports a decision's reason code for a kept session; `reopen` means it was dropped. */
   settle(identity: CallerIdentity, handle: string, reasonCode: PepReasonCode): SessionVerdict;
   /** The kept handle for this identity's context, if any (presented handles are not kept). */
@@ -111,7 +115,7 @@ export function createTaskSessions(options: TaskSessionsOptions): TaskSessions {
     while (entries.size > maxEntries) entries.delete(entries.keys().next().value!);
   };
 
-  const open = async (key: string, id: CallerIdentity): Promise<SessionLease> => {
+  const open = async (key: string, id: CallerIdentity, trace: TraceContext | undefined): Promise<SessionLease> => {
     try {
       const res = await options.pdp.openSession({
         userToken: id.userToken,
@@ -121,6 +125,7 @@ export function createTaskSessions(options: TaskSessionsOptions): TaskSessions {
         purpose: id.purpose,
         ...options.grants,
         ...(options.ttlSeconds !== undefined && { ttlSeconds: options.ttlSeconds }),
+        ...(trace && { trace }),
       });
       if (res.decision !== Decision.ALLOW || !res.sessionId) {
         return {
@@ -142,7 +147,7 @@ export function createTaskSessions(options: TaskSessionsOptions): TaskSessions {
   };
 
   return {
-    async acquire(id) {
+    async acquire(id, trace) {
       if (id.taskSession) return { ok: true, handle: id.taskSession, source: "presented" };
       const key = keyOf(id);
       const entry = entries.get(key);
@@ -160,7 +165,7 @@ export function createTaskSessions(options: TaskSessionsOptions): TaskSessions {
       if (entry) entries.delete(key);
       let pending = opening.get(key);
       if (!pending) {
-        pending = open(key, id).finally(() => opening.delete(key));
+        pending = open(key, id, trace).finally(() => opening.delete(key));
         opening.set(key, pending);
       }
       return pending;

@@ -13,7 +13,6 @@ import { ApprovalService, file_mcppdp_v1_approval } from "../gen/mcppdp/v1/appro
 import { AuditService, file_mcppdp_v1_audit } from "../gen/mcppdp/v1/audit_pb.js";
 import { AuthorizationService, file_mcppdp_v1_authorization } from "../gen/mcppdp/v1/authorization_pb.js";
 import { SessionService, file_mcppdp_v1_session } from "../gen/mcppdp/v1/session_pb.js";
-import { serverDefinition } from "../grpc/service-definition.js";
 import type { PolicyEngine } from "../policy/types.js";
 import { adminHandlers } from "./admin-service.js";
 import { approvalHandlers } from "./approval-service.js";
@@ -21,8 +20,9 @@ import { auditHandlers } from "./audit-service.js";
 import { authorizationHandlers } from "./authorization-service.js";
 import type { CallerAuthenticator } from "./caller-auth.js";
 import { createHealthService, type HealthService } from "./health-service.js";
-import { createReflectionService } from "./reflection-service.js";
+import { addReflection } from "./reflection-service.js";
 import { sessionHandlers } from "./session-service.js";
+import type { Tracing } from "../telemetry/tracing.js";
 import { implement } from "./unary.js";
 
 /** What the gRPC door needs. */
@@ -40,6 +40,8 @@ export interface GrpcServerDeps {
   readonly maxMessageBytes: number;
   /** Largest Authorize request (tokens, arguments and fields): a larger one is refused undecoded. */
   readonly maxAuthorizeBytes: number;
+  /** With tracing on: a span per RPC, parented by the caller's `traceparent` metadata. */
+  readonly tracing?: Tracing;
 }
 
 /** The API services, in the order they are registered. */
@@ -73,7 +75,7 @@ export function createGrpcServer(deps: GrpcServerDeps): { server: grpc.Server; h
     "grpc.max_receive_message_length": deps.maxMessageBytes,
     "grpc.max_send_message_length": 16 * deps.maxMessageBytes,
   });
-  const edge = { authenticate: deps.authenticate, logger: deps.logger };
+  const edge = { authenticate: deps.authenticate, logger: deps.logger, ...(deps.tracing && { tracing: deps.tracing }) };
   implement(server, AuthorizationService, authorizationHandlers(deps.core), edge, { authorize: deps.maxAuthorizeBytes });
   implement(server, SessionService, sessionHandlers(deps.core), edge);
   implement(server, AdminService, adminHandlers(deps.core, deps.policy), edge);
@@ -82,7 +84,7 @@ export function createGrpcServer(deps: GrpcServerDeps): { server: grpc.Server; h
 
   const names = API_SERVICES.map((s) => s.typeName);
   const health = createHealthService(names);
-  server.addService(serverDefinition(Health), health.implementation);
-  server.addService(serverDefinition(ServerReflection), createReflectionService([...names, Health.typeName, ServerReflection.typeName], API_FILES));
+  health.addToServer(server);
+  addReflection(server, [...names, Health.typeName, ServerReflection.typeName], API_FILES);
   return { server, health };
 }

@@ -1,16 +1,10 @@
-import type { ServerWritableStream, UntypedServiceImplementation, sendUnaryData, ServerUnaryCall } from "@grpc/grpc-js";
-import { status as grpcStatus } from "@grpc/grpc-js";
-import { create } from "@bufbuild/protobuf";
-import {
-  HealthCheckResponseSchema,
-  HealthCheckResponse_ServingStatus as ServingStatus,
-  HealthListResponseSchema,
-  type HealthCheckRequest,
-  type HealthCheckResponse,
-} from "../gen/grpc/health/v1/health_pb.js";
-import type { Decoded } from "../grpc/service-definition.js";
+import type { Server, ServerWritableStream, UntypedServiceImplementation } from "@grpc/grpc-js";
+import { HealthImplementation } from "grpc-health-check";
 
-/** The standard grpc.health.v1 service, with a status per service name ("" is the whole server). */
+/**
+ * The standard grpc.health.v1 service (`grpc-health-check`: Check, Watch, List), with a status per
+ * service name ("" is the whole server).
+ */
 export interface HealthService {
   /** Sets every service's status at once. */
   setServing(serving: boolean): void;
@@ -18,51 +12,48 @@ export interface HealthService {
   setStatus(services: readonly string[], serving: boolean): void;
   /** NOT_SERVING, then ends every Watch stream so a graceful stop is not held open by watchers. */
   shutdown(): void;
-  /** The handlers to register under `grpc.health.v1.Health`. */
-  readonly implementation: UntypedServiceImplementation;
+  /** Registers `grpc.health.v1.Health` on the server. */
+  addToServer(server: Pick<Server, "addService">): void;
 }
 
-/** Creates the health service for the given service names. */
+/** Creates the health service for the given service names, all NOT_SERVING until the app says otherwise. */
 export function createHealthService(services: readonly string[]): HealthService {
-  const statuses = new Map<string, ServingStatus>(["", ...services].map((s) => [s, ServingStatus.NOT_SERVING]));
-  const watchers = new Set<{ service: string; call: ServerWritableStream<unknown, HealthCheckResponse> }>();
-  const current = (service: string) => statuses.get(service) ?? ServingStatus.SERVICE_UNKNOWN;
-  const response = (service: string) => create(HealthCheckResponseSchema, { status: current(service) });
-
+  const names = ["", ...services];
+  const health = new HealthImplementation(Object.fromEntries(names.map((s) => [s, "NOT_SERVING" as const])));
+  // The library's Watch streams never end by themselves; keep them so that shutdown can end them.
+  const watchers = new Set<ServerWritableStream<unknown, unknown>>();
+  const current = new Map(names.map((s) => [s, false]));
+  // Watchers hear of changes only (the library would send every set, changed or not).
+  const set = (list: readonly string[], serving: boolean) => {
+    for (const s of list) {
+      if (current.get(s) === undefined || current.get(s) === serving) continue;
+      current.set(s, serving);
+      health.setStatus(s, serving ? "SERVING" : "NOT_SERVING");
+    }
+  };
   return {
-    setServing(serving) {
-      for (const s of statuses.keys()) statuses.set(s, serving ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
-      for (const w of watchers) w.call.write(response(w.service));
-    },
-    setStatus(services, serving) {
-      for (const s of services) if (statuses.has(s)) statuses.set(s, serving ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
-      for (const w of watchers) if (services.includes(w.service)) w.call.write(response(w.service));
-    },
+    setServing: (serving) => set(names, serving),
+    setStatus: set,
     shutdown() {
-      this.setServing(false);
-      for (const w of watchers) w.call.end();
+      set(names, false);
+      for (const call of watchers) call.end();
       watchers.clear();
     },
-    implementation: {
-      check(call: ServerUnaryCall<Decoded<HealthCheckRequest>, HealthCheckResponse>, cb: sendUnaryData<HealthCheckResponse>) {
-        if (!call.request.ok) return cb({ code: grpcStatus.INVALID_ARGUMENT, details: "request does not decode" });
-        const service = call.request.message.service;
-        if (!statuses.has(service)) return cb({ code: grpcStatus.NOT_FOUND, details: "unknown service" });
-        cb(null, response(service));
-      },
-      list(_call: ServerUnaryCall<unknown, unknown>, cb: sendUnaryData<unknown>) {
-        const out: Record<string, HealthCheckResponse> = {};
-        for (const s of statuses.keys()) out[s] = response(s);
-        cb(null, create(HealthListResponseSchema, { statuses: out }));
-      },
-      watch(call: ServerWritableStream<Decoded<HealthCheckRequest>, HealthCheckResponse>) {
-        const service = call.request.ok ? call.request.message.service : "";
-        const w = { service, call };
-        watchers.add(w);
-        call.write(response(service));
-        call.on("cancelled", () => watchers.delete(w));
-        call.on("close", () => watchers.delete(w));
-      },
+    addToServer(server) {
+      health.addToServer({
+        addService(definition, implementation: UntypedServiceImplementation) {
+          const watch = implementation["watch"] as (call: ServerWritableStream<unknown, unknown>) => void;
+          server.addService(definition, {
+            ...implementation,
+            watch(call: ServerWritableStream<unknown, unknown>) {
+              watchers.add(call);
+              call.on("cancelled", () => watchers.delete(call));
+              call.on("close", () => watchers.delete(call));
+              watch(call);
+            },
+          });
+        },
+      });
     },
   };
 }

@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import type { RequestContext } from "../decision/types.js";
 import { PdpError } from "../errors.js";
 import { serverDefinition, type Decoded } from "../grpc/service-definition.js";
+import { serverSpan, type Tracing } from "../telemetry/tracing.js";
 import type { CallerAuthenticator } from "./caller-auth.js";
 import { toServiceError } from "./grpc-status.js";
 
@@ -26,6 +27,17 @@ export type ServiceHandlers<M extends GenServiceMethods> = { readonly [K in keyo
 export interface ImplementDeps {
   readonly authenticate: CallerAuthenticator;
   readonly logger: Logger;
+  /**
+   * With tracing on: a SERVER span per RPC, parented by the `traceparent` gRPC metadata, with the
+   * decision id as an attribute. Absent: no tracing code runs.
+   */
+  readonly tracing?: Tracing;
+}
+
+/** The first value of a metadata key, as a string. */
+function metadataValue(metadata: grpc.Metadata, key: string): string | undefined {
+  const v = metadata.get(key)[0];
+  return typeof v === "string" ? v : undefined;
 }
 
 /** The request's context: a fresh decision id, the caller (or why it is not authenticated), a child logger. */
@@ -60,19 +72,30 @@ export function implement<M extends GenServiceMethods>(
   const impl: grpc.UntypedServiceImplementation = {};
   for (const method of service.methods) {
     const handler = handlers[method.localName as keyof M] as UnaryHandler<M[keyof M]>;
+    const rpc = async (call: grpc.ServerUnaryCall<Decoded<never>, unknown>, onContext?: (ctx: RequestContext) => void) => {
+      const ctx = await requestContext(call, deps, method.name);
+      onContext?.(ctx);
+      try {
+        return await handler(call.request, ctx);
+      } catch (err) {
+        const e = PdpError.from(err);
+        if (e.code === "INTERNAL") ctx.logger.error({ err: e.cause ?? err }, "RPC failed");
+        throw e;
+      }
+    };
+    const tracing = deps.tracing;
+    const spanName = `${service.typeName}/${method.name}`;
+    const attributes = { "rpc.system": "grpc", "rpc.service": service.typeName, "rpc.method": method.name };
     impl[method.localName] = ((call: grpc.ServerUnaryCall<Decoded<never>, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-      requestContext(call, deps, method.name)
-        .then((ctx) =>
-          handler(call.request, ctx).catch((err: unknown) => {
-            const e = PdpError.from(err);
-            if (e.code === "INTERNAL") ctx.logger.error({ err: e.cause ?? err }, "RPC failed");
-            throw e;
-          }),
-        )
-        .then(
-          (res) => callback(null, create(method.output, res as never)),
-          (err: unknown) => callback(toServiceError(err)),
-        );
+      const answered = tracing
+        ? serverSpan(tracing, spanName, attributes, (key) => metadataValue(call.metadata, key), (span) =>
+            rpc(call, (ctx) => span.setAttribute("mcppdp.decision_id", ctx.decisionId)),
+          )
+        : rpc(call);
+      answered.then(
+        (res) => callback(null, create(method.output, res as never)),
+        (err: unknown) => callback(toServiceError(err)),
+      );
     }) as grpc.handleUnaryCall<unknown, unknown>;
   }
   server.addService(serverDefinition(service, maxBytes as Record<string, number>), impl);

@@ -7,7 +7,7 @@ import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { pino } from "pino";
-import { startApp, type App } from "../../src/app.js";
+import { startApp, type App, type StartAppOptions } from "../../src/app.js";
 import type { AuditSinkEntry } from "../../src/audit/audit-log.js";
 import type { DecisionRecord } from "../../src/audit/decision-record.js";
 import { loadConfig, packageRoot } from "../../src/config/load-config.js";
@@ -33,6 +33,7 @@ export interface TestPdp {
 export async function startTestPdp(
   overrides: Partial<Record<keyof PdpConfig, unknown>> = {},
   extraAuditSinks: readonly AuditSinkEntry[] = [],
+  appOptions: Omit<StartAppOptions, "extraAuditSinks"> = {},
 ): Promise<TestPdp> {
   const config = loadConfig({ env: {}, overrides: { port: 0, logLevel: "debug", decisionLog: "off", ...overrides } });
   const records: DecisionRecord[] = [];
@@ -45,7 +46,7 @@ export async function startTestPdp(
     },
   });
   const logger = pino({ level: "debug", redact: { paths: [...REDACTED_FIELDS], censor: "[redacted]" } }, sink);
-  const app = await startApp(config, logger, { extraAuditSinks: [{ sink: capture, required: false }, ...extraAuditSinks] });
+  const app = await startApp(config, logger, { ...appOptions, extraAuditSinks: [{ sink: capture, required: false }, ...extraAuditSinks] });
   const address = `127.0.0.1:${app.port}`;
   const authz = createClient(AuthorizationService, address);
   return {
