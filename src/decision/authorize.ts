@@ -61,7 +61,7 @@ export function createAuthorize(deps: AuthorizeDeps): Authorize {
       const parties = await verifyParties(deps.verifier, q, { fresh: isHighImpact(tool) });
       request = { caller, parties, clientId: q.clientId, serverId: q.serverId, purpose: q.purpose, ...call };
       const session = await loadState(deps.state, request, { required: deps.sessionsRequired, now: now() });
-      if (session) checkGrant(session, call.item);
+      if (session) checkGrant(session, call.item, call.resourceUri);
       const input = cedarInput(request, ACTION_OF[call.item.kind], call.item, session && { session: session.facts });
       const result = await applyObligations(evaluate(policy, input, ctx.logger), {
         policy,

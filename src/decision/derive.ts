@@ -38,6 +38,7 @@ export function cedarInput(request: DecisionRequest, action: PolicyAction, item:
     purpose: request.purpose,
     action,
     ...(item && (item.kind === "resource" ? { resourceUri: item.name } : { tool: item.name })),
+    ...(item === request.item && request.resourceUri !== undefined && { resourceUri: request.resourceUri }),
     ...(request.arguments && item === request.item && { arguments: request.arguments.value }),
     ...(extras.session && { session: extras.session }),
     ...(extras.requestedTtlSeconds !== undefined && { requestedTtlSeconds: extras.requestedTtlSeconds }),

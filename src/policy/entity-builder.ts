@@ -174,6 +174,7 @@ export function createEntityBuilder(loaded: LoadedPolicySet): EntityBuilder {
         scopes: [...input.user.scopes],
         argument_names: input.arguments ? Object.keys(input.arguments) : [],
       };
+      if (input.resourceUri !== undefined) context["resource_uri"] = input.resourceUri;
       if (input.session) {
         context["session"] = {
           call_count: input.session.callCount,

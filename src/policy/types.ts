@@ -24,7 +24,10 @@ export interface DecisionInput {
   readonly action: PolicyAction;
   /** Tool or prompt name (call_tool, get_prompt). */
   readonly tool?: string;
-  /** Resource URI (read_resource). */
+  /**
+   * Resource URI: the resource read (read_resource; also its Cedar resource), or the resource a
+   * tool call targets when the PEP named one (call_tool). Context `resource_uri` either way.
+   */
   readonly resourceUri?: string;
   /** Declared purpose of the task. */
   readonly purpose: string;
