@@ -2,6 +2,7 @@ import type { TokenVerifier } from "../identity/types.js";
 import type { ApprovalStore } from "../session/approval-types.js";
 import type { DecisionStateReader, SessionStore } from "../session/types.js";
 import { checkCallerIsServer, requireCaller } from "./check-caller.js";
+import { checkArguments } from "./check-arguments.js";
 import { checkAuthorize, type CheckedCall, type RequestLimits } from "./check-question.js";
 import { ACTION_OF, approvalCall, cedarInput } from "./derive.js";
 import { evaluate } from "./evaluate.js";
@@ -39,7 +40,8 @@ export type Authorize = (question: AuthorizeQuestion, ctx: RequestContext) => Pr
 
 /**
  * Builds Authorize: check the fields → the caller → verify the tokens → load the session and
- * revocations (one round trip) → the grant → Cedar → obligations → append to the history.
+ * revocations (one round trip) → the grant → the arguments against the tool's definition →
+ * Cedar → obligations → append to the history.
  */
 export function createAuthorize(deps: AuthorizeDeps): Authorize {
   const now = deps.now ?? Date.now;
@@ -62,7 +64,11 @@ export function createAuthorize(deps: AuthorizeDeps): Authorize {
       request = { caller, parties, clientId: q.clientId, serverId: q.serverId, purpose: q.purpose, ...call };
       const session = await loadState(deps.state, request, { required: deps.sessionsRequired, now: now() });
       if (session) checkGrant(session, call.item, call.resourceUri);
-      const input = cedarInput(request, ACTION_OF[call.item.kind], call.item, session && { session: session.facts });
+      const typedArguments = checkArguments(policy, request);
+      const input = cedarInput(request, ACTION_OF[call.item.kind], call.item, {
+        ...(session && { session: session.facts }),
+        ...(typedArguments !== undefined && { typedArguments }),
+      });
       const result = await applyObligations(evaluate(policy, input, ctx.logger), {
         policy,
         input,

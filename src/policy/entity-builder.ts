@@ -16,6 +16,7 @@
 import type { CedarValueJson, Context, EntityJson } from "@cedar-policy/cedar-wasm/nodejs";
 import { PdpError } from "../errors.js";
 import type { LoadedPolicySet } from "./load-policy-set.js";
+import type { JsonObject, KnownTool } from "./tool-definitions.js";
 import type { DecisionInput, PolicyAction, ToolInfo } from "./types.js";
 
 /** Entity types of the Cedar model (`cedar/schema.cedarschema`). */
@@ -79,6 +80,8 @@ export interface EntityBuilder {
   build(input: DecisionInput): CedarRequest;
   /** Static facts about a tool, or undefined when the entities do not list it. */
   tool(serverId: string, name: string): ToolInfo | undefined;
+  /** A tool's declared definition, or undefined. */
+  definition(serverId: string, name: string): KnownTool | undefined;
   /** How many static entities the version has. */
   readonly entityCount: number;
 }
@@ -111,6 +114,17 @@ export function createEntityBuilder(loaded: LoadedPolicySet): EntityBuilder {
     if (u.type === "Tool") tools.set(u.id, toolInfo(e));
   }
 
+  const definitions: ReadonlyMap<string, KnownTool> = loaded.tools ?? new Map();
+  /**
+   * Context `args`: `{ <tool>: <typed arguments> }` for a call of a tool with a known definition,
+   * else `{}` — also for a call judged without arguments (a grant: OpenSession, FilterTools).
+   */
+  const typedArgs = (input: DecisionInput): CedarValueJson => {
+    if (input.action !== "call_tool" || !input.tool || (input.arguments === undefined && input.typedArguments === undefined)) return {};
+    const known = definitions.get(cedarUid.tool(input.serverId, input.tool).id);
+    if (!known) return {};
+    return { [known.name]: (input.typedArguments ?? known.check(input.arguments as JsonObject)) as CedarValueJson };
+  };
   const staticJson = (u: CedarUid): EntityJson | undefined => index.get(key(u.type, u.id))?.json;
   const reads = loaded.readsEntityTypes;
   const sendUser = reads.has("User");
@@ -139,6 +153,7 @@ export function createEntityBuilder(loaded: LoadedPolicySet): EntityBuilder {
   return {
     entityCount: loaded.entities.length,
     tool: (serverId, name) => tools.get(cedarUid.tool(serverId, name).id),
+    definition: (serverId, name) => definitions.get(cedarUid.tool(serverId, name).id),
     build(input) {
       if (!ACTIONS.has(input.action)) throw new PdpError("INVALID_REQUEST", `unknown action ${JSON.stringify(input.action)}`);
       if (input.action === "approve") return approval(input);
@@ -173,6 +188,7 @@ export function createEntityBuilder(loaded: LoadedPolicySet): EntityBuilder {
         purpose: input.purpose,
         scopes: [...input.user.scopes],
         argument_names: input.arguments ? Object.keys(input.arguments) : [],
+        args: typedArgs(input),
       };
       if (input.resourceUri !== undefined) context["resource_uri"] = input.resourceUri;
       if (input.session) {

@@ -18,10 +18,12 @@ import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { PdpError } from "../errors.js";
+import { loadDeclaredDefinitions } from "./declared-definitions.js";
 import { entityTypesRead } from "./entity-needs.js";
 import { jsonErrorIndex, SourceText, spanAt, splitPolicies } from "./policy-source.js";
 import type { PolicySpan } from "./policy-source.js";
 import { schemaActions, type PolicyScopes, type ScopedPolicy } from "./policy-partition.js";
+import type { KnownTool } from "./tool-definitions.js";
 import type { PolicyObligation } from "./types.js";
 
 /** One policy of the loaded set, keyed by Cedar's own id (`policy0…N`). */
@@ -55,8 +57,13 @@ export interface LoadedPolicySet {
    * each file: `<relative path>\n<byte length>\n<content bytes>`.
    */
   readonly digest: string;
-  /** The schema text (Cedar syntax). */
+  /** The schema text (Cedar syntax): the schema file and the generated `ToolArgs` type. */
   readonly schema: string;
+  /**
+   * Tools with a declared definition (`definitions/*.json`), by Tool entity id (`<server>#<name>`):
+   * their arguments are checked and typed (`context.args.<name>`). Absent on hand-built sets.
+   */
+  readonly tools?: ReadonlyMap<string, KnownTool>;
   /** All policy files joined in order, as given to Cedar (ids `policy0…N` in this order). */
   readonly policyText: string;
   /** Cedar's policy id → annotations and source location. */
@@ -87,6 +94,7 @@ const SCHEMA_FILE = "schema.cedarschema";
 const OBLIGATIONS: readonly string[] = ["approval", "step_up"];
 const POLICY_DIR = "policies";
 const ENTITY_DIR = "entities";
+const DEFINITION_DIR = "definitions";
 
 interface PolicyFile {
   readonly rel: string;
@@ -106,10 +114,19 @@ export function loadPolicySet(dir: string): LoadedPolicySet {
   const where = (rel: string, line?: number): string => `${display}/${rel}${line === undefined ? "" : `:${line}`}`;
   const hashed: { rel: string; bytes: Buffer }[] = [];
 
+  // Tool definitions (optional): their typed arguments become the schema's `ToolArgs`.
+  const definitionFiles = listFiles(dir, DEFINITION_DIR, ".json", where).map((rel) => {
+    const text = readText(dir, rel, where);
+    hashed.push({ rel, bytes: Buffer.from(text) });
+    return { rel, text };
+  });
+  const declared = loadDeclaredDefinitions(definitionFiles, where);
+
   // Schema.
-  const schemaText = readText(dir, SCHEMA_FILE, where);
-  const schemaSource = new SourceText(schemaText);
+  const schemaFileText = readText(dir, SCHEMA_FILE, where);
+  const schemaSource = new SourceText(schemaFileText);
   hashed.push({ rel: SCHEMA_FILE, bytes: schemaSource.bytes });
+  const schemaText = schemaFileText + declared.schemaText;
   const schemaCheck = checkParseSchema(schemaText);
   if (schemaCheck.type === "failure") {
     throw invalid(flatten(schemaCheck.errors).map((e) => `${where(SCHEMA_FILE, lineOf(schemaSource, e))} ${describe(e)}`));
@@ -215,7 +232,7 @@ export function loadPolicySet(dir: string): LoadedPolicySet {
   if (validation.validationErrors.length > 0) {
     throw invalid(validation.validationErrors.map((v) => describeFor(v.policyId, v.error)));
   }
-  const warnings = validation.validationWarnings.map((v) => describeFor(v.policyId, v.error));
+  const warnings = [...declared.warnings, ...validation.validationWarnings.map((v) => describeFor(v.policyId, v.error))];
 
   // Static entities: each file against the schema, then all together (duplicates across files).
   const entities: EntityJson[] = [];
@@ -252,6 +269,7 @@ export function loadPolicySet(dir: string): LoadedPolicySet {
     version: digest.slice(0, 16),
     digest,
     schema: schemaText,
+    tools: declared.tools,
     policyText,
     policies,
     readsEntityTypes: entityTypesRead(resolved.json, asts),
@@ -294,6 +312,7 @@ export function digestPolicyDir(dir: string): string | undefined {
   for (const [sub, ext] of [
     [POLICY_DIR, ".cedar"],
     [ENTITY_DIR, ".json"],
+    [DEFINITION_DIR, ".json"],
   ] as const) {
     try {
       readdirSync(path.join(dir, sub), { withFileTypes: true })
@@ -343,7 +362,7 @@ function listFiles(dir: string, sub: string, ext: string, where: (rel: string) =
       .filter((e) => e.isFile() && e.name.endsWith(ext))
       .map((e) => e.name);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT" && sub === ENTITY_DIR) return [];
+    if ((err as NodeJS.ErrnoException).code === "ENOENT" && (sub === ENTITY_DIR || sub === DEFINITION_DIR)) return [];
     throw new PdpError("POLICY_INVALID", `${where(sub)}: cannot list (${(err as NodeJS.ErrnoException).code ?? String(err)})`, {
       cause: err,
     });

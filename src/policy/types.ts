@@ -1,7 +1,9 @@
 /** The policy engine's contract with the decision pipeline. */
+import type { KnownTool } from "./tool-definitions.js";
 
-/** A JSON value as it arrives in `arguments`. */
-export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+import type { JsonValue } from "./json-value.js";
+
+export type { JsonValue };
 
 /** The Cedar actions the PDP evaluates. */
 export type PolicyAction = "open_session" | "call_tool" | "read_resource" | "get_prompt" | "approve";
@@ -33,6 +35,12 @@ export interface DecisionInput {
   readonly purpose: string;
   /** The call's arguments (a JSON object). */
   readonly arguments?: { readonly [key: string]: JsonValue };
+  /**
+   * call_tool of a tool with a known definition: its arguments already checked and typed
+   * (`KnownTool.check`), for context `args.<tool>`. When absent, the engine checks `arguments`
+   * itself, and a call that does not conform fails to evaluate (deny).
+   */
+  readonly typedArguments?: JsonValue;
   /** The session so far, when there is one (policy input for chain and budget rules). */
   readonly session?: SessionFacts;
   /**
@@ -145,5 +153,7 @@ export interface PolicyEngine {
   live(): boolean;
   /** Static facts about a tool, or undefined when the entities do not list it. */
   tool(serverId: string, name: string): ToolInfo | undefined;
+  /** The tool's declared definition (`definitions/*.json`), compiled, or undefined. */
+  definition(serverId: string, name: string): KnownTool | undefined;
   status(): PolicyStatus;
 }

@@ -43,6 +43,8 @@ const PROTO_REASON: Readonly<Record<ReasonCode, ProtoReasonCode>> = {
   APPROVAL_UNKNOWN: ProtoReasonCode.APPROVAL_UNKNOWN,
   IDP_UNAVAILABLE: ProtoReasonCode.IDP_UNAVAILABLE,
   OVERLOADED: ProtoReasonCode.OVERLOADED,
+  INVALID_ARGUMENTS: ProtoReasonCode.INVALID_ARGUMENTS,
+  TOOL_DEFINITION_CHANGED: ProtoReasonCode.TOOL_DEFINITION_CHANGED,
 };
 
 /** The wire enum of a reason code. */

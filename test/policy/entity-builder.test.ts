@@ -52,6 +52,7 @@ test("the slice for the shipped policies: agent, tool, server — no user, clien
     purpose: "research",
     scopes: ["docs.read"],
     argument_names: ["id", "format"],
+    args: {},
     session: { call_count: 1, tools: ["search_documents"], labels: ["sensitive"], risk_total: 1 },
   });
 });
