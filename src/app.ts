@@ -110,6 +110,7 @@ export async function startApp(config: PdpConfig, logger: Logger, options: Start
     sessions: stores.sessions,
     revocations: stores.revocations,
     approvals: stores.approvals,
+    definitions: stores.definitions,
     audit,
     settings: {
       limits: { maxArgumentsBytes: config.maxArgumentsBytes },

@@ -1,5 +1,6 @@
 import type { TokenVerifier } from "../identity/types.js";
 import type { ApprovalStore } from "../session/approval-types.js";
+import type { ToolDefinitionStore } from "../session/tool-definition-types.js";
 import type { DecisionStateReader, SessionStore } from "../session/types.js";
 import { checkCallerIsServer, requireCaller } from "./check-caller.js";
 import { checkArguments } from "./check-arguments.js";
@@ -11,6 +12,7 @@ import { applyObligations, isHighImpact } from "./obligations.js";
 import { declaredSubject, subjectOf } from "./record.js";
 import type { RunDecision } from "./run-decision.js";
 import { appendHistory, checkGrant } from "./session-grant.js";
+import { checkPin, currentDefinition } from "./tool-pins.js";
 import type { AuthorizeQuestion, Decided, DecisionRequest, RequestContext } from "./types.js";
 import { verifyParties } from "./verify-parties.js";
 
@@ -21,6 +23,8 @@ export interface AuthorizeDeps {
   readonly state: DecisionStateReader;
   readonly sessions: Pick<SessionStore, "appendCall">;
   readonly approvals: Pick<ApprovalStore, "consume" | "request">;
+  /** Tool definitions reported by servers (pins, annotations). */
+  readonly definitions: Pick<ToolDefinitionStore, "get">;
   readonly limits: RequestLimits;
   /** Without a session handle: DENY SESSION_REQUIRED. */
   readonly sessionsRequired: boolean;
@@ -40,7 +44,8 @@ export type Authorize = (question: AuthorizeQuestion, ctx: RequestContext) => Pr
 
 /**
  * Builds Authorize: check the fields → the caller → verify the tokens → load the session and
- * revocations (one round trip) → the grant → the arguments against the tool's definition →
+ * revocations (one round trip, with the tool's reported definition) → the grant and the tool's
+ * pinned definition → the arguments against the tool's definition →
  * Cedar → obligations → append to the history.
  */
 export function createAuthorize(deps: AuthorizeDeps): Authorize {
@@ -62,12 +67,22 @@ export function createAuthorize(deps: AuthorizeDeps): Authorize {
       // High-impact calls are verified afresh (no verified-token cache); no decision is ever cached.
       const parties = await verifyParties(deps.verifier, q, { fresh: isHighImpact(tool) });
       request = { caller, parties, clientId: q.clientId, serverId: q.serverId, purpose: q.purpose, ...call };
-      const session = await loadState(deps.state, request, { required: deps.sessionsRequired, now: now() });
-      if (session) checkGrant(session, call.item, call.resourceUri);
+      const toolName = call.item.kind === "tool" ? call.item.name : undefined;
+      // The reported definition is read beside the session (auto-pipelined into the same round trip).
+      const [session, stored] = await Promise.all([
+        loadState(deps.state, request, { required: deps.sessionsRequired, now: now() }),
+        toolName === undefined ? undefined : deps.definitions.get(q.serverId, toolName),
+      ]);
+      const current = toolName === undefined ? undefined : currentDefinition(policy, q.serverId, toolName, stored);
+      if (session) {
+        checkGrant(session, call.item, call.resourceUri);
+        if (toolName !== undefined) checkPin(session, toolName, current);
+      }
       const typedArguments = checkArguments(policy, request);
       const input = cedarInput(request, ACTION_OF[call.item.kind], call.item, {
         ...(session && { session: session.facts }),
         ...(typedArguments !== undefined && { typedArguments }),
+        ...(current?.annotations && { toolAnnotations: current.annotations }),
       });
       const result = await applyObligations(evaluate(policy, input, ctx.logger), {
         policy,

@@ -26,6 +26,8 @@ export interface CedarExtras {
   readonly scopes?: readonly string[];
   /** The call's arguments checked and typed against the tool's definition (see check-arguments.ts). */
   readonly typedArguments?: JsonValue;
+  /** The tool's annotations and the source of its definition (see tool-pins.ts). */
+  readonly toolAnnotations?: DecisionInput["toolAnnotations"];
 }
 
 /** The Cedar input of a request, for `action` on `item` (none for `open_session`). */
@@ -43,6 +45,7 @@ export function cedarInput(request: DecisionRequest, action: PolicyAction, item:
     ...(item === request.item && request.resourceUri !== undefined && { resourceUri: request.resourceUri }),
     ...(request.arguments && item === request.item && { arguments: request.arguments.value }),
     ...(extras.typedArguments !== undefined && { typedArguments: extras.typedArguments }),
+    ...(extras.toolAnnotations && { toolAnnotations: extras.toolAnnotations }),
     ...(extras.session && { session: extras.session }),
     ...(extras.requestedTtlSeconds !== undefined && { requestedTtlSeconds: extras.requestedTtlSeconds }),
     ...(extras.approved && { approved: true }),

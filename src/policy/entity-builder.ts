@@ -125,6 +125,20 @@ export function createEntityBuilder(loaded: LoadedPolicySet): EntityBuilder {
     if (!known) return {};
     return { [known.name]: (input.typedArguments ?? known.check(input.arguments as JsonObject)) as CedarValueJson };
   };
+  /** Context `annotations`: declared hints always, reported ones only from a server marked `trust_annotations`. */
+  const annotations = (input: DecisionInput): CedarValueJson | undefined => {
+    if (input.action !== "call_tool" || !input.tool) return undefined;
+    const declared = input.toolAnnotations ? undefined : definitions.get(cedarUid.tool(input.serverId, input.tool).id)?.definition.annotations;
+    const a = input.toolAnnotations ?? (declared && { source: "declared" as const, hints: declared });
+    if (!a) return undefined;
+    if (a.source === "reported" && (raw.get(key("Server", input.serverId))?.attrs as { trust_annotations?: unknown } | undefined)?.trust_annotations !== true) return undefined;
+    const out: Record<string, boolean> = {};
+    if (typeof a.hints.readOnlyHint === "boolean") out["read_only"] = a.hints.readOnlyHint;
+    if (typeof a.hints.destructiveHint === "boolean") out["destructive"] = a.hints.destructiveHint;
+    if (typeof a.hints.idempotentHint === "boolean") out["idempotent"] = a.hints.idempotentHint;
+    if (typeof a.hints.openWorldHint === "boolean") out["open_world"] = a.hints.openWorldHint;
+    return out;
+  };
   const staticJson = (u: CedarUid): EntityJson | undefined => index.get(key(u.type, u.id))?.json;
   const reads = loaded.readsEntityTypes;
   const sendUser = reads.has("User");
@@ -191,6 +205,8 @@ export function createEntityBuilder(loaded: LoadedPolicySet): EntityBuilder {
         args: typedArgs(input),
       };
       if (input.resourceUri !== undefined) context["resource_uri"] = input.resourceUri;
+      const hints = annotations(input);
+      if (hints) context["annotations"] = hints;
       if (input.session) {
         context["session"] = {
           call_count: input.session.callCount,

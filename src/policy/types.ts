@@ -1,5 +1,5 @@
 /** The policy engine's contract with the decision pipeline. */
-import type { KnownTool } from "./tool-definitions.js";
+import type { KnownTool, ToolAnnotations } from "./tool-definitions.js";
 
 import type { JsonValue } from "./json-value.js";
 
@@ -41,6 +41,13 @@ export interface DecisionInput {
    * itself, and a call that does not conform fails to evaluate (deny).
    */
   readonly typedArguments?: JsonValue;
+  /**
+   * call_tool: the tool's MCP annotations and where its definition came from. Declared ones
+   * (cedar/definitions) always reach policy (context `annotations`); reported ones only when the
+   * server's entity says `trust_annotations: true` — the MCP specification has clients treat
+   * annotations as untrusted unless they come from trusted servers.
+   */
+  readonly toolAnnotations?: { readonly source: "reported" | "declared"; readonly hints: ToolAnnotations };
   /** The session so far, when there is one (policy input for chain and budget rules). */
   readonly session?: SessionFacts;
   /**
