@@ -22,6 +22,8 @@ export interface DecisionRecord {
   readonly purpose?: string;
   /** SHA-256 of the canonical JSON of the arguments; the arguments themselves are not kept. */
   readonly argumentsDigest?: string;
+  /** SHA-256 (RFC 8785) of the called tool's definition as the PDP knew it, when one was known. */
+  readonly toolDefinitionDigest?: string;
   /** The approval this decision requested, used or decided (high-impact calls). */
   readonly approvalId?: string;
   readonly decision: "ALLOW" | "DENY";

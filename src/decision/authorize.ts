@@ -54,10 +54,12 @@ export function createAuthorize(deps: AuthorizeDeps): Authorize {
     let call: CheckedCall | undefined;
     let request: DecisionRequest | undefined;
     let approvalId: string | undefined;
+    let definitionDigest: string | undefined;
     const subject = () => ({
       ...(request ? subjectOf(request) : declaredSubject(q, ctx.caller)),
       ...(call && !request && { argumentsDigest: call.arguments.digest }),
       ...(approvalId && { approvalId }),
+      ...(definitionDigest && { toolDefinitionDigest: definitionDigest }),
     });
     return deps.run("authorize", ctx, subject, async (policy) => {
       call = checkAuthorize(q, deps.limits);
@@ -74,6 +76,7 @@ export function createAuthorize(deps: AuthorizeDeps): Authorize {
         toolName === undefined ? undefined : deps.definitions.get(q.serverId, toolName),
       ]);
       const current = toolName === undefined ? undefined : currentDefinition(policy, q.serverId, toolName, stored);
+      definitionDigest = current?.pin.digest;
       if (session) {
         checkGrant(session, call.item, call.resourceUri);
         if (toolName !== undefined) checkPin(session, toolName, current);

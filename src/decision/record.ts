@@ -23,6 +23,8 @@ export interface RecordSubject {
   readonly tool?: string;
   readonly resourceUri?: string;
   readonly argumentsDigest?: string;
+  /** The called tool's definition digest (see decision/tool-pins.ts). */
+  readonly toolDefinitionDigest?: string;
   readonly approvalId?: string;
   /** The policy version the decision was made under, when it got that far. */
   readonly policyVersion?: string;
@@ -125,6 +127,7 @@ export function toRecord(meta: RecordMeta, subject: RecordSubject, outcome: Outc
     resourceUri: clip("resourceUri", s.resourceUri),
     purpose: clip("purpose", s.purpose),
     argumentsDigest: s.argumentsDigest,
+    ...(s.toolDefinitionDigest !== undefined && { toolDefinitionDigest: s.toolDefinitionDigest }),
     approvalId: clip("approvalId", s.approvalId),
     decision: outcome.allow ? "ALLOW" : "DENY",
     reasonCode: outcome.reasonCode,

@@ -57,6 +57,9 @@ test("a definition changed mid-session is DENY TOOL_DEFINITION_CHANGED naming wh
     const denied = await call(session.id);
     assert.equal(denied.outcome.reasonCode, "TOOL_DEFINITION_CHANGED", denied.outcome.message);
     assert.match(denied.outcome.message, /changed its description since the session was granted it/);
+    const record = r.records.find((x) => x.decisionId === denied.decisionId)!;
+    assert.equal(record.toolDefinitionDigest, (await r.definitions.get(DOCS, "search_documents"))!.pin.digest, "the record names the definition it saw");
+    assert.notEqual(record.toolDefinitionDigest, session.toolPins!["search_documents"]!.digest);
     assert.deepEqual((await filter(session.id)).value, [], "FilterTools hides the changed tool");
 
     const fresh = await open();
