@@ -3,7 +3,7 @@ import type { ApprovalStore } from "../session/approval-types.js";
 import type { ToolDefinitionStore } from "../session/tool-definition-types.js";
 import type { DecisionStateReader, SessionStore } from "../session/types.js";
 import { checkCallerIsServer, requireCaller } from "./check-caller.js";
-import { checkArguments } from "./check-arguments.js";
+import { checkArguments, recordedArguments } from "./check-arguments.js";
 import { checkAuthorize, type CheckedCall, type RequestLimits } from "./check-question.js";
 import { ACTION_OF, approvalCall, cedarInput } from "./derive.js";
 import { evaluate } from "./evaluate.js";
@@ -55,11 +55,13 @@ export function createAuthorize(deps: AuthorizeDeps): Authorize {
     let request: DecisionRequest | undefined;
     let approvalId: string | undefined;
     let definitionDigest: string | undefined;
+    let recorded: Record<string, string | number | boolean> | undefined;
     const subject = () => ({
       ...(request ? subjectOf(request) : declaredSubject(q, ctx.caller)),
       ...(call && !request && { argumentsDigest: call.arguments.digest }),
       ...(approvalId && { approvalId }),
       ...(definitionDigest && { toolDefinitionDigest: definitionDigest }),
+      ...(recorded && { recordedArguments: recorded }),
     });
     return deps.run("authorize", ctx, subject, async (policy) => {
       call = checkAuthorize(q, deps.limits);
@@ -82,6 +84,7 @@ export function createAuthorize(deps: AuthorizeDeps): Authorize {
         if (toolName !== undefined) checkPin(session, toolName, current);
       }
       const typedArguments = checkArguments(policy, request);
+      recorded = toolName === undefined ? undefined : recordedArguments(policy.definition(q.serverId, toolName), request.arguments?.value);
       const input = cedarInput(request, ACTION_OF[call.item.kind], call.item, {
         ...(session && { session: session.facts }),
         ...(typedArguments !== undefined && { typedArguments }),

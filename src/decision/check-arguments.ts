@@ -4,6 +4,7 @@
  * Cedar — or the call is DENY `INVALID_ARGUMENTS` naming the first violation, never passed on to
  * Cedar. What it returns is what policy reads as `context.args.<tool>`.
  */
+import type { KnownTool } from "../policy/tool-definitions.js";
 import type { JsonValue, PolicyEngine } from "../policy/types.js";
 import type { DecisionRequest } from "./types.js";
 
@@ -12,4 +13,22 @@ export function checkArguments(policy: PolicyEngine, request: DecisionRequest): 
   if (request.item?.kind !== "tool") return undefined;
   const known = policy.definition(request.serverId, request.item.name);
   return known?.check(request.arguments?.value ?? {});
+}
+
+/** Longest recorded argument string. */
+const MAX_RECORDED = 128;
+
+/**
+ * The argument values a decision record may keep: only those the tool's declared definition names
+ * (`recordedArguments`), and only scalars (strings cut to 128 characters).
+ */
+export function recordedArguments(known: KnownTool | undefined, args: { readonly [key: string]: JsonValue } | undefined): Record<string, string | number | boolean> | undefined {
+  if (!known || !args || known.recordedArguments.length === 0) return undefined;
+  const out: Record<string, string | number | boolean> = {};
+  for (const name of known.recordedArguments) {
+    const v = args[name];
+    if (typeof v === "string") out[name] = v.slice(0, MAX_RECORDED);
+    else if (typeof v === "number" || typeof v === "boolean") out[name] = v;
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
 }

@@ -23,6 +23,8 @@ export interface RecordSubject {
   readonly tool?: string;
   readonly resourceUri?: string;
   readonly argumentsDigest?: string;
+  /** Argument values the tool's declared definition lets records keep. */
+  readonly recordedArguments?: Readonly<Record<string, string | number | boolean>>;
   /** The called tool's definition digest (see decision/tool-pins.ts). */
   readonly toolDefinitionDigest?: string;
   readonly approvalId?: string;
@@ -128,6 +130,7 @@ export function toRecord(meta: RecordMeta, subject: RecordSubject, outcome: Outc
     purpose: clip("purpose", s.purpose),
     argumentsDigest: s.argumentsDigest,
     ...(s.toolDefinitionDigest !== undefined && { toolDefinitionDigest: s.toolDefinitionDigest }),
+    ...(s.recordedArguments !== undefined && { recordedArguments: s.recordedArguments }),
     approvalId: clip("approvalId", s.approvalId),
     decision: outcome.allow ? "ALLOW" : "DENY",
     reasonCode: outcome.reasonCode,

@@ -8,6 +8,7 @@
  * ```json
  * { "server": "https://files.example.com/mcp",
  *   "resourceArguments": { "read_file": { "path": "path" } },
+ *   "recordedArguments": { "send_payment": ["amount"] },
  *   "tools": [ { "name": "read_file", "description": "…", "inputSchema": { "type": "object", … } } ] }
  * ```
  */
@@ -64,11 +65,12 @@ export function loadDeclaredDefinitions(files: readonly DefinitionsFile[], where
       continue;
     }
     if (!isObject(doc) || typeof doc["server"] !== "string" || !Array.isArray(doc["tools"])) {
-      problems.push(`${where(rel, 1)} expected { "server": "<server URI>", "tools": [ <MCP tool definition>, … ], "resourceArguments"?: { "<tool>": { "<argument>": "path" | "uri" } } }`);
+      problems.push(`${where(rel, 1)} expected { "server": "<server URI>", "tools": [ <MCP tool definition>, … ], "resourceArguments"?: { "<tool>": { "<argument>": "path" | "uri" } }, "recordedArguments"?: { "<tool>": ["<argument>", …] } }`);
       continue;
     }
     const server = doc["server"];
     const resources = isObject(doc["resourceArguments"]) ? doc["resourceArguments"] : {};
+    const recorded = isObject(doc["recordedArguments"]) ? doc["recordedArguments"] : {};
     for (const raw of doc["tools"] as unknown[]) {
       const name = isObject(raw) && typeof raw["name"] === "string" ? raw["name"] : "";
       const at = where(rel, lineOfName(text, name));
@@ -76,7 +78,9 @@ export function loadDeclaredDefinitions(files: readonly DefinitionsFile[], where
         if (!isObject(raw)) throw new PdpError("INVALID_REQUEST", "a tool definition must be an object");
         const declared = resources[name];
         const kinds = new Map(Object.entries(isObject(declared) ? declared : {}) as [string, ResourceArgumentKind][]);
-        const tool = compileTool(server, raw as unknown as ToolDefinition, compile, kinds);
+        const keep = recorded[name];
+        if (keep !== undefined && !(Array.isArray(keep) && keep.every((k) => typeof k === "string"))) throw new PdpError("INVALID_REQUEST", `recordedArguments.${name} must be a list of argument names`);
+        const tool = compileTool(server, raw as unknown as ToolDefinition, compile, kinds, (keep as string[] | undefined) ?? []);
         const id = `${server}#${tool.name}`;
         if (tools.has(id)) throw new PdpError("INVALID_REQUEST", `tool ${tool.name} is declared twice for ${server}`);
         const same = byName.get(tool.name);

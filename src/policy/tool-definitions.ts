@@ -71,6 +71,11 @@ export interface KnownTool {
   readonly leftOut: readonly string[];
   readonly resourceArguments: ReadonlyMap<string, ResourceArgumentKind>;
   /**
+   * Top-level arguments whose values decision records may keep (declared `recordedArguments`, e.g.
+   * an amount); every other argument is recorded only through the arguments' digest.
+   */
+  readonly recordedArguments: readonly string[];
+  /**
    * Checks a call's arguments and returns their typed Cedar value. Throws PdpError
    * `INVALID_ARGUMENTS` naming the first violation.
    */
@@ -141,6 +146,7 @@ export function compileTool(
   def: ToolDefinition,
   compile: (schema: JsonObject) => ValidateFunction,
   resourceArguments: ReadonlyMap<string, ResourceArgumentKind> = new Map(),
+  recordedArguments: readonly string[] = [],
 ): KnownTool {
   if (typeof def.name !== "string" || def.name === "") throw new PdpError("INVALID_REQUEST", "a tool definition needs a name");
   const { type, leftOut } = deriveArgType(def.inputSchema);
@@ -155,6 +161,12 @@ export function compileTool(
     if (!a || a.type.kind !== "String") throw new PdpError("INVALID_REQUEST", `tool ${def.name}: resource argument ${name} must be a string property of its inputSchema`);
     if (kind !== "path" && kind !== "uri") throw new PdpError("INVALID_REQUEST", `tool ${def.name}: resource argument ${name} must be "path" or "uri"`);
   }
+  for (const name of recordedArguments) {
+    const kind = type.attributes.get(name)?.type.kind;
+    if (kind !== "String" && kind !== "Long" && kind !== "decimal" && kind !== "Bool") {
+      throw new PdpError("INVALID_REQUEST", `tool ${def.name}: recorded argument ${name} must be a string, number or boolean property of its inputSchema`);
+    }
+  }
   return Object.freeze({
     serverId,
     name: def.name,
@@ -163,6 +175,7 @@ export function compileTool(
     argType: type,
     leftOut,
     resourceArguments,
+    recordedArguments: Object.freeze([...recordedArguments]),
     check(args: JsonObject): JsonValue {
       if (!validate(args)) throw new PdpError("INVALID_ARGUMENTS", describeViolation((validate.errors ?? [])[0] as ErrorObject));
       for (const [name, kind] of resourceArguments) {

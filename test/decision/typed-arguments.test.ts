@@ -42,6 +42,13 @@ test("values decide: a path under an allowed project, a payment under the cap, a
       const d = await call(tool, args);
       assert.equal(d.outcome.reasonCode, code, `${tool} ${JSON.stringify(args)}: ${d.outcome.message}`);
       if (policy) assert.ok(d.outcome.reasons.some((x) => x.policyId === policy), `${tool}: ${policy} decided`);
+      // Records keep the arguments' digest; values only of the arguments the definition names.
+      const record = r.records.find((x) => x.decisionId === d.decisionId)!;
+      assert.match(record.argumentsDigest ?? "", /^[0-9a-f]{64}$/);
+      if (tool === "send_payment") assert.deepEqual(record.recordedArguments, { amount: args["amount"], currency: "EUR" }, "amount and currency only, never the payee");
+      else assert.equal(record.recordedArguments, undefined);
+      const secret = String(args["path"] ?? args["to"] ?? args["payee"]);
+      assert.ok(!JSON.stringify(record).includes(secret), `no other argument value in the record: ${secret}`);
     }
   } finally {
     await r.close();
