@@ -133,6 +133,7 @@ export async function startApp(config: PdpConfig, logger: Logger, options: Start
   });
   const core = createDecisionCore({
     ...telemetry.parts,
+    definitions: stores.definitions,
     admission,
     ...(telemetry.observer && { observer: telemetry.observer }),
     settings: {

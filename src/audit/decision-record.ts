@@ -22,6 +22,13 @@ export interface DecisionRecord {
   readonly purpose?: string;
   /** SHA-256 of the canonical JSON of the arguments; the arguments themselves are not kept. */
   readonly argumentsDigest?: string;
+  /**
+   * The values of the arguments the tool's declared definition lets records keep
+   * (`recordedArguments`, e.g. an amount); no other argument value is ever recorded.
+   */
+  readonly recordedArguments?: Readonly<Record<string, string | number | boolean>>;
+  /** SHA-256 (RFC 8785) of the called tool's definition as the PDP knew it, when one was known. */
+  readonly toolDefinitionDigest?: string;
   /** The approval this decision requested, used or decided (high-impact calls). */
   readonly approvalId?: string;
   /** Set when the user's and the agent's claims were asserted by this caller (AuthZEN `http.claimAsserters`) rather than verified from tokens. */

@@ -34,6 +34,8 @@ export function recordToMessage(stored: StoredRecord): DecisionRecordMessage {
     resourceUri: r.resourceUri ?? "",
     purpose: r.purpose ?? "",
     argumentsDigest: r.argumentsDigest ?? "",
+    toolDefinitionDigest: r.toolDefinitionDigest ?? "",
+    recordedArguments: Object.fromEntries(Object.entries(r.recordedArguments ?? {}).map(([k, v]) => [k, JSON.stringify(v)])),
     decision: r.decision === "ALLOW" ? Decision.ALLOW : Decision.DENY,
     reasonCode: (ReasonCode as unknown as Record<string, ReasonCode>)[r.reasonCode] ?? ReasonCode.UNSPECIFIED,
     reasons: (r.reasons ?? []).map((x) => ({ policyId: x.policyId, reason: x.reason })),

@@ -1,7 +1,9 @@
 import type { TokenVerifier } from "../identity/types.js";
 import type { ApprovalStore } from "../session/approval-types.js";
+import type { ToolDefinitionStore } from "../session/tool-definition-types.js";
 import type { DecisionStateReader, SessionStore } from "../session/types.js";
 import { checkCallerIsServer, requireCaller } from "./check-caller.js";
+import { checkArguments, recordedArguments } from "./check-arguments.js";
 import { checkAuthorize, type CheckedCall, type RequestLimits } from "./check-question.js";
 import { ACTION_OF, approvalCall, cedarInput } from "./derive.js";
 import { evaluate } from "./evaluate.js";
@@ -10,6 +12,7 @@ import { applyObligations, isHighImpact } from "./obligations.js";
 import { declaredSubject, subjectOf } from "./record.js";
 import type { RunDecision } from "./run-decision.js";
 import { appendHistory, checkGrant } from "./session-grant.js";
+import { checkPin, currentDefinition } from "./tool-pins.js";
 import type { AuthorizeQuestion, Decided, DecisionRequest, RequestContext } from "./types.js";
 import { NO_ASSERTERS, verifyParties } from "./verify-parties.js";
 
@@ -20,6 +23,8 @@ export interface AuthorizeDeps {
   readonly state: DecisionStateReader;
   readonly sessions: Pick<SessionStore, "appendCall">;
   readonly approvals: Pick<ApprovalStore, "consume" | "request">;
+  /** Tool definitions reported by servers (pins, annotations). */
+  readonly definitions: Pick<ToolDefinitionStore, "get">;
   readonly limits: RequestLimits;
   /** Without a session handle: DENY SESSION_REQUIRED. */
   readonly sessionsRequired: boolean;
@@ -41,7 +46,9 @@ export type Authorize = (question: AuthorizeQuestion, ctx: RequestContext) => Pr
 
 /**
  * Builds Authorize: check the fields → the caller → verify the tokens → load the session and
- * revocations (one round trip) → the grant → Cedar → obligations → append to the history.
+ * revocations (one round trip, with the tool's reported definition) → the grant and the tool's
+ * pinned definition → the arguments against the tool's definition →
+ * Cedar → obligations → append to the history.
  */
 export function createAuthorize(deps: AuthorizeDeps): Authorize {
   const now = deps.now ?? Date.now;
@@ -49,10 +56,14 @@ export function createAuthorize(deps: AuthorizeDeps): Authorize {
     let call: CheckedCall | undefined;
     let request: DecisionRequest | undefined;
     let approvalId: string | undefined;
+    let definitionDigest: string | undefined;
+    let recorded: Record<string, string | number | boolean> | undefined;
     const subject = () => ({
       ...(request ? subjectOf(request) : declaredSubject(q, ctx.caller)),
       ...(call && !request && { argumentsDigest: call.arguments.digest }),
       ...(approvalId && { approvalId }),
+      ...(definitionDigest && { toolDefinitionDigest: definitionDigest }),
+      ...(recorded && { recordedArguments: recorded }),
     });
     return deps.run("authorize", ctx, subject, async (policy) => {
       call = checkAuthorize(q, deps.limits);
@@ -67,9 +78,25 @@ export function createAuthorize(deps: AuthorizeDeps): Authorize {
         now: now(),
       });
       request = { caller, parties, clientId: q.clientId, serverId: q.serverId, purpose: q.purpose, ...call };
-      const session = await loadState(deps.state, request, { required: deps.sessionsRequired, now: now() });
-      if (session) checkGrant(session, call.item);
-      const input = cedarInput(request, ACTION_OF[call.item.kind], call.item, session && { session: session.facts });
+      const toolName = call.item.kind === "tool" ? call.item.name : undefined;
+      // The reported definition is read beside the session (auto-pipelined into the same round trip).
+      const [session, stored] = await Promise.all([
+        loadState(deps.state, request, { required: deps.sessionsRequired, now: now() }),
+        toolName === undefined ? undefined : deps.definitions.get(q.serverId, toolName),
+      ]);
+      const current = toolName === undefined ? undefined : currentDefinition(policy, q.serverId, toolName, stored);
+      definitionDigest = current?.pin.digest;
+      if (session) {
+        checkGrant(session, call.item, call.resourceUri);
+        if (toolName !== undefined) checkPin(session, toolName, current);
+      }
+      const typedArguments = checkArguments(policy, request);
+      recorded = toolName === undefined ? undefined : recordedArguments(policy.definition(q.serverId, toolName), request.arguments?.value);
+      const input = cedarInput(request, ACTION_OF[call.item.kind], call.item, {
+        ...(session && { session: session.facts }),
+        ...(typedArguments !== undefined && { typedArguments }),
+        ...(current?.annotations && { toolAnnotations: current.annotations }),
+      });
       const result = await applyObligations(evaluate(policy, input, ctx.logger), {
         policy,
         input,

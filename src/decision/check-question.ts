@@ -16,7 +16,7 @@ export interface RequestLimits {
 }
 
 /** Deepest nesting of `arguments` (objects and arrays). */
-export const MAX_ARGUMENT_DEPTH = 32;
+export const MAX_ARGUMENT_DEPTH = 16;
 const MAX_TOKEN = 16 * 1024;
 const MAX_ID = 512;
 const MAX_URI = 2048;

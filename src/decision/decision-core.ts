@@ -2,6 +2,7 @@ import type { AuditLog } from "../audit/types.js";
 import type { TokenVerifier } from "../identity/types.js";
 import type { PolicyEngine } from "../policy/types.js";
 import type { ApprovalStore } from "../session/approval-types.js";
+import type { ToolDefinitionStore } from "../session/tool-definition-types.js";
 import type { DecisionStateReader, RevocationStore, SessionStore } from "../session/types.js";
 import { createDecideApproval, createListApprovals, type DecideApproval, type ListApprovals } from "./approvals.js";
 import { createAuthorize, type Authorize } from "./authorize.js";
@@ -9,6 +10,7 @@ import { createAdmission, type Admission } from "./admission.js";
 import type { RequestLimits } from "./check-question.js";
 import { createFilterTools, type FilterTools } from "./filter-tools.js";
 import { createOpenSession, type OpenSession, type SessionLimits } from "./open-session.js";
+import { createReportTools, type ReportTools } from "./report-tools.js";
 import { createRevoke, type Revoke } from "./revoke.js";
 import type { DecisionObserver } from "./decision-observer.js";
 import { createDecisionRunner } from "./run-decision.js";
@@ -24,6 +26,7 @@ export interface DecisionCore {
   readonly revoke: Revoke;
   readonly listApprovals: ListApprovals;
   readonly decideApproval: DecideApproval;
+  readonly reportTools: ReportTools;
 }
 
 /** The settings the core decides with. */
@@ -56,6 +59,8 @@ export interface DecisionCoreDeps {
   readonly sessions: SessionStore;
   readonly revocations: Pick<RevocationStore, "revoke">;
   readonly approvals: ApprovalStore;
+  /** Tool definitions reported by servers (ReportTools; pins and annotations). */
+  readonly definitions: ToolDefinitionStore;
   readonly audit: Pick<AuditLog, "append" | "appendDurable">;
   readonly settings: DecisionCoreSettings;
   /** The in-flight bound (default: one of `settings.maxInFlight`). */
@@ -68,7 +73,7 @@ export interface DecisionCoreDeps {
 
 /** Composes the decision operations over one runner (one record per decision). */
 export function createDecisionCore(deps: DecisionCoreDeps): DecisionCore {
-  const { settings: s, verifier, policy, state, sessions, approvals } = deps;
+  const { settings: s, verifier, policy, state, sessions, approvals, definitions } = deps;
   const clock = deps.now ? { now: deps.now } : {};
   const claimAsserters = new Set(s.claimAsserters ?? []);
   const run = createDecisionRunner({
@@ -86,14 +91,16 @@ export function createDecisionCore(deps: DecisionCoreDeps): DecisionCore {
       state,
       sessions,
       approvals,
+      definitions,
       limits: s.limits,
       sessionsRequired: s.sessions.required,
       approvalTtlMs: s.sessions.approvalTtlMs,
       claimAsserters,
       ...clock,
     }),
-    filterTools: createFilterTools({ run, verifier, state, sessionsRequired: s.sessions.required, claimAsserters, ...clock }),
-    openSession: createOpenSession({ run, verifier, state, sessions, limits: s.sessions, claimAsserters, ...clock }),
+    filterTools: createFilterTools({ run, verifier, state, definitions, sessionsRequired: s.sessions.required, claimAsserters, ...clock }),
+    openSession: createOpenSession({ run, verifier, state, sessions, definitions, limits: s.sessions, claimAsserters, ...clock }),
+    reportTools: createReportTools({ definitions, ...clock }),
     getSession: createGetSession({ sessions }),
     endSession: createEndSession({ run, sessions }),
     revoke: createRevoke({ run, sessions, revocations: deps.revocations, recordTtlMs: s.revocationTtlMs, ...clock }),

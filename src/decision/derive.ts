@@ -4,7 +4,7 @@
  * call. A field is written by hand here once.
  */
 import type { ChangedLayer } from "../errors.js";
-import type { DecisionInput, PolicyAction, SessionFacts } from "../policy/types.js";
+import type { DecisionInput, JsonValue, PolicyAction, SessionFacts } from "../policy/types.js";
 import type { ApprovalCall } from "../session/approval-types.js";
 import type { RevocationSubjects, SessionBinding } from "../session/types.js";
 import { userRef } from "../session/user-ref.js";
@@ -24,6 +24,10 @@ export interface CedarExtras {
   readonly approved?: boolean;
   /** Extra scopes to judge with (a grant judged as if a step-up were done). */
   readonly scopes?: readonly string[];
+  /** The call's arguments checked and typed against the tool's definition (see check-arguments.ts). */
+  readonly typedArguments?: JsonValue;
+  /** The tool's annotations and the source of its definition (see tool-pins.ts). */
+  readonly toolAnnotations?: DecisionInput["toolAnnotations"];
 }
 
 /** The Cedar input of a request, for `action` on `item` (none for `open_session`). */
@@ -38,7 +42,10 @@ export function cedarInput(request: DecisionRequest, action: PolicyAction, item:
     purpose: request.purpose,
     action,
     ...(item && (item.kind === "resource" ? { resourceUri: item.name } : { tool: item.name })),
+    ...(item === request.item && request.resourceUri !== undefined && { resourceUri: request.resourceUri }),
     ...(request.arguments && item === request.item && { arguments: request.arguments.value }),
+    ...(extras.typedArguments !== undefined && { typedArguments: extras.typedArguments }),
+    ...(extras.toolAnnotations && { toolAnnotations: extras.toolAnnotations }),
     ...(extras.session && { session: extras.session }),
     ...(extras.requestedTtlSeconds !== undefined && { requestedTtlSeconds: extras.requestedTtlSeconds }),
     ...(extras.approved && { approved: true }),

@@ -2,6 +2,7 @@ import { PdpError, type ReasonCode } from "../errors.js";
 import type { TokenVerifier } from "../identity/types.js";
 import type { DeterminingPolicy } from "../policy/types.js";
 import { newSessionId } from "../session/session-id.js";
+import type { ToolDefinitionStore } from "../session/tool-definition-types.js";
 import type { DecisionStateReader, SessionRecord, SessionStore } from "../session/types.js";
 import { checkCallerIsServer, requireCaller } from "./check-caller.js";
 import { checkDelegation, checkName, checkUri } from "./check-question.js";
@@ -13,6 +14,7 @@ import { policyOutcome } from "./outcome.js";
 import { declaredSubject, subjectOf } from "./record.js";
 import type { RunDecision } from "./run-decision.js";
 import type { Decided, DecisionRequest, Item, ItemKind, OpenSessionQuestion, RequestContext } from "./types.js";
+import { pinsFor } from "./tool-pins.js";
 import { NO_ASSERTERS, verifyParties } from "./verify-parties.js";
 
 /** Session lifetimes and limits. */
@@ -31,6 +33,8 @@ export interface OpenSessionDeps {
   readonly verifier: TokenVerifier;
   readonly state: DecisionStateReader;
   readonly sessions: Pick<SessionStore, "create">;
+  /** Tool definitions reported by servers: each granted tool's is pinned in the session. */
+  readonly definitions: Pick<ToolDefinitionStore, "getMany">;
   readonly limits: SessionLimits;
   /** Callers trusted to assert the user's and the agent's claims instead of their tokens (default: none). */
   readonly claimAsserters?: ReadonlySet<string>;
@@ -72,7 +76,8 @@ function requested(q: OpenSessionQuestion, max: number): Item[] {
 /**
  * Builds OpenSession: check the fields → the caller → verify the tokens → revocations → Cedar
  * `open_session` (with the requested TTL) → each requested item judged as for a grant → store the
- * session, bound to the verified parties, granted exactly what policy permits.
+ * session, bound to the verified parties, granted exactly what policy permits, with the digest of
+ * each granted tool's definition where one is known (pinned: see tool-pins.ts).
  */
 export function createOpenSession(deps: OpenSessionDeps): OpenSession {
   const now = deps.now ?? Date.now;
@@ -103,6 +108,7 @@ export function createOpenSession(deps: OpenSessionDeps): OpenSession {
         if (outcome.allow) granted[item.kind].push(item.name);
         else refused.push({ item: item.kind === "prompt" ? historyName(item) : item.name, reasonCode: outcome.reasonCode, reasons: outcome.reasons });
       }
+      const toolPins = await pinsFor(policy, deps.definitions, q.serverId, granted.tool);
       const createdAt = now();
       const session: SessionRecord = {
         id: newSessionId(),
@@ -110,6 +116,7 @@ export function createOpenSession(deps: OpenSessionDeps): OpenSession {
         grantedTools: granted.tool,
         grantedResources: granted.resource,
         grantedPrompts: granted.prompt,
+        ...(toolPins && { toolPins }),
         createdAt,
         expiresAt: createdAt + lifetime,
         facts: EMPTY_HISTORY,

@@ -23,6 +23,10 @@ export interface RecordSubject {
   readonly tool?: string;
   readonly resourceUri?: string;
   readonly argumentsDigest?: string;
+  /** Argument values the tool's declared definition lets records keep. */
+  readonly recordedArguments?: Readonly<Record<string, string | number | boolean>>;
+  /** The called tool's definition digest (see decision/tool-pins.ts). */
+  readonly toolDefinitionDigest?: string;
   readonly approvalId?: string;
   /** The policy version the decision was made under, when it got that far. */
   readonly policyVersion?: string;
@@ -128,6 +132,8 @@ export function toRecord(meta: RecordMeta, subject: RecordSubject, outcome: Outc
     resourceUri: clip("resourceUri", s.resourceUri),
     purpose: clip("purpose", s.purpose),
     argumentsDigest: s.argumentsDigest,
+    ...(s.toolDefinitionDigest !== undefined && { toolDefinitionDigest: s.toolDefinitionDigest }),
+    ...(s.recordedArguments !== undefined && { recordedArguments: s.recordedArguments }),
     approvalId: clip("approvalId", s.approvalId),
     claimsAssertedBy: clip("claimsAssertedBy", s.claimsAssertedBy),
     decision: outcome.allow ? "ALLOW" : "DENY",

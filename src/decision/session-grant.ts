@@ -4,10 +4,17 @@ import type { AppendRefusal, SessionRecord, SessionStore } from "../session/type
 import { historyName } from "./derive.js";
 import type { Item } from "./types.js";
 
-/** Refuses an item the session was not granted when it opened (explicit names only). */
-export function checkGrant(session: SessionRecord, item: Item): void {
+/**
+ * Refuses an item the session was not granted when it opened (explicit names only), and a tool
+ * call that names a resource (`resource_uri`) the session was not granted: the resource a call
+ * targets is part of the grant, never ignored.
+ */
+export function checkGrant(session: SessionRecord, item: Item, resourceUri?: string): void {
   const granted = item.kind === "tool" ? session.grantedTools : item.kind === "resource" ? session.grantedResources : session.grantedPrompts;
   if (!granted.includes(item.name)) throw new PdpError("TOOL_NOT_GRANTED", `${item.kind} "${item.name}" was not granted when the session opened`);
+  if (resourceUri !== undefined && item.kind !== "resource" && !session.grantedResources.includes(resourceUri)) {
+    throw new PdpError("TOOL_NOT_GRANTED", `resource "${resourceUri}" was not granted when the session opened (a call may target only granted resources)`);
+  }
 }
 
 /** The refusal of a history append, as an error. */

@@ -10,6 +10,8 @@ import type { PepDecision } from "./pep-decision.js";
 import { PepError } from "./pep-error.js";
 import { identityFromHeaders, type CallerIdentity } from "./request-identity.js";
 import { createTaskSessions, type SessionLease, type TaskGrants } from "./task-sessions.js";
+import { createToolReporter, type McpToolDefinition } from "./tool-reporter.js";
+import type { ReportToolsResponse } from "../gen/mcppdp/v1/authorization_pb.js";
 
 /** Options for {@link createPep}. */
 export interface PepOptions {
@@ -38,6 +40,13 @@ export interface PepOptions {
   readonly maxTaskSessions?: number;
   /** A PDP client to share instead of building one from `pdp` (it is then not closed by `close()`). */
   readonly pdpClient?: PdpClient;
+  /**
+   * Report the server's tool definitions to the PDP whenever a `tools/list` answer differs from
+   * the last one reported (the PDP pins them in each session's grant). Default true.
+   */
+  readonly reportTools?: boolean;
+  /** Called when a tool report fails (the PDP is unreachable or refused it). Must not throw. */
+  readonly onReportError?: (err: unknown) => void;
 }
 
 /** An MCP server's enforcement point. */
@@ -61,6 +70,12 @@ export interface Pep {
   visibleTools(identity: CallerIdentity, names: readonly string[]): Promise<VisibleTools>;
   /** Reads a {@link CallerIdentity} from HTTP headers with this PEP's defaults. */
   identityFrom(headers: IncomingMessage["headers"]): CallerIdentity;
+  /**
+   * Reports the server's tool definitions now (e.g. at start, before the first client lists them);
+   * nothing is sent when they equal the last list reported. Rejects with a PepError when the PDP
+   * cannot be reached.
+   */
+  reportTools(tools: readonly McpToolDefinition[]): Promise<ReportToolsResponse | undefined>;
   /** Closes the PDP channels (only those this PEP created). */
   close(): void;
 }
@@ -113,7 +128,15 @@ export function createPep(options: PepOptions): Pep {
     preDecisions,
     ...(options.resourceMetadataUrl && { resourceMetadataUrl: options.resourceMetadataUrl }),
   });
-  const wrap = (t: Transport) => guardTransport(t, { guard, identify, preDecisions });
+  const reporter = createToolReporter({ pdp, serverId: options.serverId });
+  const wrap = (t: Transport) =>
+    guardTransport(t, {
+      guard,
+      identify,
+      preDecisions,
+      ...(options.reportTools !== false && { reporter }),
+      ...(options.onReportError && { onReportError: options.onReportError }),
+    });
 
   return {
     connect: (server, transport) => server.connect(wrap(transport)),
@@ -134,6 +157,7 @@ export function createPep(options: PepOptions): Pep {
     decide: (identity, method, params) => guard.decide(identity, method, params),
     visibleTools: (identity, names) => guard.visibleTools(identity, names),
     identityFrom,
+    reportTools: (tools) => reporter.report(tools),
     close() {
       if (!options.pdpClient) pdp.close();
     },

@@ -1,3 +1,4 @@
+import type { McpToolDefinition, ToolReporter } from "./tool-reporter.js";
 import type { Transport, TransportSendOptions } from "@modelcontextprotocol/sdk/shared/transport.js";
 import {
   isJSONRPCRequest,
@@ -27,6 +28,13 @@ export interface GuardTransportDeps {
   readonly identify: (extra: MessageExtraInfo | undefined) => CallerIdentity;
   /** Decisions made by the HTTP layer, keyed by the `authInfo` object it attached to the request. */
   readonly preDecisions: WeakMap<object, PreDecision>;
+  /**
+   * Reports the server's tool list to the PDP when it changed (before the list is filtered, so
+   * the sessions it grants pin the definitions the client is shown). A failed report is passed to
+   * `onReportError`; the list is still filtered, and the next list is reported again.
+   */
+  readonly reporter?: ToolReporter;
+  readonly onReportError?: (err: unknown) => void;
 }
 
 /** What the server's own code may see: the same extras without the credential headers or token. */
@@ -107,6 +115,7 @@ export function guardTransport(inner: Transport, deps: GuardTransportDeps): Tran
       pendingLists.delete(message.id);
       if (!isJSONRPCResultResponse(message) || !Array.isArray(message.result.tools)) return message;
       const tools = message.result.tools as { name?: unknown }[];
+      if (deps.reporter) await deps.reporter.report(tools.filter((t): t is McpToolDefinition => typeof t.name === "string")).catch((err: unknown) => deps.onReportError?.(err));
       const visible = await deps.guard.visibleTools(
         listFor.identity,
         tools.map((t) => String(t.name)),

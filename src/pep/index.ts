@@ -3,8 +3,9 @@
  * `@modelcontextprotocol/sdk`. See docs/pep.md.
  */
 export { createPep, type Pep, type PepOptions } from "./create-pep.js";
-export { createPdpClient, type PdpClient, type PdpClientOptions, type PdpIdentity, type PdpAuthorizeRequest, type PdpOpenSessionRequest } from "./pdp-client.js";
+export { createPdpClient, type PdpClient, type PdpClientOptions, type PdpIdentity, type PdpAuthorizeRequest, type PdpOpenSessionRequest, type McpToolDefinition } from "./pdp-client.js";
 export { traceContextOfParams, validTraceContext, type TraceContext } from "./trace-context.js";
+export { createToolReporter, type ToolReporter } from "./tool-reporter.js";
 export { guardTransport, type GuardTransportDeps, type PreDecision } from "./guard-transport.js";
 export { createHttpHandler, type McpHttpNext, type McpHttpRequest, type HttpHandlerDeps } from "./http-handler.js";
 export { createGuard, GUARDED_METHODS, isGuardedMethod, type Guard, type GuardDeps, type GuardedMethod, type VisibleTools } from "./pep-guard.js";

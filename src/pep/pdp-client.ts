@@ -1,11 +1,27 @@
 import type { ChannelCredentials } from "@grpc/grpc-js";
 import type { JsonObject } from "@bufbuild/protobuf";
 import { createClient, type CallOptions } from "../grpc/client.js";
-import { AuthorizationService, type AuthorizeResponse, type FilterToolsResponse } from "../gen/mcppdp/v1/authorization_pb.js";
+import { AuthorizationService, type AuthorizeResponse, type FilterToolsResponse, type ReportToolsResponse } from "../gen/mcppdp/v1/authorization_pb.js";
 import type { Action } from "../gen/mcppdp/v1/common_pb.js";
 import { SessionService, type OpenSessionResponse } from "../gen/mcppdp/v1/session_pb.js";
 import { PepError } from "./pep-error.js";
 import { traceMetadata, type TraceContext } from "./trace-context.js";
+
+/** An MCP tool definition as `tools/list` gives it (other fields are ignored). */
+export interface McpToolDefinition {
+  readonly name: string;
+  readonly title?: string;
+  readonly description?: string;
+  readonly inputSchema?: JsonObject;
+  readonly outputSchema?: JsonObject;
+  readonly annotations?: {
+    readonly title?: string;
+    readonly readOnlyHint?: boolean;
+    readonly destructiveHint?: boolean;
+    readonly idempotentHint?: boolean;
+    readonly openWorldHint?: boolean;
+  };
+}
 
 /** Options for {@link createPdpClient}. */
 export interface PdpClientOptions {
@@ -70,6 +86,8 @@ export interface PdpClient {
   openSession(request: PdpOpenSessionRequest): Promise<OpenSessionResponse>;
   /** Ends (revokes) a task session at once. True if it was active. */
   endSession(sessionId: string): Promise<boolean>;
+  /** Reports this server's tool definitions (see tool-reporter.ts). */
+  reportTools(serverId: string, tools: readonly McpToolDefinition[]): Promise<ReportToolsResponse>;
   /** Closes the channels. */
   close(): void;
 }
@@ -150,6 +168,23 @@ export function createPdpClient(options: PdpClientOptions): PdpClient {
             resources: [...(r.resources ?? [])],
             prompts: [...(r.prompts ?? [])],
             ...(r.ttlSeconds !== undefined && { ttl: { seconds: BigInt(r.ttlSeconds) } }),
+          },
+          o,
+        ),
+      ),
+    reportTools: (serverId, tools) =>
+      rpc("ReportTools", openTimeoutMs, undefined, (o) =>
+        authz.reportTools(
+          {
+            serverId,
+            tools: tools.map((t) => ({
+              name: t.name,
+              title: t.title ?? "",
+              description: t.description ?? "",
+              ...(t.inputSchema && { inputSchema: t.inputSchema }),
+              ...(t.outputSchema && { outputSchema: t.outputSchema }),
+              ...(t.annotations && { annotations: { ...t.annotations } }),
+            })),
           },
           o,
         ),

@@ -71,6 +71,7 @@ export function createCedarEngine(loaded: LoadedPolicySet, options: CedarEngineO
   return {
     version,
     tool: (serverId, name) => builder.tool(serverId, name),
+    definition: (serverId, name) => builder.definition(serverId, name),
     status: () => status,
     live: () => slotOwners.get(slot) === owner,
     evaluate(input: DecisionInput): PolicyDecision {

@@ -15,6 +15,11 @@ export interface ExpectedDecision {
   readonly outcome?: PolicyDecision["outcome"];
   /** The `@id`s of the determining policies, in any order (compared as a sorted list). */
   readonly reasons: readonly string[];
+  /**
+   * Text that one of the evaluation errors must contain (e.g. the INVALID_ARGUMENTS message of
+   * arguments that do not conform to the tool's definition: outcome `error`).
+   */
+  readonly error?: string;
 }
 
 /** One decision case, with its request resolved to a full {@link DecisionInput}. */
@@ -149,6 +154,9 @@ export function runDecisionCase(engine: PolicyEngine, c: DecisionCase): Decision
   const want = [...c.expect.reasons].sort();
   const got = actual.reasons.map((r) => r.policyId).sort();
   if (want.join("\n") !== got.join("\n")) mismatches.push(`reasons: expected [${want.join(", ")}], got [${got.join(", ")}]`);
+  if (c.expect.error !== undefined && !actual.errors.some((e) => e.includes(c.expect.error as string))) {
+    mismatches.push(`error: expected one containing ${JSON.stringify(c.expect.error)}, got [${actual.errors.join("; ")}]`);
+  }
   if (mismatches.length > 0 && actual.errors.length > 0) mismatches.push(`errors: ${actual.errors.join("; ")}`);
   return { case: c, passed: mismatches.length === 0, actual, mismatches };
 }
@@ -242,7 +250,8 @@ function toSession(
 
 function toExpect(raw: unknown, fail: (msg: string) => never): ExpectedDecision {
   if (!isObject(raw)) return fail(`needs "expect": { "decision", "outcome"?, "reasons" }`);
-  const { decision, outcome, reasons } = raw;
+  const { decision, outcome, reasons, error } = raw;
+  if (error !== undefined && typeof error !== "string") return fail(`"expect.error" must be a string`);
   if (!DECISIONS.includes(decision as never)) return fail(`"expect.decision" must be one of ${DECISIONS.join(", ")}`);
   if (outcome !== undefined && !OUTCOMES.includes(outcome as never)) return fail(`"expect.outcome" must be one of ${OUTCOMES.join(", ")}`);
   if (!isStringArray(reasons)) return fail(`"expect.reasons" must be an array of policy @ids`);
@@ -250,6 +259,7 @@ function toExpect(raw: unknown, fail: (msg: string) => never): ExpectedDecision 
     decision: decision as ExpectedDecision["decision"],
     ...(outcome !== undefined && { outcome: outcome as NonNullable<ExpectedDecision["outcome"]> }),
     reasons,
+    ...(error !== undefined && { error }),
   };
 }
 

@@ -16,6 +16,7 @@
 import type { CedarValueJson, Context, EntityJson } from "@cedar-policy/cedar-wasm/nodejs";
 import { PdpError } from "../errors.js";
 import type { LoadedPolicySet } from "./load-policy-set.js";
+import type { JsonObject, KnownTool } from "./tool-definitions.js";
 import type { DecisionInput, PolicyAction, ToolInfo } from "./types.js";
 
 /** Entity types of the Cedar model (`cedar/schema.cedarschema`). */
@@ -79,6 +80,8 @@ export interface EntityBuilder {
   build(input: DecisionInput): CedarRequest;
   /** Static facts about a tool, or undefined when the entities do not list it. */
   tool(serverId: string, name: string): ToolInfo | undefined;
+  /** A tool's declared definition, or undefined. */
+  definition(serverId: string, name: string): KnownTool | undefined;
   /** How many static entities the version has. */
   readonly entityCount: number;
 }
@@ -111,6 +114,31 @@ export function createEntityBuilder(loaded: LoadedPolicySet): EntityBuilder {
     if (u.type === "Tool") tools.set(u.id, toolInfo(e));
   }
 
+  const definitions: ReadonlyMap<string, KnownTool> = loaded.tools ?? new Map();
+  /**
+   * Context `args`: `{ <tool>: <typed arguments> }` for a call of a tool with a known definition,
+   * else `{}` — also for a call judged without arguments (a grant: OpenSession, FilterTools).
+   */
+  const typedArgs = (input: DecisionInput): CedarValueJson => {
+    if (input.action !== "call_tool" || !input.tool || (input.arguments === undefined && input.typedArguments === undefined)) return {};
+    const known = definitions.get(cedarUid.tool(input.serverId, input.tool).id);
+    if (!known) return {};
+    return { [known.name]: (input.typedArguments ?? known.check(input.arguments as JsonObject)) as CedarValueJson };
+  };
+  /** Context `annotations`: declared hints always, reported ones only from a server marked `trust_annotations`. */
+  const annotations = (input: DecisionInput): CedarValueJson | undefined => {
+    if (input.action !== "call_tool" || !input.tool) return undefined;
+    const declared = input.toolAnnotations ? undefined : definitions.get(cedarUid.tool(input.serverId, input.tool).id)?.definition.annotations;
+    const a = input.toolAnnotations ?? (declared && { source: "declared" as const, hints: declared });
+    if (!a) return undefined;
+    if (a.source === "reported" && (raw.get(key("Server", input.serverId))?.attrs as { trust_annotations?: unknown } | undefined)?.trust_annotations !== true) return undefined;
+    const out: Record<string, boolean> = {};
+    if (typeof a.hints.readOnlyHint === "boolean") out["read_only"] = a.hints.readOnlyHint;
+    if (typeof a.hints.destructiveHint === "boolean") out["destructive"] = a.hints.destructiveHint;
+    if (typeof a.hints.idempotentHint === "boolean") out["idempotent"] = a.hints.idempotentHint;
+    if (typeof a.hints.openWorldHint === "boolean") out["open_world"] = a.hints.openWorldHint;
+    return out;
+  };
   const staticJson = (u: CedarUid): EntityJson | undefined => index.get(key(u.type, u.id))?.json;
   const reads = loaded.readsEntityTypes;
   const sendUser = reads.has("User");
@@ -139,6 +167,7 @@ export function createEntityBuilder(loaded: LoadedPolicySet): EntityBuilder {
   return {
     entityCount: loaded.entities.length,
     tool: (serverId, name) => tools.get(cedarUid.tool(serverId, name).id),
+    definition: (serverId, name) => definitions.get(cedarUid.tool(serverId, name).id),
     build(input) {
       if (!ACTIONS.has(input.action)) throw new PdpError("INVALID_REQUEST", `unknown action ${JSON.stringify(input.action)}`);
       if (input.action === "approve") return approval(input);
@@ -173,7 +202,11 @@ export function createEntityBuilder(loaded: LoadedPolicySet): EntityBuilder {
         purpose: input.purpose,
         scopes: [...input.user.scopes],
         argument_names: input.arguments ? Object.keys(input.arguments) : [],
+        args: typedArgs(input),
       };
+      if (input.resourceUri !== undefined) context["resource_uri"] = input.resourceUri;
+      const hints = annotations(input);
+      if (hints) context["annotations"] = hints;
       if (input.session) {
         context["session"] = {
           call_count: input.session.callCount,

@@ -17,12 +17,14 @@ import type { DetailedError, EntityJson, PolicyJson } from "@cedar-policy/cedar-
 import { createHash } from "node:crypto";
 import path from "node:path";
 import { PdpError } from "../errors.js";
+import { loadDeclaredDefinitions } from "./declared-definitions.js";
 import { entityTypesRead } from "./entity-needs.js";
-import { ENTITY_DIR, isSetFile, MANIFEST_FILE, POLICY_DIR, readPolicySnapshot, SCHEMA_FILE, verifyManifest } from "./policy-snapshot.js";
+import { DEFINITION_DIR, ENTITY_DIR, isSetFile, MANIFEST_FILE, POLICY_DIR, readPolicySnapshot, SCHEMA_FILE, verifyManifest } from "./policy-snapshot.js";
 import type { PolicySnapshot } from "./policy-snapshot.js";
 import { jsonErrorIndex, SourceText, spanAt, splitPolicies } from "./policy-source.js";
 import type { PolicySpan } from "./policy-source.js";
 import { schemaActions, type PolicyScopes, type ScopedPolicy } from "./policy-partition.js";
+import type { KnownTool } from "./tool-definitions.js";
 import type { PolicyObligation } from "./types.js";
 
 /** One policy of the loaded set, keyed by Cedar's own id (`policy0…N`). */
@@ -56,8 +58,13 @@ export interface LoadedPolicySet {
    * each file: `<relative path>\n<byte length>\n<content bytes>`.
    */
   readonly digest: string;
-  /** The schema text (Cedar syntax). */
+  /** The schema text (Cedar syntax): the schema file and the generated `ToolArgs` type. */
   readonly schema: string;
+  /**
+   * Tools with a declared definition (`definitions/*.json`), by Tool entity id (`<server>#<name>`):
+   * their arguments are checked and typed (`context.args.<name>`). Absent on hand-built sets.
+   */
+  readonly tools?: ReadonlyMap<string, KnownTool>;
   /** All policy files joined in order, as given to Cedar (ids `policy0…N` in this order). */
   readonly policyText: string;
   /** Cedar's policy id → annotations and source location. */
@@ -142,10 +149,19 @@ export function loadPolicySnapshot(snapshot: PolicySnapshot, options: LoadPolicy
   if (manifestProblems.length > 0) throw invalid(manifestProblems);
   const manifest = snapshot.files.has(MANIFEST_FILE);
 
+  // Tool definitions (optional): their typed arguments become the schema's `ToolArgs`.
+  const definitionFiles = listFiles(DEFINITION_DIR).map((rel) => {
+    const text = readText(rel);
+    hashed.push({ rel, bytes: Buffer.from(text) });
+    return { rel, text };
+  });
+  const declared = loadDeclaredDefinitions(definitionFiles, where);
+
   // Schema.
-  const schemaText = readText(SCHEMA_FILE);
-  const schemaSource = new SourceText(schemaText);
+  const schemaFileText = readText(SCHEMA_FILE);
+  const schemaSource = new SourceText(schemaFileText);
   hashed.push({ rel: SCHEMA_FILE, bytes: schemaSource.bytes });
+  const schemaText = schemaFileText + declared.schemaText;
   const schemaCheck = checkParseSchema(schemaText);
   if (schemaCheck.type === "failure") {
     throw invalid(flatten(schemaCheck.errors).map((e) => `${where(SCHEMA_FILE, lineOf(schemaSource, e))} ${describe(e)}`));
@@ -251,7 +267,7 @@ export function loadPolicySnapshot(snapshot: PolicySnapshot, options: LoadPolicy
   if (validation.validationErrors.length > 0) {
     throw invalid(validation.validationErrors.map((v) => describeFor(v.policyId, v.error)));
   }
-  const warnings = validation.validationWarnings.map((v) => describeFor(v.policyId, v.error));
+  const warnings = [...declared.warnings, ...validation.validationWarnings.map((v) => describeFor(v.policyId, v.error))];
 
   // Static entities: each file against the schema, then all together (duplicates across files).
   const entities: EntityJson[] = [];
@@ -288,6 +304,7 @@ export function loadPolicySnapshot(snapshot: PolicySnapshot, options: LoadPolicy
     version: digest.slice(0, 16),
     digest,
     schema: schemaText,
+    tools: declared.tools,
     policyText,
     policies,
     readsEntityTypes: entityTypesRead(resolved.json, asts),

@@ -156,6 +156,7 @@ export function createPolicyManager(options: PolicyManagerOptions): PolicyManage
       evaluate: (input) => inner.evaluate(input),
       live: () => inner.live(),
       tool: (serverId, name) => inner.tool(serverId, name),
+      definition: (serverId, name) => inner.definition(serverId, name),
       status: () => status(),
     };
     return { loaded, engine, slotIndex, loadedAt: now(), reason };

@@ -22,6 +22,8 @@ export const SCHEMA_FILE = "schema.cedarschema";
 export const POLICY_DIR = "policies";
 /** The entity files' directory and extension. */
 export const ENTITY_DIR = "entities";
+/** The declared tool definitions' directory (optional) and extension. */
+export const DEFINITION_DIR = "definitions";
 /** The manifest file, relative to the policy directory. */
 export const MANIFEST_FILE = "SHA256SUMS";
 /** The link a Kubernetes ConfigMap/Secret volume swaps atomically. */
@@ -76,10 +78,11 @@ export function readPolicySnapshot(dir: string): PolicySnapshot {
   for (const [sub, ext] of [
     [POLICY_DIR, ".cedar"],
     [ENTITY_DIR, ".json"],
+    [DEFINITION_DIR, ".json"],
   ] as const) {
     const names = listDir(root, sub, ext);
     if (typeof names === "string") {
-      if (!(sub === ENTITY_DIR && names === "ENOENT")) problems.set(sub, `cannot list (${names})`);
+      if (!((sub === ENTITY_DIR || sub === DEFINITION_DIR) && names === "ENOENT")) problems.set(sub, `cannot list (${names})`);
       continue;
     }
     for (const name of names) read(`${sub}/${name}`);
@@ -105,12 +108,13 @@ export function sameSnapshot(a: PolicySnapshot, b: PolicySnapshot): boolean {
   return true;
 }
 
-/** Is `rel` one of the files a version is built from (schema, policies, entities)? */
+/** Is `rel` one of the files a version is built from (schema, policies, entities, definitions)? */
 export function isSetFile(rel: string): boolean {
   return (
     rel === SCHEMA_FILE ||
     (rel.startsWith(`${POLICY_DIR}/`) && rel.endsWith(".cedar") && !rel.slice(POLICY_DIR.length + 1).includes("/")) ||
-    (rel.startsWith(`${ENTITY_DIR}/`) && rel.endsWith(".json") && !rel.slice(ENTITY_DIR.length + 1).includes("/"))
+    (rel.startsWith(`${ENTITY_DIR}/`) && rel.endsWith(".json") && !rel.slice(ENTITY_DIR.length + 1).includes("/")) ||
+    (rel.startsWith(`${DEFINITION_DIR}/`) && rel.endsWith(".json") && !rel.slice(DEFINITION_DIR.length + 1).includes("/"))
   );
 }
 

@@ -16,7 +16,7 @@ import { lstatSync, watch } from "node:fs";
 import type { FSWatcher } from "node:fs";
 import path from "node:path";
 import type { Logger } from "pino";
-import { ENTITY_DIR, POLICY_DIR, readPolicySnapshot, sameSnapshot } from "./policy-snapshot.js";
+import { DEFINITION_DIR, ENTITY_DIR, POLICY_DIR, readPolicySnapshot, sameSnapshot } from "./policy-snapshot.js";
 import type { PolicySnapshot } from "./policy-snapshot.js";
 
 /** Options for {@link watchSettled}. */
@@ -118,7 +118,7 @@ export function watchSettled(options: SettleWatchOptions): { close(): void } {
   const rewatch = (): void => {
     for (const w of watchers.values()) w.close();
     watchers.clear();
-    for (const target of [dir, path.join(dir, POLICY_DIR), path.join(dir, ENTITY_DIR)]) watchOne(target);
+    for (const target of [dir, path.join(dir, POLICY_DIR), path.join(dir, ENTITY_DIR), path.join(dir, DEFINITION_DIR)]) watchOne(target);
     if (isLink(dir)) watchOne(path.dirname(path.resolve(dir)), path.basename(path.resolve(dir)));
   };
 

@@ -1,7 +1,9 @@
 /** The policy engine's contract with the decision pipeline. */
+import type { KnownTool, ToolAnnotations } from "./tool-definitions.js";
 
-/** A JSON value as it arrives in `arguments`. */
-export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+import type { JsonValue } from "./json-value.js";
+
+export type { JsonValue };
 
 /** The Cedar actions the PDP evaluates. */
 export type PolicyAction = "open_session" | "call_tool" | "read_resource" | "get_prompt" | "approve";
@@ -24,12 +26,28 @@ export interface DecisionInput {
   readonly action: PolicyAction;
   /** Tool or prompt name (call_tool, get_prompt). */
   readonly tool?: string;
-  /** Resource URI (read_resource). */
+  /**
+   * Resource URI: the resource read (read_resource; also its Cedar resource), or the resource a
+   * tool call targets when the PEP named one (call_tool). Context `resource_uri` either way.
+   */
   readonly resourceUri?: string;
   /** Declared purpose of the task. */
   readonly purpose: string;
   /** The call's arguments (a JSON object). */
   readonly arguments?: { readonly [key: string]: JsonValue };
+  /**
+   * call_tool of a tool with a known definition: its arguments already checked and typed
+   * (`KnownTool.check`), for context `args.<tool>`. When absent, the engine checks `arguments`
+   * itself, and a call that does not conform fails to evaluate (deny).
+   */
+  readonly typedArguments?: JsonValue;
+  /**
+   * call_tool: the tool's MCP annotations and where its definition came from. Declared ones
+   * (cedar/definitions) always reach policy (context `annotations`); reported ones only when the
+   * server's entity says `trust_annotations: true` — the MCP specification has clients treat
+   * annotations as untrusted unless they come from trusted servers.
+   */
+  readonly toolAnnotations?: { readonly source: "reported" | "declared"; readonly hints: ToolAnnotations };
   /** The session so far, when there is one (policy input for chain and budget rules). */
   readonly session?: SessionFacts;
   /**
@@ -156,5 +174,7 @@ export interface PolicyEngine {
   live(): boolean;
   /** Static facts about a tool, or undefined when the entities do not list it. */
   tool(serverId: string, name: string): ToolInfo | undefined;
+  /** The tool's declared definition (`definitions/*.json`), compiled, or undefined. */
+  definition(serverId: string, name: string): KnownTool | undefined;
   status(): PolicyStatus;
 }

@@ -1,7 +1,10 @@
 import { timestampFromDate, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { DecisionCore } from "../decision/decision-core.js";
 import type { AuthorizeQuestion, FilterToolsQuestion, ItemKind } from "../decision/types.js";
-import type { AuthorizationService, AuthorizeRequest, FilterToolsRequest } from "../gen/mcppdp/v1/authorization_pb.js";
+import type { ToolReport } from "../decision/report-tools.js";
+import type { AuthorizationService, AuthorizeRequest, FilterToolsRequest, ReportToolsRequest, ToolDefinition as ProtoToolDefinition } from "../gen/mcppdp/v1/authorization_pb.js";
+import { PdpError } from "../errors.js";
+import type { ToolAnnotations, ToolDefinition } from "../policy/tool-definitions.js";
 import { Action } from "../gen/mcppdp/v1/common_pb.js";
 import type { Decoded } from "../grpc/service-definition.js";
 import { delegation, protoOutcome, protoReason } from "./proto-shapes.js";
@@ -37,8 +40,33 @@ function filterToolsQuestion(r: Decoded<FilterToolsRequest>): FilterToolsQuestio
   };
 }
 
+/** A reported definition in MCP's own shape (absent fields stay absent, so the digest is the server's). */
+function toolDefinition(t: ProtoToolDefinition): ToolDefinition {
+  const a = t.annotations;
+  const annotations: ToolAnnotations | undefined = a && {
+    ...(a.title !== undefined && { title: a.title }),
+    ...(a.readOnlyHint !== undefined && { readOnlyHint: a.readOnlyHint }),
+    ...(a.destructiveHint !== undefined && { destructiveHint: a.destructiveHint }),
+    ...(a.idempotentHint !== undefined && { idempotentHint: a.idempotentHint }),
+    ...(a.openWorldHint !== undefined && { openWorldHint: a.openWorldHint }),
+  };
+  return {
+    name: t.name,
+    ...(t.title !== "" && { title: t.title }),
+    ...(t.description !== "" && { description: t.description }),
+    inputSchema: t.inputSchema ?? {},
+    ...(t.outputSchema !== undefined && { outputSchema: t.outputSchema }),
+    ...(annotations && Object.keys(annotations).length > 0 && { annotations }),
+  };
+}
+
+function toolReport(r: Decoded<ReportToolsRequest>): ToolReport {
+  if (!r.ok) throw new PdpError("INVALID_REQUEST", "request message does not decode");
+  return { serverId: r.message.serverId, tools: r.message.tools.map(toolDefinition) };
+}
+
 /** AuthorizationService over gRPC: never a gRPC error for a bad request — bad input is a DENY with its record. */
-export function authorizationHandlers(core: Pick<DecisionCore, "authorize" | "filterTools">): ServiceHandlers<Methods> {
+export function authorizationHandlers(core: Pick<DecisionCore, "authorize" | "filterTools" | "reportTools">): ServiceHandlers<Methods> {
   return {
     async authorize(request, ctx) {
       const r = await core.authorize(authorizeQuestion(request), ctx);
@@ -60,6 +88,12 @@ export function authorizationHandlers(core: Pick<DecisionCore, "authorize" | "fi
         reasonCode: protoReason(r.outcome.reasonCode),
         message: r.outcome.message,
       };
+    },
+
+    async reportTools(request, ctx) {
+      const r = await core.reportTools(toolReport(request), ctx.caller);
+      ctx.logger.info({ serverId: request.ok ? request.message.serverId : "", accepted: r.accepted, changed: r.changed, removed: r.removed, refused: r.refused.length }, "tool definitions reported");
+      return { accepted: r.accepted, changed: [...r.changed], removed: [...r.removed], refused: r.refused.map((x) => ({ name: x.name, reason: x.reason })) };
     },
   };
 }

@@ -44,6 +44,8 @@ const PROTO_REASON: Readonly<Record<ReasonCode, ProtoReasonCode>> = {
   IDP_UNAVAILABLE: ProtoReasonCode.IDP_UNAVAILABLE,
   OVERLOADED: ProtoReasonCode.OVERLOADED,
   SUBJECT_MISMATCH: ProtoReasonCode.SUBJECT_MISMATCH,
+  INVALID_ARGUMENTS: ProtoReasonCode.INVALID_ARGUMENTS,
+  TOOL_DEFINITION_CHANGED: ProtoReasonCode.TOOL_DEFINITION_CHANGED,
 };
 
 /** The wire enum of a reason code. */

@@ -91,6 +91,7 @@ export class MemorySessionStore implements SessionStore {
       grantedPrompts: [...session.grantedPrompts],
       createdAt: session.createdAt,
       expiresAt: session.expiresAt,
+      ...(session.toolPins && { toolPins: structuredClone(session.toolPins) }),
     };
     this.#sessions.set(session.id, { session: copy, state: "active", endedAt: undefined, callCount: 0, riskTotal: 0, tools: [], labels: new Set() });
     for (const key of subjectsOf(copy)) {
@@ -180,6 +181,7 @@ function toRecord(e: Entry): SessionRecord {
     grantedPrompts: [...s.grantedPrompts],
     createdAt: s.createdAt,
     expiresAt: s.expiresAt,
+    ...(s.toolPins && { toolPins: structuredClone(s.toolPins) }),
     facts: { callCount: e.callCount, tools: [...e.tools], labels: [...e.labels].sort(), riskTotal: e.riskTotal },
     state: e.state,
     ...(e.endedAt === undefined ? {} : { endedAt: e.endedAt }),

@@ -12,6 +12,7 @@ import type { RevocationKind, SubjectRef } from "./types.js";
  * | `<p>{s:<id>}:rev` | string: JSON revocation of this session | the revocation's ttlMs |
  * | `<p>rev:<agent\|user\|client\|jti>:<value>` | string: JSON revocation | the revocation's ttlMs |
  * | `<p>idx:<agent\|user\|client>:<value>` | sorted set: session id → expiresAt | latest expiresAt + retention |
+ * | `<p>tooldefs:<serverId>` | hash: tool name → JSON reported definition and pin | none (replaced by the next report) |
  * | `<p>revocations` | pub/sub channel | — |
  *
  * Slots: the `{s:<id>}` hash tag puts all of one session's keys in one Cluster slot, so the
@@ -51,6 +52,11 @@ export class RedisKeys {
   /** The revocation record of (kind, value); a session's lives in that session's slot. */
   revocation(kind: RevocationKind, value: string): string {
     return kind === "session" ? `${this.prefix}{s:${value}}:rev` : `${this.prefix}rev:${kind}:${value}`;
+  }
+
+  /** A server's reported tool definitions (hash: tool name → JSON). */
+  toolDefinitions(serverId: string): string {
+    return `${this.prefix}tooldefs:${serverId}`;
   }
 
   /** The index of a subject's sessions. */

@@ -13,6 +13,7 @@ export function encodeSession(s: NewSession): string[] {
     "state", "active",
     "callCount", "0",
     "riskTotal", "0",
+    ...(s.toolPins ? ["toolPins", JSON.stringify(s.toolPins)] : []),
   ];
 }
 
@@ -42,6 +43,7 @@ export function decodeSession(id: string, hash: Record<string, string>, tools: s
       grantedPrompts: JSON.parse(hash.grantedPrompts ?? "[]"),
       createdAt: num(hash.createdAt),
       expiresAt: num(hash.expiresAt),
+      ...(hash.toolPins !== undefined && { toolPins: JSON.parse(hash.toolPins) }),
       facts: { callCount: num(hash.callCount), tools, labels: [...labels].sort(), riskTotal: num(hash.riskTotal) },
       state,
       ...(hash.endedAt === undefined ? {} : { endedAt: num(hash.endedAt) }),

@@ -10,6 +10,9 @@ import { createRedisConnection, type RedisClient } from "../redis/connection.js"
 import { RedisDecisionStateReader } from "./redis-decision-state-reader.js";
 import { RedisRevocationStore } from "./redis-revocation-store.js";
 import { RedisSessionStore } from "./redis-session-store.js";
+import { MemoryToolDefinitionStore } from "./memory-tool-definition-store.js";
+import { RedisToolDefinitionStore } from "./redis-tool-definition-store.js";
+import type { ToolDefinitionStore } from "./tool-definition-types.js";
 import type { DecisionStateReader, RevocationStore, SessionStore } from "./types.js";
 
 /** The state one PDP process works with: sessions, revocations, and the one-round-trip reader over both. */
@@ -19,6 +22,8 @@ export interface StateStores {
   readonly revocations: RevocationStore;
   readonly reader: DecisionStateReader;
   readonly approvals: ApprovalStore;
+  /** Tool definitions reported by servers (ReportTools), with their pins. */
+  readonly definitions: ToolDefinitionStore;
   /** The Redis connection, shared with the audit stream and policy archive (Redis backend only). */
   readonly redis?: RedisClient;
   /** False while the backing store is unreachable (health reports it). */
@@ -46,6 +51,7 @@ export function createStateStores(config: StoreConfig, logger: Logger): StateSto
       revocations,
       reader: new MemoryDecisionStateReader(sessions, revocations),
       approvals: new MemoryApprovalStore(),
+      definitions: new MemoryToolDefinitionStore(),
       healthy: () => true,
       onHealthChange: (l) => void listeners.push(l),
       close: async () => {
@@ -86,6 +92,7 @@ export function createStateStores(config: StoreConfig, logger: Logger): StateSto
     revocations,
     reader: new RedisDecisionStateReader(common),
     approvals: new RedisApprovalStore(common),
+    definitions: new RedisToolDefinitionStore(common),
     redis: client,
     healthy: () => healthy,
     onHealthChange: (l) => void listeners.push(l),

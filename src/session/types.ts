@@ -4,6 +4,7 @@
  * Only the composition root picks one; the same contract suite (test/session/store-contract.ts) runs
  * against both.
  */
+import type { DefinitionPin } from "../policy/tool-definitions.js";
 
 /** Stored state of a session. `ended`: the task completed (EndSession); `revoked`: an operator or a revocation ended it. */
 export type SessionState = "active" | "ended" | "revoked";
@@ -53,6 +54,12 @@ export interface NewSession {
   readonly createdAt: number;
   /** Hard expiry, ms since the epoch. The store holds the record until then (plus its retention). */
   readonly expiresAt: number;
+  /**
+   * The definition pin of each granted tool whose definition was known when the session opened
+   * (reported by its server, or declared in cedar/definitions): a later call of a tool whose
+   * current definition differs is DENY TOOL_DEFINITION_CHANGED.
+   */
+  readonly toolPins?: Readonly<Record<string, DefinitionPin>>;
 }
 
 /** A stored session. */

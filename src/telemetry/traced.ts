@@ -29,6 +29,7 @@ export function tracedPolicy(current: () => PolicyEngine, tracing: Tracing): () 
     evaluate: (input) => childSpan(tracing, "cedar.evaluate", () => engine.evaluate(input), { "mcppdp.policy_version": engine.version, "mcppdp.cedar_action": input.action }),
     live: () => engine.live(),
     tool: (serverId, name) => engine.tool(serverId, name),
+    definition: (serverId, name) => engine.definition(serverId, name),
     status: () => engine.status(),
   });
   return () => {

@@ -29,8 +29,9 @@ const types = (l: { entities: { uid: unknown }[] }): string[] => l.entities.map(
 
 test("the slice for the shipped policies: agent, tool, server — no user, client, IdP or groups", () => {
   const loaded = loadPolicySet(shipped);
-  // AgentGroup: a policy names AgentGroup::"registered-workloads"; groups are never sent (closures are).
-  assert.deepEqual([...loaded.readsEntityTypes].sort(), ["AgentGroup", "IdentityProvider", "Server"]);
+  // AgentGroup, ToolSet: policies name AgentGroup::"registered-workloads" and
+  // ToolSet::"destructive-reviewed"; groups and sets are never sent (closures are).
+  assert.deepEqual([...loaded.readsEntityTypes].sort(), ["AgentGroup", "IdentityProvider", "Server", "ToolSet"]);
   const r = createEntityBuilder(loaded).build(input);
   assert.deepEqual(types(r), ["Agent", "Tool", "Server"]);
   assert.deepEqual(r.principal, cedarUid.agent(input.agent.id));
@@ -52,6 +53,7 @@ test("the slice for the shipped policies: agent, tool, server — no user, clien
     purpose: "research",
     scopes: ["docs.read"],
     argument_names: ["id", "format"],
+    args: {},
     session: { call_count: 1, tools: ["search_documents"], labels: ["sensitive"], risk_total: 1 },
   });
 });

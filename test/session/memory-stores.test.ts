@@ -4,6 +4,7 @@ import { PdpError } from "../../src/errors.js";
 import { MemoryDecisionStateReader } from "../../src/session/memory-decision-state-reader.js";
 import { MemoryRevocationStore } from "../../src/session/memory-revocation-store.js";
 import { MemorySessionStore } from "../../src/session/memory-session-store.js";
+import { MemoryToolDefinitionStore } from "../../src/session/memory-tool-definition-store.js";
 import { newSessionId } from "../../src/session/session-id.js";
 import type { RevocationEvent } from "../../src/session/types.js";
 import { storeContract } from "./store-contract.js";
@@ -13,12 +14,15 @@ storeContract("memory", async ({ expiredRetentionMs }) => {
   const now = () => t;
   const sessions = new MemorySessionStore({ now, expiredRetentionMs });
   const revocations = new MemoryRevocationStore({ now });
+  const definitions = new MemoryToolDefinitionStore();
   return {
     sessions,
     revocations,
     reader: new MemoryDecisionStateReader(sessions, revocations),
     // one process: the "other replica" is any other subscriber of the same store
     otherReplicaRevocations: revocations,
+    definitions,
+    otherReplicaDefinitions: definitions,
     now,
     advance: async (ms) => {
       t += ms;

@@ -7,6 +7,7 @@ import { RedisDecisionStateReader } from "../../src/session/redis-decision-state
 import { RedisKeys } from "../../src/session/redis-keys.js";
 import { RedisRevocationStore } from "../../src/session/redis-revocation-store.js";
 import { RedisSessionStore } from "../../src/session/redis-session-store.js";
+import { RedisToolDefinitionStore } from "../../src/session/redis-tool-definition-store.js";
 import { newSessionId } from "../../src/session/session-id.js";
 import type { NewSession, RevocationEvent } from "../../src/session/types.js";
 import { PrivateRedis, deleteKeysUnder, keysUnder, testClient, uniquePrefix } from "../support/redis.js";
@@ -26,6 +27,8 @@ storeContract("redis", async ({ expiredRetentionMs }) => {
     revocations,
     reader: new RedisDecisionStateReader({ client, keyPrefix }),
     otherReplicaRevocations,
+    definitions: new RedisToolDefinitionStore({ client, keyPrefix }),
+    otherReplicaDefinitions: new RedisToolDefinitionStore({ client: other, keyPrefix }),
     now: () => Date.now(),
     advance: async (ms) => {
       await sleep(ms);

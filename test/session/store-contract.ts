@@ -17,6 +17,15 @@ import type {
   SessionBinding,
   SessionStore,
 } from "../../src/session/types.js";
+import type { StoredDefinition, ToolDefinitionStore } from "../../src/session/tool-definition-types.js";
+import { pinOf, type ToolDefinition } from "../../src/policy/tool-definitions.js";
+
+const SERVER = "https://mcp.example/files";
+
+function stored(name: string, description: string): StoredDefinition {
+  const definition: ToolDefinition = { name, description, inputSchema: { type: "object", properties: { path: { type: "string" } } }, annotations: { readOnlyHint: true } };
+  return { serverId: SERVER, definition, pin: pinOf(definition), reportedAt: 1_700_000_000_000 };
+}
 
 /** One set of stores for one test. */
 export interface StoreHarness {
@@ -25,6 +34,9 @@ export interface StoreHarness {
   readonly reader: DecisionStateReader;
   /** The revocation store of a second replica (for Redis: another connection). */
   readonly otherReplicaRevocations: RevocationStore;
+  readonly definitions: ToolDefinitionStore;
+  /** The definition store of a second replica (for Redis: another connection). */
+  readonly otherReplicaDefinitions: ToolDefinitionStore;
   /** The stores' clock. */
   now(): number;
   /** Lets `ms` pass (moves the clock, or waits). */
@@ -220,6 +232,34 @@ export function storeContract(name: string, factory: HarnessFactory): void {
       assert.equal((await h.sessions.get(b1.id))?.state, "active");
       assert.equal(await h.sessions.endBy({ kind: "agent", value: binding.agentId }, "revoked"), 0);
       assert.deepEqual(await h.sessions.listBy({ kind: "agent", value: "nobody" }), []);
+    });
+  });
+
+  describe(`${name}: tool definitions`, () => {
+    run("a report replaces the server's list and says what changed and what was removed; every replica reads it", async (h) => {
+      const first = await h.definitions.report(SERVER, [stored("read_file", "Read."), stored("list_dir", "List.")]);
+      assert.deepEqual([...first.changed].sort(), ["list_dir", "read_file"]);
+      assert.deepEqual(first.removed, []);
+      assert.deepEqual(await h.otherReplicaDefinitions.get(SERVER, "read_file"), stored("read_file", "Read."));
+      const second = await h.definitions.report(SERVER, [stored("read_file", "Read, then mail it out.")]);
+      assert.deepEqual(second, { changed: ["read_file"], removed: ["list_dir"] });
+      assert.equal(await h.definitions.get(SERVER, "list_dir"), undefined);
+      assert.equal((await h.otherReplicaDefinitions.get(SERVER, "read_file"))?.pin.digest, stored("read_file", "Read, then mail it out.").pin.digest);
+      const many = await h.definitions.getMany(SERVER, ["read_file", "list_dir", "nope"]);
+      assert.deepEqual([...many.keys()], ["read_file"]);
+      assert.deepEqual(await h.definitions.report(SERVER, [stored("read_file", "Read, then mail it out.")]), { changed: [], removed: [] });
+      assert.equal(await h.definitions.get("https://other.example/mcp", "read_file"), undefined);
+      assert.deepEqual(await h.definitions.report(SERVER, []), { changed: [], removed: ["read_file"] });
+      assert.equal((await h.definitions.getMany(SERVER, ["read_file"])).size, 0);
+    });
+
+    run("a session's tool pins are stored with it and read back by the decision load", async (h) => {
+      const pin = stored("read_file", "Read.").pin;
+      const s = { ...newSession(h, 60_000), toolPins: { read_file: pin } };
+      await h.sessions.create(s);
+      assert.deepEqual((await h.sessions.get(s.id))?.toolPins, { read_file: pin });
+      const state = await h.reader.loadForDecision(s.id, { agentId: binding.agentId });
+      assert.deepEqual(state.session?.toolPins, { read_file: pin });
     });
   });
 

@@ -11,6 +11,7 @@ import { RedisApprovalStore } from "../../src/session/redis-approval-store.js";
 import type { RedisClient, RedisConnectionOptions } from "../../src/redis/connection.js";
 import { createRedisConnection } from "../../src/redis/connection.js";
 import { RedisDecisionStateReader } from "../../src/session/redis-decision-state-reader.js";
+import { RedisToolDefinitionStore } from "../../src/session/redis-tool-definition-store.js";
 import { RedisRevocationStore } from "../../src/session/redis-revocation-store.js";
 import { RedisSessionStore } from "../../src/session/redis-session-store.js";
 import { newSessionId } from "../../src/session/session-id.js";
@@ -55,6 +56,8 @@ export function topologySuites(name: string, topology: () => Promise<TopologyOpt
       revocations,
       reader: new RedisDecisionStateReader({ client, keyPrefix }),
       otherReplicaRevocations,
+      definitions: new RedisToolDefinitionStore({ client, keyPrefix }),
+      otherReplicaDefinitions: new RedisToolDefinitionStore({ client: other, keyPrefix }),
       now: () => Date.now(),
       advance: (ms) => new Promise((r) => setTimeout(r, ms)),
       close: async () => {

@@ -15,6 +15,7 @@ import { MemoryApprovalStore } from "../../../src/session/memory-approval-store.
 import { MemoryDecisionStateReader } from "../../../src/session/memory-decision-state-reader.js";
 import { MemoryRevocationStore } from "../../../src/session/memory-revocation-store.js";
 import { MemorySessionStore } from "../../../src/session/memory-session-store.js";
+import { MemoryToolDefinitionStore } from "../../../src/session/memory-tool-definition-store.js";
 import type { DecisionStateReader } from "../../../src/session/types.js";
 
 /** A decision core for one test. */
@@ -22,6 +23,7 @@ export interface Rig {
   readonly core: DecisionCore;
   readonly policies: PolicyManager;
   readonly sessions: MemorySessionStore;
+  readonly definitions: MemoryToolDefinitionStore;
   readonly records: DecisionRecord[];
   /** The next state load waits until the returned function is called. */
   hold(): { reached: Promise<void>; release: () => void };
@@ -49,6 +51,7 @@ export async function rig(dir: string, maxInFlight = 64): Promise<Rig> {
     },
   };
   const records: DecisionRecord[] = [];
+  const definitions = new MemoryToolDefinitionStore();
   const verifier = createTokenVerifier(config.identity, { operators: [] });
   const core = createDecisionCore({
     verifier,
@@ -57,6 +60,7 @@ export async function rig(dir: string, maxInFlight = 64): Promise<Rig> {
     sessions,
     revocations,
     approvals: new MemoryApprovalStore(),
+    definitions,
     audit: { append: (r) => void records.push(r), appendDurable: async (r) => void records.push(r) },
     settings: {
       limits: { maxArgumentsBytes: 65536 },
@@ -71,6 +75,7 @@ export async function rig(dir: string, maxInFlight = 64): Promise<Rig> {
     core,
     policies,
     sessions,
+    definitions,
     records,
     hold() {
       let reached!: () => void;

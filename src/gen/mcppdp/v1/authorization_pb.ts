@@ -14,7 +14,176 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file mcppdp/v1/authorization.proto.
  */
 export const file_mcppdp_v1_authorization: GenFile = /*@__PURE__*/
-  fileDesc("Ch1tY3BwZHAvdjEvYXV0aG9yaXphdGlvbi5wcm90bxIJbWNwcGRwLnYxIvwBChBBdXRob3JpemVSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSEgoKdXNlcl90b2tlbhgCIAEoCRIWCg53b3JrbG9hZF90b2tlbhgDIAEoCRIRCgljbGllbnRfaWQYBCABKAkSEQoJc2VydmVyX2lkGAUgASgJEiEKBmFjdGlvbhgGIAEoDjIRLm1jcHBkcC52MS5BY3Rpb24SDAoEdG9vbBgHIAEoCRIUCgxyZXNvdXJjZV91cmkYCCABKAkSKgoJYXJndW1lbnRzGAkgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIPCgdwdXJwb3NlGAogASgJIt4CChFBdXRob3JpemVSZXNwb25zZRIlCghkZWNpc2lvbhgBIAEoDjITLm1jcHBkcC52MS5EZWNpc2lvbhIqCgtyZWFzb25fY29kZRgCIAEoDjIVLm1jcHBkcC52MS5SZWFzb25Db2RlEiIKB3JlYXNvbnMYAyADKAsyES5tY3BwZHAudjEuUmVhc29uEioKC29ibGlnYXRpb25zGAQgAygLMhUubWNwcGRwLnYxLk9ibGlnYXRpb24SEwoLZGVjaXNpb25faWQYBSABKAkSFgoOcG9saWN5X3ZlcnNpb24YBiABKAkSMAoMZXZhbHVhdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI2ChJzZXNzaW9uX2V4cGlyZXNfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB21lc3NhZ2UYCSABKAkimgEKEkZpbHRlclRvb2xzUmVxdWVzdBISCgpzZXNzaW9uX2lkGAEgASgJEhIKCnVzZXJfdG9rZW4YAiABKAkSFgoOd29ya2xvYWRfdG9rZW4YAyABKAkSEQoJY2xpZW50X2lkGAQgASgJEhEKCXNlcnZlcl9pZBgFIAEoCRIPCgdwdXJwb3NlGAYgASgJEg0KBXRvb2xzGAcgAygJIo4BChNGaWx0ZXJUb29sc1Jlc3BvbnNlEg0KBXRvb2xzGAEgAygJEhMKC2RlY2lzaW9uX2lkGAIgASgJEhYKDnBvbGljeV92ZXJzaW9uGAMgASgJEioKC3JlYXNvbl9jb2RlGAQgASgOMhUubWNwcGRwLnYxLlJlYXNvbkNvZGUSDwoHbWVzc2FnZRgFIAEoCTKsAQoUQXV0aG9yaXphdGlvblNlcnZpY2USRgoJQXV0aG9yaXplEhsubWNwcGRwLnYxLkF1dGhvcml6ZVJlcXVlc3QaHC5tY3BwZHAudjEuQXV0aG9yaXplUmVzcG9uc2USTAoLRmlsdGVyVG9vbHMSHS5tY3BwZHAudjEuRmlsdGVyVG9vbHNSZXF1ZXN0Gh4ubWNwcGRwLnYxLkZpbHRlclRvb2xzUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_struct, file_google_protobuf_timestamp, file_mcppdp_v1_common]);
+  fileDesc("Ch1tY3BwZHAvdjEvYXV0aG9yaXphdGlvbi5wcm90bxIJbWNwcGRwLnYxItIBCg5Ub29sRGVmaW5pdGlvbhIMCgRuYW1lGAEgASgJEg0KBXRpdGxlGAIgASgJEhMKC2Rlc2NyaXB0aW9uGAMgASgJEi0KDGlucHV0X3NjaGVtYRgEIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSLgoNb3V0cHV0X3NjaGVtYRgFIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSLwoLYW5ub3RhdGlvbnMYBiABKAsyGi5tY3BwZHAudjEuVG9vbEFubm90YXRpb25zIvcBCg9Ub29sQW5ub3RhdGlvbnMSEgoFdGl0bGUYASABKAlIAIgBARIbCg5yZWFkX29ubHlfaGludBgCIAEoCEgBiAEBEh0KEGRlc3RydWN0aXZlX2hpbnQYAyABKAhIAogBARIcCg9pZGVtcG90ZW50X2hpbnQYBCABKAhIA4gBARIcCg9vcGVuX3dvcmxkX2hpbnQYBSABKAhIBIgBAUIICgZfdGl0bGVCEQoPX3JlYWRfb25seV9oaW50QhMKEV9kZXN0cnVjdGl2ZV9oaW50QhIKEF9pZGVtcG90ZW50X2hpbnRCEgoQX29wZW5fd29ybGRfaGludCJRChJSZXBvcnRUb29sc1JlcXVlc3QSEQoJc2VydmVyX2lkGAEgASgJEigKBXRvb2xzGAIgAygLMhkubWNwcGRwLnYxLlRvb2xEZWZpbml0aW9uIjEKEVJlZnVzZWREZWZpbml0aW9uEgwKBG5hbWUYASABKAkSDgoGcmVhc29uGAIgASgJIngKE1JlcG9ydFRvb2xzUmVzcG9uc2USEAoIYWNjZXB0ZWQYASABKAUSDwoHY2hhbmdlZBgCIAMoCRIPCgdyZW1vdmVkGAMgAygJEi0KB3JlZnVzZWQYBCADKAsyHC5tY3BwZHAudjEuUmVmdXNlZERlZmluaXRpb24i/AEKEEF1dGhvcml6ZVJlcXVlc3QSEgoKc2Vzc2lvbl9pZBgBIAEoCRISCgp1c2VyX3Rva2VuGAIgASgJEhYKDndvcmtsb2FkX3Rva2VuGAMgASgJEhEKCWNsaWVudF9pZBgEIAEoCRIRCglzZXJ2ZXJfaWQYBSABKAkSIQoGYWN0aW9uGAYgASgOMhEubWNwcGRwLnYxLkFjdGlvbhIMCgR0b29sGAcgASgJEhQKDHJlc291cmNlX3VyaRgIIAEoCRIqCglhcmd1bWVudHMYCSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Eg8KB3B1cnBvc2UYCiABKAki3gIKEUF1dGhvcml6ZVJlc3BvbnNlEiUKCGRlY2lzaW9uGAEgASgOMhMubWNwcGRwLnYxLkRlY2lzaW9uEioKC3JlYXNvbl9jb2RlGAIgASgOMhUubWNwcGRwLnYxLlJlYXNvbkNvZGUSIgoHcmVhc29ucxgDIAMoCzIRLm1jcHBkcC52MS5SZWFzb24SKgoLb2JsaWdhdGlvbnMYBCADKAsyFS5tY3BwZHAudjEuT2JsaWdhdGlvbhITCgtkZWNpc2lvbl9pZBgFIAEoCRIWCg5wb2xpY3lfdmVyc2lvbhgGIAEoCRIwCgxldmFsdWF0ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjYKEnNlc3Npb25fZXhwaXJlc19hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHbWVzc2FnZRgJIAEoCSKaAQoSRmlsdGVyVG9vbHNSZXF1ZXN0EhIKCnNlc3Npb25faWQYASABKAkSEgoKdXNlcl90b2tlbhgCIAEoCRIWCg53b3JrbG9hZF90b2tlbhgDIAEoCRIRCgljbGllbnRfaWQYBCABKAkSEQoJc2VydmVyX2lkGAUgASgJEg8KB3B1cnBvc2UYBiABKAkSDQoFdG9vbHMYByADKAkijgEKE0ZpbHRlclRvb2xzUmVzcG9uc2USDQoFdG9vbHMYASADKAkSEwoLZGVjaXNpb25faWQYAiABKAkSFgoOcG9saWN5X3ZlcnNpb24YAyABKAkSKgoLcmVhc29uX2NvZGUYBCABKA4yFS5tY3BwZHAudjEuUmVhc29uQ29kZRIPCgdtZXNzYWdlGAUgASgJMvoBChRBdXRob3JpemF0aW9uU2VydmljZRJGCglBdXRob3JpemUSGy5tY3BwZHAudjEuQXV0aG9yaXplUmVxdWVzdBocLm1jcHBkcC52MS5BdXRob3JpemVSZXNwb25zZRJMCgtGaWx0ZXJUb29scxIdLm1jcHBkcC52MS5GaWx0ZXJUb29sc1JlcXVlc3QaHi5tY3BwZHAudjEuRmlsdGVyVG9vbHNSZXNwb25zZRJMCgtSZXBvcnRUb29scxIdLm1jcHBkcC52MS5SZXBvcnRUb29sc1JlcXVlc3QaHi5tY3BwZHAudjEuUmVwb3J0VG9vbHNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_struct, file_google_protobuf_timestamp, file_mcppdp_v1_common]);
+
+/**
+ * An MCP tool definition, as tools/list gives it.
+ *
+ * @generated from message mcppdp.v1.ToolDefinition
+ */
+export type ToolDefinition = Message<"mcppdp.v1.ToolDefinition"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string title = 2;
+   */
+  title: string;
+
+  /**
+   * @generated from field: string description = 3;
+   */
+  description: string;
+
+  /**
+   * A JSON Schema object schema ("type": "object").
+   *
+   * @generated from field: google.protobuf.Struct input_schema = 4;
+   */
+  inputSchema?: JsonObject | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Struct output_schema = 5;
+   */
+  outputSchema?: JsonObject | undefined;
+
+  /**
+   * @generated from field: mcppdp.v1.ToolAnnotations annotations = 6;
+   */
+  annotations?: ToolAnnotations | undefined;
+};
+
+/**
+ * Describes the message mcppdp.v1.ToolDefinition.
+ * Use `create(ToolDefinitionSchema)` to create a new message.
+ */
+export const ToolDefinitionSchema: GenMessage<ToolDefinition> = /*@__PURE__*/
+  messageDesc(file_mcppdp_v1_authorization, 0);
+
+/**
+ * MCP tool annotations: hints, trusted by policy only from servers the Cedar data trusts.
+ *
+ * @generated from message mcppdp.v1.ToolAnnotations
+ */
+export type ToolAnnotations = Message<"mcppdp.v1.ToolAnnotations"> & {
+  /**
+   * @generated from field: optional string title = 1;
+   */
+  title?: string | undefined;
+
+  /**
+   * @generated from field: optional bool read_only_hint = 2;
+   */
+  readOnlyHint?: boolean | undefined;
+
+  /**
+   * @generated from field: optional bool destructive_hint = 3;
+   */
+  destructiveHint?: boolean | undefined;
+
+  /**
+   * @generated from field: optional bool idempotent_hint = 4;
+   */
+  idempotentHint?: boolean | undefined;
+
+  /**
+   * @generated from field: optional bool open_world_hint = 5;
+   */
+  openWorldHint?: boolean | undefined;
+};
+
+/**
+ * Describes the message mcppdp.v1.ToolAnnotations.
+ * Use `create(ToolAnnotationsSchema)` to create a new message.
+ */
+export const ToolAnnotationsSchema: GenMessage<ToolAnnotations> = /*@__PURE__*/
+  messageDesc(file_mcppdp_v1_authorization, 1);
+
+/**
+ * @generated from message mcppdp.v1.ReportToolsRequest
+ */
+export type ReportToolsRequest = Message<"mcppdp.v1.ReportToolsRequest"> & {
+  /**
+   * The reporting server's canonical URI; must be the caller's own identity.
+   *
+   * @generated from field: string server_id = 1;
+   */
+  serverId: string;
+
+  /**
+   * @generated from field: repeated mcppdp.v1.ToolDefinition tools = 2;
+   */
+  tools: ToolDefinition[];
+};
+
+/**
+ * Describes the message mcppdp.v1.ReportToolsRequest.
+ * Use `create(ReportToolsRequestSchema)` to create a new message.
+ */
+export const ReportToolsRequestSchema: GenMessage<ReportToolsRequest> = /*@__PURE__*/
+  messageDesc(file_mcppdp_v1_authorization, 2);
+
+/**
+ * @generated from message mcppdp.v1.RefusedDefinition
+ */
+export type RefusedDefinition = Message<"mcppdp.v1.RefusedDefinition"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message mcppdp.v1.RefusedDefinition.
+ * Use `create(RefusedDefinitionSchema)` to create a new message.
+ */
+export const RefusedDefinitionSchema: GenMessage<RefusedDefinition> = /*@__PURE__*/
+  messageDesc(file_mcppdp_v1_authorization, 3);
+
+/**
+ * @generated from message mcppdp.v1.ReportToolsResponse
+ */
+export type ReportToolsResponse = Message<"mcppdp.v1.ReportToolsResponse"> & {
+  /**
+   * Definitions stored.
+   *
+   * @generated from field: int32 accepted = 1;
+   */
+  accepted: number;
+
+  /**
+   * Tools whose definition is new or differs from the one stored before.
+   *
+   * @generated from field: repeated string changed = 2;
+   */
+  changed: string[];
+
+  /**
+   * Tools stored before and absent from this report.
+   *
+   * @generated from field: repeated string removed = 3;
+   */
+  removed: string[];
+
+  /**
+   * @generated from field: repeated mcppdp.v1.RefusedDefinition refused = 4;
+   */
+  refused: RefusedDefinition[];
+};
+
+/**
+ * Describes the message mcppdp.v1.ReportToolsResponse.
+ * Use `create(ReportToolsResponseSchema)` to create a new message.
+ */
+export const ReportToolsResponseSchema: GenMessage<ReportToolsResponse> = /*@__PURE__*/
+  messageDesc(file_mcppdp_v1_authorization, 4);
 
 /**
  * @generated from message mcppdp.v1.AuthorizeRequest
@@ -94,7 +263,7 @@ export type AuthorizeRequest = Message<"mcppdp.v1.AuthorizeRequest"> & {
  * Use `create(AuthorizeRequestSchema)` to create a new message.
  */
 export const AuthorizeRequestSchema: GenMessage<AuthorizeRequest> = /*@__PURE__*/
-  messageDesc(file_mcppdp_v1_authorization, 0);
+  messageDesc(file_mcppdp_v1_authorization, 5);
 
 /**
  * @generated from message mcppdp.v1.AuthorizeResponse
@@ -153,7 +322,7 @@ export type AuthorizeResponse = Message<"mcppdp.v1.AuthorizeResponse"> & {
  * Use `create(AuthorizeResponseSchema)` to create a new message.
  */
 export const AuthorizeResponseSchema: GenMessage<AuthorizeResponse> = /*@__PURE__*/
-  messageDesc(file_mcppdp_v1_authorization, 1);
+  messageDesc(file_mcppdp_v1_authorization, 6);
 
 /**
  * @generated from message mcppdp.v1.FilterToolsRequest
@@ -200,7 +369,7 @@ export type FilterToolsRequest = Message<"mcppdp.v1.FilterToolsRequest"> & {
  * Use `create(FilterToolsRequestSchema)` to create a new message.
  */
 export const FilterToolsRequestSchema: GenMessage<FilterToolsRequest> = /*@__PURE__*/
-  messageDesc(file_mcppdp_v1_authorization, 2);
+  messageDesc(file_mcppdp_v1_authorization, 7);
 
 /**
  * @generated from message mcppdp.v1.FilterToolsResponse
@@ -241,7 +410,7 @@ export type FilterToolsResponse = Message<"mcppdp.v1.FilterToolsResponse"> & {
  * Use `create(FilterToolsResponseSchema)` to create a new message.
  */
 export const FilterToolsResponseSchema: GenMessage<FilterToolsResponse> = /*@__PURE__*/
-  messageDesc(file_mcppdp_v1_authorization, 3);
+  messageDesc(file_mcppdp_v1_authorization, 8);
 
 /**
  * Answers, before each tool call, resource read or prompt, whether it may happen.
@@ -268,6 +437,20 @@ export const AuthorizationService: GenService<{
     methodKind: "unary";
     input: typeof FilterToolsRequestSchema;
     output: typeof FilterToolsResponseSchema;
+  },
+  /**
+   * The tool definitions the caller's server exposes, reported once per server start or tools/list
+   * change (replaces the server's previous list). The PDP keeps them with their RFC 8785 digest:
+   * a session pins each granted tool's digest, and a later call of a tool whose definition changed
+   * is DENY TOOL_DEFINITION_CHANGED. Only the server's own enforcement point may report
+   * (CALLER_UNAUTHORIZED otherwise); unusable definitions are listed in `refused`, not stored.
+   *
+   * @generated from rpc mcppdp.v1.AuthorizationService.ReportTools
+   */
+  reportTools: {
+    methodKind: "unary";
+    input: typeof ReportToolsRequestSchema;
+    output: typeof ReportToolsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_mcppdp_v1_authorization, 0);

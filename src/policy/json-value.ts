@@ -1,0 +1,2 @@
+/** A JSON value as it arrives in `arguments`. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
