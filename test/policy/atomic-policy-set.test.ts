@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, describe, test } from "node:test";
@@ -38,12 +38,13 @@ function copyShipped(to = tempDir()): string {
 
 /** Writes `SHA256SUMS` in `dir` with the real `sha256sum`, over the files of the set. */
 function writeManifest(dir: string): void {
-  const files = ["schema.cedarschema", ...list(dir, "policies", ".cedar"), ...list(dir, "entities", ".json")];
+  const files = ["schema.cedarschema", ...list(dir, "policies", ".cedar"), ...list(dir, "entities", ".json"), ...list(dir, "definitions", ".json")];
   const out = execFileSync("sha256sum", files, { cwd: dir, encoding: "utf8" });
   writeFileSync(path.join(dir, "SHA256SUMS"), out);
 }
 
 function list(dir: string, sub: string, ext: string): string[] {
+  if (!existsSync(path.join(dir, sub))) return [];
   return execFileSync("ls", [sub], { cwd: dir, encoding: "utf8" })
     .split("\n")
     .filter((n) => n.endsWith(ext))
