@@ -13,7 +13,9 @@
  * a new task (`X-Task-Id`) every 40 calls, as a client running many short tasks would; the
  * OpenSession that costs falls in the gateway lane's figures.
  *
- * Options: --rounds N (default 20), --calls N per lane per round (default 50), --warmup N (100).
+ * Options: --rounds N (default 20), --calls N per lane per round (default 50), --warmup N (100),
+ * --profile DIR (the gateway process writes a V8 CPU profile there when it stops; summarise it with
+ * bench/profile-summary.ts).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -37,6 +39,7 @@ const num = (name: string, dflt: number) => {
 const ROUNDS = num("rounds", 20);
 const CALLS = num("calls", 50);
 const WARMUP = num("warmup", 100);
+const PROFILE = argv.includes("--profile") ? path.resolve(argv[argv.indexOf("--profile") + 1]!) : undefined;
 const TASK_CALLS = 40;
 const RESOURCE = "http://127.0.0.1:8080/mcp"; // the demo's server in the bundled cedar/ (policies/gateway-demo.cedar)
 const EVERYTHING = path.join(path.dirname(createRequire(import.meta.url).resolve("@modelcontextprotocol/server-everything/package.json")), "dist", "index.js");
@@ -110,7 +113,7 @@ try {
   started.push(upstream);
   const gateway = await start(
     "mcp-pdp gateway",
-    ["--import", "tsx", path.join(packageRoot, "src/cli/main.ts"), "gateway", "--port", "0", "--pdp", `127.0.0.1:${pdp.port}`, "--resource", RESOURCE, "--log-level", "warn", "--upstream-url", `http://127.0.0.1:${upPort}/mcp`],
+    [...(PROFILE ? ["--cpu-prof", "--cpu-prof-dir", PROFILE] : []), "--import", "tsx", path.join(packageRoot, "src/cli/main.ts"), "gateway", "--port", "0", "--pdp", `127.0.0.1:${pdp.port}`, "--resource", RESOURCE, "--log-level", "warn", "--upstream-url", `http://127.0.0.1:${upPort}/mcp`],
     {},
     /mcp-pdp gateway: (http:\/\/127\.0\.0\.1:\d+\/mcp)/,
   );
