@@ -183,6 +183,7 @@ export async function startApp(config: PdpConfig, logger: Logger, options: Start
         maxBodyBytes: config.http.maxBodyBytes,
         maxEvaluations: config.http.maxEvaluations,
         baseUrl: () => config.http.baseUrl?.replace(/\/+$/, "") ?? listenerUrl(http!, config.http.host),
+        tracing: telemetry.tracing,
       }),
     ]);
   } catch (err) {

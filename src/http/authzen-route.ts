@@ -6,6 +6,7 @@
  * certificate); a caller that does not is answered 401, as the specification says.
  */
 import { randomUUID } from "node:crypto";
+import { serverSpan, type Tracing } from "../telemetry/tracing.js";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
 import type { Logger } from "pino";
@@ -37,6 +38,8 @@ export interface AuthzenRouteDeps {
   readonly maxEvaluations: number;
   /** The PDP identifier published in the metadata (known once the listener is bound). */
   readonly baseUrl: () => string;
+  /** When tracing is on: a SERVER span per request, parented by its `traceparent` header. */
+  readonly tracing?: Tracing | undefined;
 }
 
 const REQUEST_ID = /^[\x21-\x7e]{1,256}$/;
@@ -144,7 +147,14 @@ export function createAuthzenRoute(deps: AuthzenRouteDeps): RouteHandler {
         return metadata(res, headers);
       }
       if (req.method !== "POST") throw new HttpError(405, "use POST", { allow: "POST" });
-      await evaluations(req, res, path === AUTHZEN_PATHS.evaluations, headers);
+      const batch = path === AUTHZEN_PATHS.evaluations;
+      if (!deps.tracing) return evaluations(req, res, batch, headers);
+      const attributes = { "http.request.method": "POST", "http.route": path, "mcppdp.door": "authzen" };
+      const header = (key: string) => {
+        const v = req.headers[key];
+        return Array.isArray(v) ? v[0] : v;
+      };
+      await serverSpan(deps.tracing, `AuthZEN ${batch ? "evaluations" : "evaluation"}`, attributes, header, () => evaluations(req, res, batch, headers));
     };
     answer().catch((err: unknown) => {
       if (!(err instanceof HttpError)) deps.logger.error({ err, path }, "AuthZEN request failed");
