@@ -20,7 +20,9 @@ test("reload under load: thousands of Authorize calls while the set flips; each 
   const file = path.join(dir, "policies", "tool-allowlist.cedar");
   const original = readFileSync(file, "utf8");
   const forbid = `${original}\n@id("flip-forbid")\n@reason("search is switched off")\nforbid (principal, action == Action::"call_tool", resource) when { resource.name == "search_documents" };\n`;
-  const pdp = await startTestPdp({ cedarDir: dir, sessions: { required: false } });
+  // The watcher sees the flipper's writes too; on a saturated machine they can go on past the
+  // settle timeout, and its refusal would then race the explicit one this test checks below.
+  const pdp = await startTestPdp({ cedarDir: dir, sessions: { required: false }, policies: { settleTimeoutMs: 600_000 } });
   const admin = createClient(AdminService, pdp.address);
   try {
     const allowVersion = pdp.app.engine().version;
