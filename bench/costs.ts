@@ -15,11 +15,13 @@
  *   one with `tracing.otlpEndpoint` set to a dummy OTLP receiver in this process (answers 200 to
  *   every POST, reads and drops the body). Baseline: `grpc` (metrics on, tracing off).
  * - `args`: the workspace server of the shipped `cedar/` (tool definitions in cedar/definitions/),
- *   as the office assistant for `office` work. `typed args` calls `send_payment` with 4 arguments
- *   checked against its inputSchema and read by the payment rules (cap, approval threshold);
- *   `no args` calls `ping` with none — a tool that only this bench's policy copy adds to the
- *   workspace-tools set, without a definition — and `untyped args` calls `ping` with the same 4
- *   arguments (carried, not typed). Baseline: `no args`. All three on the default PDP.
+ *   as the office assistant for `office` work. `typed args + rules` calls `send_payment` with 4
+ *   arguments checked against its inputSchema and read by the payment rules (cap, approval
+ *   threshold; its record keeps amount and currency); `typed args` calls `pay` with the same 4 —
+ *   a bench-only tool with send_payment's inputSchema that no rule reads; `no args` calls `ping`
+ *   with none — a bench-only tool without a definition — and `untyped args` calls `ping` with
+ *   the same 4 arguments (carried, not typed). The bench tools exist only in this bench's policy
+ *   copy (workspace-tools set, risk 1, no labels). Baseline: `no args`. All on the default PDP.
  * Every lane must answer ALLOW before it is measured (a 300 ms check).
  * Redis: REDIS_URL (default redis://127.0.0.1:6379), keys under `bench:<random>:<pdp>:`, deleted at the end.
  */
@@ -76,16 +78,26 @@ const OFFICE_AGENT = "spiffe://dev.mcp-pdp.local/agent/office-assistant";
 /** The typed call: 4 arguments that send_payment's inputSchema accepts and its rules allow (≤ 500.00 EUR needs no approval). */
 const PAYMENT: JsonObject = { amount: 120.5, currency: "EUR", payee: "ACME GmbH", reference: "INV-2026-0042" };
 
-/** Adds the bench-only `ping` tool (no definition) to the workspace-tools set of a policy copy. */
-function addPingTool(cedarDir: string): void {
+/**
+ * Adds two bench-only tools to the workspace-tools set of a policy copy: `ping`, without a
+ * definition, and `pay`, whose definition is send_payment's inputSchema but which no rule reads
+ * (same risk and labels as `ping`, read-only annotations) — typing and schema checking alone.
+ */
+function addBenchTools(cedarDir: string): void {
   const file = path.join(cedarDir, "entities", "tools.json");
   const entities = JSON.parse(readFileSync(file, "utf8")) as unknown[];
-  entities.push({
-    uid: { type: "Tool", id: `${WORKSPACE}#ping` },
-    attrs: { name: "ping", server: { __entity: { type: "Server", id: WORKSPACE } }, risk: 1, labels: [], impact: "read" },
-    parents: [{ type: "ToolSet", id: "workspace-tools" }],
-  });
+  for (const name of ["ping", "pay"])
+    entities.push({
+      uid: { type: "Tool", id: `${WORKSPACE}#${name}` },
+      attrs: { name, server: { __entity: { type: "Server", id: WORKSPACE } }, risk: 1, labels: [], impact: "read" },
+      parents: [{ type: "ToolSet", id: "workspace-tools" }],
+    });
   writeFileSync(file, JSON.stringify(entities, null, 1));
+  const defs = path.join(cedarDir, "definitions", "workspace.json");
+  const d = JSON.parse(readFileSync(defs, "utf8")) as { tools: { name: string; annotations?: unknown }[] };
+  // Without send_payment's annotations: destructiveHint would bring the approval rule for destructive tools in.
+  d.tools.push({ ...d.tools.find((t) => t.name === "send_payment")!, name: "pay", annotations: { readOnlyHint: true, openWorldHint: false } });
+  writeFileSync(defs, JSON.stringify(d, null, 1));
 }
 
 /** The office assistant's task on the workspace server over gRPC: sessions for `tools`, each call `tool(args)`. */
@@ -99,7 +111,7 @@ async function workspaceTarget(conns: Connections, lanes: number, tool: string, 
   const ids = (i: number) => ({ ...tokens[i % tokens.length]!, clientId: "dev-client", serverId: WORKSPACE, purpose: "office" });
   return {
     async open(i) {
-      const s = await conns.sessions[i % conns.sessions.length]!.openSession({ ...ids(i), tools: ["send_payment", "ping"], ttl: { seconds: 120n, nanos: 0 } }, { timeoutMs: 10_000 });
+      const s = await conns.sessions[i % conns.sessions.length]!.openSession({ ...ids(i), tools: ["send_payment", "pay", "ping"], ttl: { seconds: 120n, nanos: 0 } }, { timeoutMs: 10_000 });
       return s.decision === Decision.ALLOW ? { allow: true, session: s.sessionId } : { allow: false, reason: ReasonCode[s.reasonCode] ?? String(s.reasonCode) };
     },
     async call(i, session) {
@@ -135,6 +147,7 @@ const BASELINE: Record<string, string> = {
   "metrics off": "grpc",
   "tracing on": "grpc",
   "typed args": "no args",
+  "typed args + rules": "no args",
   "untyped args": "no args",
 };
 
@@ -149,7 +162,7 @@ async function main(): Promise<void> {
   let results: LaneResult[] = [];
   try {
     const { dir, total } = policyCopy(path.join(packageRoot, "cedar"), Number(opt.policies), temps);
-    addPingTool(dir);
+    addBenchTools(dir);
     const work = mkdtempSync(path.join(os.tmpdir(), "mcp-pdp-costs-"));
     temps.push(work);
     const maxLanes = Math.max(...LEVELS);
@@ -170,7 +183,8 @@ async function main(): Promise<void> {
     };
 
     const base = await start("default", {});
-    const lanes: Lane[] = [{ name: "grpc", target: pdpTarget(base.conns, tokens), pid: base.pdp.child.pid! }];
+    // The gRPC lane on the default PDP: the baseline of the authzen and telemetry sets.
+    const lanes: Lane[] = SETS.has("authzen") || SETS.has("telemetry") ? [{ name: "grpc", target: pdpTarget(base.conns, tokens), pid: base.pdp.child.pid! }] : [];
     if (SETS.has("authzen")) {
       if (!base.pdp.httpPort) throw new Error("the PDP announced no HTTP port (AuthZEN)");
       const az = authzenTarget(`http://127.0.0.1:${base.pdp.httpPort}`, tokens, Number(opt.connections));
@@ -185,7 +199,8 @@ async function main(): Promise<void> {
     }
     if (SETS.has("args")) {
       lanes.push({ name: "no args", target: await workspaceTarget(base.conns, maxLanes, "ping", {}), pid: base.pdp.child.pid! });
-      lanes.push({ name: "typed args", target: await workspaceTarget(base.conns, maxLanes, "send_payment", PAYMENT), pid: base.pdp.child.pid! });
+      lanes.push({ name: "typed args", target: await workspaceTarget(base.conns, maxLanes, "pay", PAYMENT), pid: base.pdp.child.pid! });
+      lanes.push({ name: "typed args + rules", target: await workspaceTarget(base.conns, maxLanes, "send_payment", PAYMENT), pid: base.pdp.child.pid! });
       lanes.push({ name: "untyped args", target: await workspaceTarget(base.conns, maxLanes, "ping", PAYMENT), pid: base.pdp.child.pid! });
     }
     for (const l of lanes) {
