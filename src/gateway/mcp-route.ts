@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import { PdpError } from "../errors.js";
 import type { TokenVerifier, VerifiedUser } from "../identity/types.js";
 import { authChallenge } from "../pep/denial-result.js";
+import { createToolReporter } from "../pep/tool-reporter.js";
 import { guardTransport, type PreDecision } from "../pep/guard-transport.js";
 import { createHttpHandler } from "../pep/http-handler.js";
 import type { PdpClient } from "../pep/pdp-client.js";
@@ -73,6 +74,11 @@ export function mountRoute(app: Express, route: GatewayRoute, resource: string, 
     onDecision: ({ method, item, decision }) =>
       logger.debug({ route: route.path, method, item, decision: decision.decision, reasonCode: decision.reasonCode, decisionId: decision.decisionId }, "gateway decision"),
   });
+  // The upstream's tool definitions go to the PDP whenever its list changes: sessions then pin
+  // what the client is shown, and a changed definition is TOOL_DEFINITION_CHANGED.
+  const reporter = createToolReporter({ pdp, serverId: resource });
+  const onReportError = (err: unknown) =>
+    logger.warn({ route: route.path, err: err instanceof Error ? err.message : String(err) }, "reporting the upstream's tool definitions to the PDP failed");
   const identities = new WeakMap<IncomingHttpHeaders, CallerIdentity>();
   const preDecisions = new WeakMap<object, PreDecision>();
   const pepHttp = createHttpHandler({
@@ -149,7 +155,7 @@ export function mountRoute(app: Express, route: GatewayRoute, resource: string, 
           void transport.close();
           void server.close();
         });
-        await server.connect(guardTransport(transport, { guard, identify: () => identity, preDecisions }));
+        await server.connect(guardTransport(transport, { guard, identify: () => identity, preDecisions, reporter, onReportError }));
         await transport.handleRequest(request, response, body);
       });
     } catch (err) {

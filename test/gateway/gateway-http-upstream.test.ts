@@ -84,6 +84,18 @@ describe("gateway in front of an HTTP upstream", { timeout: 60_000 }, () => {
     }
   });
 
+  test("the upstream's tool definitions reach the PDP: a session opened after the list pins them, and records carry the digest", async () => {
+    const lister = await stack.connect(await stack.userToken({ subject: "definitions-lister" }));
+    assert.ok((await lister.listTools()).tools.some((t) => t.name === "echo"));
+    // A task session opened now (another user) pins the reported definition of each granted tool.
+    const client = await stack.connect(await stack.userToken({ subject: "definitions-caller" }));
+    const result = (await client.callTool({ name: "echo", arguments: { message: "pinned" } })) as CallToolResult;
+    assert.equal(result.isError, undefined, JSON.stringify(result));
+    const records = (await stack.pdp.records()).filter((r) => r.kind === "authorize" && r.tool === "echo" && r.userSubject === "definitions-caller");
+    assert.ok(records.length > 0, "a record for the call");
+    assert.match(records.at(-1)!.toolDefinitionDigest ?? "", /^[0-9a-f]{64}$/, "the record names the definition the call was decided under");
+  });
+
   test("a denied call never reaches the upstream", async () => {
     const client = await stack.connect();
     const result = (await client.callTool({ name: "get-env", arguments: {} })) as CallToolResult;
