@@ -22,7 +22,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { randomBytes } from "node:crypto";
 import { packageRoot } from "../src/config/load-config.js";
-import { connect, drive, laneTokens, pdpTarget, type Connections } from "./lib/driver.js";
+import { connect, laneTokens, pdpTarget, requireAllow, type Connections } from "./lib/driver.js";
 import { mergeConfig, pdpConfig, startPdpProcess, type PdpProcess } from "./lib/pdp-server.js";
 import { policyCopy } from "./lib/policy-dirs.js";
 import { deleteKeys } from "./lib/redis-keys.js";
@@ -188,9 +188,7 @@ async function main(): Promise<void> {
         closers.push(() => conns.close());
         const target = pdpTarget(conns, tokens);
         // Each side must answer the bench's task with ALLOW before it is measured.
-        const check = await drive({ target, lanes: 1, warmupMs: 0, durationMs: 300 });
-        if (Object.keys(check.unexpected).length || check.totalAuthorize === 0)
-          throw new Error(`${name} does not allow the bench's task: ${JSON.stringify(check.unexpected)}`);
+        await requireAllow(target, name);
         lanes.push({ name, target, pid: pdp.child.pid! });
       }
     progress(`${opt.rounds} interleaved rounds at ${LEVELS.join(", ")} in flight (load ${loadavg()})`);

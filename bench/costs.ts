@@ -37,7 +37,7 @@ import { packageRoot } from "../src/config/load-config.js";
 import { mintDevToken } from "../src/identity/dev-issuer.js";
 import { Action, Decision, ReasonCode } from "../src/gen/mcppdp/v1/common_pb.js";
 import { authzenTarget } from "./lib/authzen-target.js";
-import { connect, drive, laneTokens, pdpTarget, type Connections, type Target } from "./lib/driver.js";
+import { connect, laneTokens, pdpTarget, requireAllow, type Connections, type Target } from "./lib/driver.js";
 import { mergeConfig, pdpConfig, startPdpProcess, type PdpProcess } from "./lib/pdp-server.js";
 import { policyCopy } from "./lib/policy-dirs.js";
 import { deleteKeys } from "./lib/redis-keys.js";
@@ -203,10 +203,7 @@ async function main(): Promise<void> {
       lanes.push({ name: "typed args + rules", target: await workspaceTarget(base.conns, maxLanes, "send_payment", PAYMENT), pid: base.pdp.child.pid! });
       lanes.push({ name: "untyped args", target: await workspaceTarget(base.conns, maxLanes, "ping", PAYMENT), pid: base.pdp.child.pid! });
     }
-    for (const l of lanes) {
-      const check = await drive({ target: l.target, lanes: 1, warmupMs: 0, durationMs: 300 });
-      if (Object.keys(check.unexpected).length || check.totalAuthorize === 0) throw new Error(`lane ${l.name} does not get ALLOW: ${JSON.stringify(check.unexpected)}`);
-    }
+    for (const l of lanes) await requireAllow(l.target, `lane ${l.name}`);
     progress(`${opt.rounds} interleaved rounds of ${lanes.length} lanes at ${LEVELS.join(", ")} in flight (load ${loadavg()})`);
     results = await runRounds({
       lanes,

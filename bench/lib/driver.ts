@@ -200,3 +200,10 @@ export async function drive(o: DriveOptions): Promise<LoadResult> {
     unexpected,
   };
 }
+
+/** Refuses a lane that does not answer its task with ALLOW (a short run first), naming it. */
+export async function requireAllow(target: DriveOptions["target"], name: string): Promise<void> {
+  const check = await drive({ target, lanes: 1, warmupMs: 0, durationMs: 300 });
+  if (Object.keys(check.unexpected).length || check.totalAuthorize === 0)
+    throw new Error(`${name} does not answer the bench's task with ALLOW: ${JSON.stringify(check.unexpected)}`);
+}

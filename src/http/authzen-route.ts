@@ -5,12 +5,12 @@
  * one decision record each. Callers authenticate as over gRPC (bearer JWT, or an mTLS client
  * certificate); a caller that does not is answered 401, as the specification says.
  */
-import { randomUUID } from "node:crypto";
 import { serverSpan, type Tracing } from "../telemetry/tracing.js";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
 import type { Logger } from "pino";
 import type { DecisionCore } from "../decision/decision-core.js";
+import { requestContext } from "../decision/request-context.js";
 import type { RequestContext } from "../decision/types.js";
 import { PdpError } from "../errors.js";
 import { uriSans, type CallerResolver } from "../identity/caller-resolver.js";
@@ -56,18 +56,8 @@ function credentials(req: IncomingMessage) {
 export function createAuthzenRoute(deps: AuthzenRouteDeps): RouteHandler {
   const { core } = deps;
 
-  function context(caller: VerifiedCaller, receivedAt: bigint): RequestContext {
-    const decisionId = randomUUID();
-    let logger: Logger | undefined;
-    return {
-      decisionId,
-      caller,
-      receivedAt,
-      get logger() {
-        return (logger ??= deps.logger.child({ decisionId, door: "authzen", caller: caller.id }));
-      },
-    };
-  }
+  const context = (caller: VerifiedCaller, receivedAt: bigint): RequestContext =>
+    requestContext(caller, deps.logger, { door: "authzen", caller: caller.id }, receivedAt);
 
   /** One evaluation through the core: one decision, one record. */
   async function evaluate(e: AuthzenEvaluation, caller: VerifiedCaller, receivedAt: bigint): Promise<AuthzenDecision> {

@@ -1,8 +1,8 @@
-import { randomUUID } from "node:crypto";
 import { create, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
+import { requestContext } from "../decision/request-context.js";
 import type { RequestContext } from "../decision/types.js";
 import { PdpError } from "../errors.js";
 import { serverDefinition, type Decoded } from "../grpc/service-definition.js";
@@ -41,20 +41,10 @@ function metadataValue(metadata: grpc.Metadata, key: string): string | undefined
 }
 
 /** The request's context: a fresh decision id, the caller (or why it is not authenticated), a child logger. */
-async function requestContext(call: grpc.ServerUnaryCall<unknown, unknown>, deps: ImplementDeps, method: string): Promise<RequestContext> {
+async function requestContextOf(call: grpc.ServerUnaryCall<unknown, unknown>, deps: ImplementDeps, method: string): Promise<RequestContext> {
   const receivedAt = process.hrtime.bigint();
-  const decisionId = randomUUID();
   const caller = await deps.authenticate(call).catch((err: unknown) => PdpError.from(err, "CALLER_UNAUTHORIZED"));
-  let logger: Logger | undefined;
-  return {
-    decisionId,
-    caller,
-    receivedAt,
-    // Made on first use: most decisions log nothing, and a child logger serialises its bindings.
-    get logger() {
-      return (logger ??= deps.logger.child({ decisionId, rpc: method, caller: caller instanceof PdpError ? undefined : caller.id }));
-    },
-  };
+  return requestContext(caller, deps.logger, { rpc: method, caller: caller instanceof PdpError ? undefined : caller.id }, receivedAt);
 }
 
 /**
@@ -73,7 +63,7 @@ export function implement<M extends GenServiceMethods>(
   for (const method of service.methods) {
     const handler = handlers[method.localName as keyof M] as UnaryHandler<M[keyof M]>;
     const rpc = async (call: grpc.ServerUnaryCall<Decoded<never>, unknown>, onContext?: (ctx: RequestContext) => void) => {
-      const ctx = await requestContext(call, deps, method.name);
+      const ctx = await requestContextOf(call, deps, method.name);
       onContext?.(ctx);
       try {
         return await handler(call.request, ctx);

@@ -9,11 +9,9 @@ import type { SpanExporter } from "@opentelemetry/sdk-trace-node";
 import type { Logger } from "pino";
 import type { AuditLog } from "../audit/types.js";
 import type { Admission } from "../decision/admission.js";
+import type { DecisionCoreDeps } from "../decision/decision-core.js";
 import type { DecisionEvent, DecisionObserver } from "../decision/decision-observer.js";
-import type { TokenVerifier } from "../identity/types.js";
-import type { PolicyEngine, PolicyStatus } from "../policy/types.js";
-import type { ApprovalStore } from "../session/approval-types.js";
-import type { DecisionStateReader, RevocationStore, SessionStore } from "../session/types.js";
+import type { PolicyStatus } from "../policy/types.js";
 import type { MetricsConfig, TracingConfig } from "./config.js";
 import { createTelemetryRoutes, type TelemetryRequestHandler } from "./http-routes.js";
 import { instrumentStore } from "./instrument-store.js";
@@ -23,16 +21,8 @@ import { startTracing } from "./start-tracing.js";
 import { tracedAudit, tracedPolicy, tracedVerifier } from "./traced.js";
 import type { Tracing } from "./tracing.js";
 
-/** The parts the decision core is built from, as the composition root made them. */
-export interface CoreParts {
-  readonly verifier: TokenVerifier;
-  readonly policy: () => PolicyEngine;
-  readonly state: DecisionStateReader;
-  readonly sessions: SessionStore;
-  readonly revocations: Pick<RevocationStore, "revoke">;
-  readonly approvals: ApprovalStore;
-  readonly audit: Pick<AuditLog, "append" | "appendDurable">;
-}
+/** The parts the decision core is built from that telemetry instruments, as the composition root made them. */
+export type CoreParts = Pick<DecisionCoreDeps, "verifier" | "policy" | "state" | "sessions" | "revocations" | "approvals" | "audit">;
 
 /** What {@link createTelemetry} reads. */
 export interface TelemetryDeps {
