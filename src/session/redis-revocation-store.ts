@@ -10,6 +10,9 @@ import { decodeRevocation } from "./redis-revocation-codec.js";
 import { RedisScript, replicaConfirmation, type ReplicaConfirmation } from "../redis/script.js";
 import type { RevocationEvent, RevocationInput, RevocationListener, RevocationRecord, RevocationStore, RevocationSubjects } from "./types.js";
 
+/** How long connecting and subscribing the revocation channel may take (setup, not a decision). */
+const SUBSCRIBE_DEADLINE_MS = 5_000;
+
 /** Options for {@link RedisRevocationStore}. */
 export interface RedisRevocationStoreOptions {
   /** The client (from `createRedisConnection`); owned by the caller, never closed by the store. */
@@ -162,7 +165,9 @@ export class RedisRevocationStore implements RevocationStore {
       this.#emit({ type: "resync" }); // an unreadable message: drop everything (fail closed)
     });
     try {
-      await redisGuard("revocation subscribe", this.#deadline, async () => {
+      // Not a decision: a new connection (for Cluster, slot discovery and a connection per node)
+      // needs several round trips, so it gets a setup deadline rather than the decision one.
+      await redisGuard("revocation subscribe", Math.max(this.#deadline, SUBSCRIBE_DEADLINE_MS), async () => {
         await sub.connect();
         await sub.subscribe(this.#keys.channel);
       });
