@@ -1,3 +1,15 @@
+import type { ReplayFacts } from "../policy/replay-facts.js";
+
+/** What the shadow policy set (`policies.shadowDir`) would have answered, when it disagreed with the live one. */
+export interface ShadowVerdict {
+  readonly decision: "ALLOW" | "DENY";
+  readonly reasonCode: string;
+  /** Its determining policies' `@id`s. */
+  readonly policies: readonly string[];
+  /** The shadow set's version. */
+  readonly version: string;
+}
+
 /** One record per decision: who asked, for whom, what, and what the PDP answered. Never a token. */
 export interface DecisionRecord {
   /** ISO-8601 time of the decision. */
@@ -38,6 +50,15 @@ export interface DecisionRecord {
   readonly reasons: readonly { readonly policyId: string; readonly reason: string }[];
   readonly policyVersion: string;
   readonly latencyUs: number;
+  /**
+   * The facts policy evaluated (the decision input; argument values only as `recordedArguments`
+   * allows), so that the decision can be evaluated again under another version. Absent when
+   * policy was not reached, on records made before they were kept, and when over the bound
+   * (then `truncated.replay` gives their size).
+   */
+  readonly replay?: ReplayFacts;
+  /** Set when the shadow policy set disagreed with the live answer (which it never changes). */
+  readonly shadow?: ShadowVerdict;
   /** Short explanation of a failure (never contains a token). */
   readonly message?: string;
   /** Fields cut to the record's bound, with their original length in characters. */

@@ -19,6 +19,7 @@ export function matchesFilter(record: ChainedRecord, filter: AuditFilter): boole
   if (filter.reasonCode !== undefined && record.reasonCode !== filter.reasonCode) return false;
   if (filter.kind !== undefined && record.kind !== filter.kind) return false;
   if (filter.policyId !== undefined && !record.reasons?.some((r) => r.policyId === filter.policyId)) return false;
+  if (filter.shadowDisagrees && record.shadow === undefined) return false;
   return true;
 }
 

@@ -49,6 +49,15 @@ export function recordToMessage(stored: StoredRecord): DecisionRecordMessage {
     claimsAssertedBy: r.claimsAssertedBy ?? "",
     entryId: stored.entryId,
     canonicalJson: canonicalJson(r),
+    replayFacts: r.replay ? canonicalJson(r.replay) : "",
+    ...(r.shadow && {
+      shadow: {
+        decision: r.shadow.decision === "ALLOW" ? Decision.ALLOW : Decision.DENY,
+        reasonCode: (ReasonCode as unknown as Record<string, ReasonCode>)[r.shadow.reasonCode] ?? ReasonCode.UNSPECIFIED,
+        policies: [...r.shadow.policies],
+        policyVersion: r.shadow.version,
+      },
+    }),
   });
 }
 
@@ -78,6 +87,7 @@ export function filterFromMessage(m: QueryDecisionsRequest): AuditFilter {
     reasonCode: m.reasonCode === ReasonCode.UNSPECIFIED ? undefined : ReasonCode[m.reasonCode],
     policyId: s(m.policyId),
     kind: s(m.kind),
+    shadowDisagrees: m.shadowDisagrees || undefined,
   };
   for (const k of Object.keys(f)) if (f[k] === undefined) delete f[k];
   if (m.reasonCode !== ReasonCode.UNSPECIFIED && f.reasonCode === undefined) throw new PdpError("INVALID_REQUEST", "unknown reason code");

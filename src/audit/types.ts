@@ -28,6 +28,8 @@ export interface AuditFilter {
   readonly policyId?: string;
   /** Which RPC decided: `authorize`, `filter_tools`, … */
   readonly kind?: string;
+  /** Only records where the shadow policy set disagreed with the live answer (`record.shadow`). */
+  readonly shadowDisagrees?: boolean;
 }
 
 /** Which page of a query. */

@@ -30,6 +30,7 @@ export interface AuditOptions {
   readonly reason?: string | undefined;
   readonly policy?: string | undefined;
   readonly kind?: string | undefined;
+  readonly shadowDisagrees?: boolean | undefined;
   readonly limit?: number | undefined;
   readonly interval?: number | undefined;
   readonly follow?: boolean | undefined;
@@ -64,6 +65,7 @@ function filterRequest(v: AuditOptions): QueryInit {
     ["kind", "kind"],
   ];
   for (const [opt, field] of plain) if (v[opt] !== undefined) req[field] = v[opt];
+  if (v.shadowDisagrees) req.shadowDisagrees = true;
   if (v.decision !== undefined) req.decision = v.decision === "allow" ? Decision.ALLOW : Decision.DENY;
   if (v.reason !== undefined) {
     const code = (ReasonCode as unknown as Record<string, number>)[v.reason.toUpperCase().replace(/^REASON_CODE_/, "")];
@@ -136,6 +138,8 @@ function formatRecord({ entryId, record: r }: StoredRecord): string {
     ["caller", r.caller],
     ["arguments", r.argumentsDigest && `sha256:${r.argumentsDigest}`],
     ["message", r.message],
+    ["shadow", r.shadow && `${r.shadow.decision} ${r.shadow.reasonCode}${r.shadow.policies.length ? ` [${r.shadow.policies.join(", ")}]` : ""} (version ${r.shadow.version})`],
+    ["replayable", r.kind === "authorize" ? (r.replay ? (r.replay.withheld ? `no (argument values not recorded: ${r.replay.withheld.join(", ")})` : "yes") : "no (no replay facts)") : undefined],
     ["reasons", r.reasons.map((x) => `${x.policyId}: ${x.reason}`).join("\n             ")],
     ["policy", r.policyVersion],
     ["latency", `${r.latencyUs} µs`],

@@ -12,6 +12,13 @@ export function positiveInt(value: string): number {
   return n;
 }
 
+/** Parses a whole number ≥ 0 (a bound that may be zero, e.g. `--max-flips 0`). */
+export function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError("Must be a whole number ≥ 0.");
+  return n;
+}
+
 /** Parses a TCP port, 0 (any free port) to 65535. */
 export function port(value: string): number {
   const n = Number(value);

@@ -12,10 +12,11 @@ import type { CliIo } from "./cli-io.js";
 import type { DevTokenOptions } from "./dev-token.js";
 import type { GatewayOptions } from "./gateway.js";
 import type { PolicyTestOptions } from "./policy.js";
+import type { PolicyReplayOptions } from "./policy-replay.js";
 import type { RevokeOptions } from "./revoke.js";
 import type { SessionIdOptions, SessionOpenOptions } from "./session.js";
 import { withIdentityOptions } from "./identity-options.js";
-import { addressOption, collect, jsonOption, port, positiveInt, tokenOption } from "./options.js";
+import { addressOption, collect, jsonOption, nonNegativeInt, port, positiveInt, tokenOption } from "./options.js";
 import { UsageError } from "./usage-error.js";
 
 const version = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
@@ -83,7 +84,8 @@ function withAuditFilters(cmd: Command): Command {
     .addOption(new Option("--decision <decision>", "allow or deny").argParser(decision))
     .option("--reason <code>", "with this reason code")
     .option("--policy <id>", "determined by this policy")
-    .option("--kind <kind>", "of this kind (authorize, open_session, filter_tools, …)");
+    .option("--kind <kind>", "of this kind (authorize, open_session, filter_tools, …)")
+    .option("--shadow-disagrees", "only where the shadow policy set (policies.shadowDir) disagreed with the live answer");
 }
 
 /** The connection options of every audit command. */
@@ -218,6 +220,28 @@ export function createProgram(run: ProgramRun): Command {
     .option("--junit <file>", "also write JUnit XML to FILE")
     .addHelpText("after", "\nCase format: docs/policies.md. Exit status: 0 every case passes, 1 invalid policies or a failing case.")
     .action(act(run, async (dir: string | undefined, o: PolicyTestOptions) => (await import("./policy.js")).policyTest(dir, o, run.io)));
+
+  withAuditFilters(
+    policy
+      .command("replay")
+      .description("evaluate recorded decisions again under a candidate policy set; print the flips")
+      .requiredOption("--candidate <dir>", "the candidate policy directory")
+      .option("--input <file>", "records from an NDJSON file (`audit export`; - for stdin)")
+      .option("--redis <url>", "records from the Redis audit stream (and control versions from its policy archive)")
+      .option("--key-prefix <prefix>", "the PDP's Redis key prefix (default mcp-pdp:)")
+      .option("--stream <name>", "the audit stream's name (default decisions)")
+      .addOption(new Option("--baseline <dir>", "a policy directory whose version can serve as control (repeatable)").argParser(collect))
+      .option("--from <time>", "the same as --since")
+      .option("--to <time>", "the same as --until")
+      .addOption(new Option("--max-flips <n>", "exit 1 when more decisions than N flip").argParser(nonNegativeInt))
+      .addOption(new Option("--samples <n>", "decision ids shown per group").argParser(positiveInt))
+      .addOption(jsonOption("one JSON report")),
+  )
+    .addHelpText(
+      "after",
+      `\nEach recorded policy decision is evaluated under the candidate and, as a control, under the version it was\nmade with (--baseline sets, or the archive with --redis); a control that does not reproduce the record is\nDRIFT. Records without replay facts are counted as not replayable, never guessed. Progress on stderr.\n${AUDIT_FILTERS}\nExit status: 0, 1 flips exceed --max-flips (or the candidate does not load), 2 usage error.`,
+    )
+    .action(act(run, async (o: PolicyReplayOptions) => (await import("./policy-replay.js")).policyReplay(o, run.io)));
 
   const dev = program.command("dev").description("development helpers");
   dev.command("token").description("mint a DEVELOPMENT token (trusted in development mode only)")

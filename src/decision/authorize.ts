@@ -15,6 +15,7 @@ import { appendHistory, checkGrant } from "./session-grant.js";
 import { checkPin, currentDefinition } from "./tool-pins.js";
 import type { AuthorizeQuestion, Decided, DecisionRequest, RequestContext } from "./types.js";
 import { NO_ASSERTERS, verifyParties } from "./verify-parties.js";
+import { replayFactsOf, type ReplayFacts } from "../policy/replay-facts.js";
 
 /** What Authorize needs. */
 export interface AuthorizeDeps {
@@ -58,12 +59,14 @@ export function createAuthorize(deps: AuthorizeDeps): Authorize {
     let approvalId: string | undefined;
     let definitionDigest: string | undefined;
     let recorded: Record<string, string | number | boolean> | undefined;
+    let replay: ReplayFacts | undefined;
     const subject = () => ({
       ...(request ? subjectOf(request) : declaredSubject(q, ctx.caller)),
       ...(call && !request && { argumentsDigest: call.arguments.digest }),
       ...(approvalId && { approvalId }),
       ...(definitionDigest && { toolDefinitionDigest: definitionDigest }),
       ...(recorded && { recordedArguments: recorded }),
+      ...(replay && { replay }),
     });
     return deps.run("authorize", ctx, subject, async (policy) => {
       call = checkAuthorize(q, deps.limits);
@@ -97,6 +100,8 @@ export function createAuthorize(deps: AuthorizeDeps): Authorize {
         ...(typedArguments !== undefined && { typedArguments }),
         ...(current?.annotations && { toolAnnotations: current.annotations }),
       });
+      const known = toolName === undefined ? undefined : policy.definition(q.serverId, toolName);
+      replay = replayFactsOf(input, known?.recordedArguments);
       const result = await applyObligations(evaluate(policy, input, ctx.logger), {
         policy,
         input,
@@ -106,6 +111,7 @@ export function createAuthorize(deps: AuthorizeDeps): Authorize {
         approvalExpiresAt: Math.min(now() + deps.approvalTtlMs, session?.expiresAt ?? Infinity),
       });
       approvalId = result.approvalId;
+      if (result.outcome.allow && result.approvalId !== undefined) replay = { ...replay, approvalUsed: true };
       if (result.outcome.allow && session) await appendHistory(deps.sessions, session, call.item, tool);
       return {
         outcome: result.outcome,

@@ -67,6 +67,8 @@ export interface DecisionCoreDeps {
   readonly admission?: Admission;
   /** Told about every decision once it is recorded (metrics, traces). */
   readonly observer?: DecisionObserver;
+  /** The shadow policy set in force, or undefined while shadow evaluation is off (see run-decision.ts). */
+  readonly shadow?: () => PolicyEngine | undefined;
   /** Clock in ms. Default `Date.now`. */
   readonly now?: () => number;
 }
@@ -82,6 +84,7 @@ export function createDecisionCore(deps: DecisionCoreDeps): DecisionCore {
     policy,
     admission: deps.admission ?? createAdmission(s.maxInFlight),
     ...(deps.observer && { observer: deps.observer }),
+    ...(deps.shadow && { shadow: deps.shadow }),
     ...(deps.now && { now: () => new Date(deps.now!()) }),
   });
   return {

@@ -10,6 +10,15 @@ export interface DecisionEvent {
   readonly latencyUs: number;
 }
 
+/** A decision evaluated again under the shadow policy set. */
+export interface ShadowEvent {
+  readonly kind: DecisionKind;
+  /** The shadow set gave the same decision, reason code and determining policies. */
+  readonly agree: boolean;
+  /** When the shadow set's decision differs from the live one: which way. */
+  readonly flip: "allow_to_deny" | "deny_to_allow" | undefined;
+}
+
 /**
  * Told about every decision once it is recorded (metrics, trace attributes). The core owns this
  * interface; the implementations live at the edge (`telemetry/`), so the core never imports a
@@ -17,6 +26,8 @@ export interface DecisionEvent {
  */
 export interface DecisionObserver {
   decided(event: DecisionEvent): void;
+  /** A decision was evaluated again under the shadow policy set (only while one is in force). */
+  shadowed?(event: ShadowEvent): void;
 }
 
 /** An observer that does nothing (the default: callers never check for one). */

@@ -1,7 +1,7 @@
 import type { DecisionInput, PolicyDecision, PolicyEngine, ToolInfo } from "../policy/types.js";
 import type { ApprovalCall, ApprovalRecord, ApprovalStore } from "../session/approval-types.js";
 import { checkLive } from "./evaluate.js";
-import { policyOutcome } from "./outcome.js";
+import { onlyObligations, policyOutcome } from "./outcome.js";
 import type { Outcome } from "./types.js";
 
 /** Tools whose calls are never helped by any cache: production writes, cross-vendor actions, egress. */
@@ -9,10 +9,6 @@ export function isHighImpact(tool: ToolInfo | undefined): boolean {
   return tool !== undefined && (tool.impact === "production_write" || tool.impact === "external" || tool.labels.includes("egress"));
 }
 
-/** True when every policy that denied carries an `@obligation` (so meeting it could lift the denial). */
-function onlyObligations(d: PolicyDecision): boolean {
-  return d.outcome === "forbid" && d.reasons.length > 0 && d.reasons.every((r) => r.obligation !== undefined);
-}
 
 /**
  * The decision for granting an item (OpenSession, FilterTools): an item denied only by obligations

@@ -27,6 +27,11 @@ export function policyOutcome(decision: PolicyDecision): Outcome {
   };
 }
 
+/** True when every policy that denied carries an `@obligation` (so meeting it could lift the denial). */
+export function onlyObligations(d: PolicyDecision): boolean {
+  return d.outcome === "forbid" && d.reasons.length > 0 && d.reasons.every((r) => r.obligation !== undefined);
+}
+
 /** The outcome of a failure: always a DENY with the error's reason code (and a re-authorize obligation for a context change). */
 export function errorOutcome(err: PdpError): Outcome {
   const changed = err.code === "CONTEXT_CHANGED" ? err.details.changed : undefined;

@@ -1,5 +1,6 @@
 import { hostname } from "node:os";
-import type { DecisionRecord } from "../audit/decision-record.js";
+import type { DecisionRecord, ShadowVerdict } from "../audit/decision-record.js";
+import type { ReplayFacts } from "../policy/replay-facts.js";
 import type { ApprovalRecord } from "../session/approval-types.js";
 import { PdpError } from "../errors.js";
 import { ACTION_OF } from "./derive.js";
@@ -32,10 +33,15 @@ export interface RecordSubject {
   readonly policyVersion?: string;
   /** The caller that asserted the user's and the agent's claims, when they were not verified from tokens. */
   readonly claimsAssertedBy?: string;
+  /** The facts policy evaluated, for replay and shadow evaluation. */
+  readonly replay?: ReplayFacts;
 }
 
 /** Longest string a record keeps of any field; longer ones are cut and their length noted. */
 export const MAX_RECORD_FIELD = 512;
+
+/** Largest replay facts a record keeps (JSON characters); larger ones are left out and their size noted. */
+export const MAX_REPLAY_FACTS = 16 * 1024;
 
 const INSTANCE = `${hostname()}:${process.pid}`;
 
@@ -97,6 +103,8 @@ export interface RecordMeta {
   readonly at: Date;
   readonly version: string;
   readonly latencyUs: number;
+  /** The shadow set's answer, when it disagreed. */
+  readonly shadow?: ShadowVerdict;
 }
 
 /**
@@ -143,6 +151,12 @@ export function toRecord(meta: RecordMeta, subject: RecordSubject, outcome: Outc
     latencyUs: meta.latencyUs,
     message: outcome.allow ? undefined : clip("message", outcome.message),
   };
+  if (s.replay !== undefined) {
+    const size = JSON.stringify(s.replay).length;
+    if (size <= MAX_REPLAY_FACTS) record.replay = s.replay;
+    else truncated["replay"] = size;
+  }
+  if (meta.shadow !== undefined) record.shadow = meta.shadow;
   for (const _ in truncated) {
     record.truncated = truncated;
     break;

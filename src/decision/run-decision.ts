@@ -6,6 +6,9 @@ import type { ApprovalRecord } from "../session/approval-types.js";
 import type { Admission } from "./admission.js";
 import { noopDecisionObserver, type DecisionObserver } from "./decision-observer.js";
 import { errorOutcome } from "./outcome.js";
+import { POLICY_REASON_CODES, replayOutcome, sameOutcome } from "./replay-outcome.js";
+import type { ShadowVerdict } from "../audit/decision-record.js";
+import type { ReplayFacts } from "../policy/replay-facts.js";
 import { approvalSubject, toRecord, type RecordSubject } from "./record.js";
 import type { Decided, DecisionKind, Outcome, RequestContext } from "./types.js";
 
@@ -52,6 +55,12 @@ export interface DecisionRunnerDeps {
   readonly admission: Admission;
   /** Told about every decision once it is recorded (metrics, traces). Default: nobody. */
   readonly observer?: DecisionObserver;
+  /**
+   * The shadow policy set in force (`policies.shadowDir`), or undefined when shadow evaluation is
+   * off. Each decision that policy made is evaluated again under it, after the live answer is
+   * known, from the same facts; a disagreement is recorded and observed — the answer never changes.
+   */
+  readonly shadow?: () => PolicyEngine | undefined;
   readonly now?: () => Date;
 }
 
@@ -63,6 +72,26 @@ function elapsedUs(since: bigint): number {
 export function createDecisionRunner(deps: DecisionRunnerDeps): RunDecision {
   const now = deps.now ?? (() => new Date());
   const observer = deps.observer ?? noopDecisionObserver;
+
+  /** The shadow set's answer when it disagrees with `outcome` (never throws: the engine does not). */
+  function shadowOf(kind: DecisionKind, facts: ReplayFacts | undefined, outcome: Outcome, ctx: RequestContext): ShadowVerdict | undefined {
+    const engine = deps.shadow?.();
+    if (engine === undefined || facts === undefined || !POLICY_REASON_CODES.has(outcome.reasonCode)) return undefined;
+    const replayed = replayOutcome(engine, facts);
+    if (!("outcome" in replayed)) return undefined;
+    const s = replayed.outcome;
+    const agree = sameOutcome(
+      { allow: outcome.allow, reasonCode: outcome.reasonCode, policies: outcome.reasons.map((r) => r.policyId) },
+      { allow: s.allow, reasonCode: s.reasonCode, policies: s.reasons.map((r) => r.policyId) },
+    );
+    try {
+      observer.shadowed?.({ kind, agree, flip: s.allow === outcome.allow ? undefined : s.allow ? "deny_to_allow" : "allow_to_deny" });
+    } catch (err) {
+      ctx.logger.warn({ err }, "decision observer failed");
+    }
+    if (agree) return undefined;
+    return { decision: s.allow ? "ALLOW" : "DENY", reasonCode: s.reasonCode, policies: s.reasons.map((r) => r.policyId), version: engine.version };
+  }
 
   /** Runs the body under one snapshot; a superseded snapshot starts it again under the version in force. */
   async function attempt<T>(body: (policy: PolicyEngine) => Promise<Step<T>>, ctx: RequestContext): Promise<{ step: Step<T>; policy: PolicyEngine; error?: PdpError }> {
@@ -99,8 +128,9 @@ export function createDecisionRunner(deps: DecisionRunnerDeps): RunDecision {
     const at = now();
     const facts = subject();
     const version = ran.policy.version;
-    const meta = { kind, decisionId: ctx.decisionId, at, version, latencyUs: elapsedUs(ctx.receivedAt) };
     let outcome = ran.step.outcome;
+    const shadow = shadowOf(kind, facts.replay, outcome, ctx);
+    const meta = { kind, decisionId: ctx.decisionId, at, version, latencyUs: elapsedUs(ctx.receivedAt), ...(shadow && { shadow }) };
     if (outcome.allow && deps.auditRequired) {
       try {
         await deps.audit.appendDurable(toRecord(meta, facts, outcome));

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file mcppdp/v1/audit.proto.
  */
 export const file_mcppdp_v1_audit: GenFile = /*@__PURE__*/
-  fileDesc("ChVtY3BwZHAvdjEvYXVkaXQucHJvdG8SCW1jcHBkcC52MSLKBgoORGVjaXNpb25SZWNvcmQSKAoEdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLZGVjaXNpb25faWQYAiABKAkSEAoIaW5zdGFuY2UYAyABKAkSDAoEa2luZBgEIAEoCRISCgpzZXNzaW9uX2lkGAUgASgJEhMKC3VzZXJfaXNzdWVyGAYgASgJEhQKDHVzZXJfc3ViamVjdBgHIAEoCRIQCghhZ2VudF9pZBgIIAEoCRIRCgljbGllbnRfaWQYCSABKAkSEQoJc2VydmVyX2lkGAogASgJEgsKA2lkcBgLIAEoCRIhCgZhY3Rpb24YDCABKA4yES5tY3BwZHAudjEuQWN0aW9uEgwKBHRvb2wYDSABKAkSFAoMcmVzb3VyY2VfdXJpGA4gASgJEg8KB3B1cnBvc2UYDyABKAkSGAoQYXJndW1lbnRzX2RpZ2VzdBgQIAEoCRIlCghkZWNpc2lvbhgRIAEoDjITLm1jcHBkcC52MS5EZWNpc2lvbhIqCgtyZWFzb25fY29kZRgSIAEoDjIVLm1jcHBkcC52MS5SZWFzb25Db2RlEiIKB3JlYXNvbnMYEyADKAsyES5tY3BwZHAudjEuUmVhc29uEhYKDnBvbGljeV92ZXJzaW9uGBQgASgJEhIKCmxhdGVuY3lfdXMYFSABKAMSEAoIc2VxdWVuY2UYFiABKAMSEQoJcHJldl9oYXNoGBcgASgJEgwKBGhhc2gYGCABKAkSDgoGY2FsbGVyGBkgASgJEg8KB21lc3NhZ2UYGiABKAkSEAoIZW50cnlfaWQYGyABKAkSFgoOY2Fub25pY2FsX2pzb24YHCABKAkSGgoSY2xhaW1zX2Fzc2VydGVkX2J5GB0gASgJEh4KFnRvb2xfZGVmaW5pdGlvbl9kaWdlc3QYHiABKAkSTAoScmVjb3JkZWRfYXJndW1lbnRzGB8gAygLMjAubWNwcGRwLnYxLkRlY2lzaW9uUmVjb3JkLlJlY29yZGVkQXJndW1lbnRzRW50cnkaOAoWUmVjb3JkZWRBcmd1bWVudHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIpUDChVRdWVyeURlY2lzaW9uc1JlcXVlc3QSLgoKc3RhcnRfdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCnNlc3Npb25faWQYAyABKAkSFAoMdXNlcl9zdWJqZWN0GAQgASgJEhAKCGFnZW50X2lkGAUgASgJEhEKCWNsaWVudF9pZBgGIAEoCRIRCglzZXJ2ZXJfaWQYByABKAkSDAoEdG9vbBgIIAEoCRIlCghkZWNpc2lvbhgJIAEoDjITLm1jcHBkcC52MS5EZWNpc2lvbhIqCgtyZWFzb25fY29kZRgKIAEoDjIVLm1jcHBkcC52MS5SZWFzb25Db2RlEhEKCXBvbGljeV9pZBgLIAEoCRIRCglwYWdlX3NpemUYDCABKAUSEgoKcGFnZV90b2tlbhgNIAEoCRITCgt1c2VyX2lzc3VlchgOIAEoCRIMCgRraW5kGA8gASgJIl0KFlF1ZXJ5RGVjaXNpb25zUmVzcG9uc2USKgoHcmVjb3JkcxgBIAMoCzIZLm1jcHBkcC52MS5EZWNpc2lvblJlY29yZBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiQAoTR2V0RGVjaXNpb25SZXNwb25zZRIpCgZyZWNvcmQYASABKAsyGS5tY3BwZHAudjEuRGVjaXNpb25SZWNvcmQiKQoSR2V0RGVjaXNpb25SZXF1ZXN0EhMKC2RlY2lzaW9uX2lkGAEgASgJIhkKF1ZlcmlmeUF1ZGl0Q2hhaW5SZXF1ZXN0IuEBChhWZXJpZnlBdWRpdENoYWluUmVzcG9uc2USCgoCb2sYASABKAgSDwoHY2hlY2tlZBgCIAEoAxIaChJmaXJzdF9iYWRfc2VxdWVuY2UYAyABKAMSDwoHcHJvYmxlbRgEIAEoCRIdChVmaXJzdF9iYWRfZGVjaXNpb25faWQYBSABKAkSGgoSZmlyc3RfYmFkX2VudHJ5X2lkGAYgASgJEhYKDmZpcnN0X3NlcXVlbmNlGAcgASgDEhUKDWxhc3Rfc2VxdWVuY2UYCCABKAMSEQoJaGVhZF9oYXNoGAkgASgJIi0KFkV4cGxhaW5EZWNpc2lvblJlcXVlc3QSEwoLZGVjaXNpb25faWQYASABKAkiSQoKUG9saWN5VGV4dBIRCglwb2xpY3lfaWQYASABKAkSDAoEZmlsZRgCIAEoCRIMCgRsaW5lGAMgASgFEgwKBHRleHQYBCABKAkihwEKF0V4cGxhaW5EZWNpc2lvblJlc3BvbnNlEikKBnJlY29yZBgBIAEoCzIZLm1jcHBkcC52MS5EZWNpc2lvblJlY29yZBIYChB2ZXJzaW9uX2FyY2hpdmVkGAIgASgIEicKCHBvbGljaWVzGAMgAygLMhUubWNwcGRwLnYxLlBvbGljeVRleHQy6gIKDEF1ZGl0U2VydmljZRJVCg5RdWVyeURlY2lzaW9ucxIgLm1jcHBkcC52MS5RdWVyeURlY2lzaW9uc1JlcXVlc3QaIS5tY3BwZHAudjEuUXVlcnlEZWNpc2lvbnNSZXNwb25zZRJMCgtHZXREZWNpc2lvbhIdLm1jcHBkcC52MS5HZXREZWNpc2lvblJlcXVlc3QaHi5tY3BwZHAudjEuR2V0RGVjaXNpb25SZXNwb25zZRJbChBWZXJpZnlBdWRpdENoYWluEiIubWNwcGRwLnYxLlZlcmlmeUF1ZGl0Q2hhaW5SZXF1ZXN0GiMubWNwcGRwLnYxLlZlcmlmeUF1ZGl0Q2hhaW5SZXNwb25zZRJYCg9FeHBsYWluRGVjaXNpb24SIS5tY3BwZHAudjEuRXhwbGFpbkRlY2lzaW9uUmVxdWVzdBoiLm1jcHBkcC52MS5FeHBsYWluRGVjaXNpb25SZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp, file_mcppdp_v1_common]);
+  fileDesc("ChVtY3BwZHAvdjEvYXVkaXQucHJvdG8SCW1jcHBkcC52MSKKBwoORGVjaXNpb25SZWNvcmQSKAoEdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLZGVjaXNpb25faWQYAiABKAkSEAoIaW5zdGFuY2UYAyABKAkSDAoEa2luZBgEIAEoCRISCgpzZXNzaW9uX2lkGAUgASgJEhMKC3VzZXJfaXNzdWVyGAYgASgJEhQKDHVzZXJfc3ViamVjdBgHIAEoCRIQCghhZ2VudF9pZBgIIAEoCRIRCgljbGllbnRfaWQYCSABKAkSEQoJc2VydmVyX2lkGAogASgJEgsKA2lkcBgLIAEoCRIhCgZhY3Rpb24YDCABKA4yES5tY3BwZHAudjEuQWN0aW9uEgwKBHRvb2wYDSABKAkSFAoMcmVzb3VyY2VfdXJpGA4gASgJEg8KB3B1cnBvc2UYDyABKAkSGAoQYXJndW1lbnRzX2RpZ2VzdBgQIAEoCRIlCghkZWNpc2lvbhgRIAEoDjITLm1jcHBkcC52MS5EZWNpc2lvbhIqCgtyZWFzb25fY29kZRgSIAEoDjIVLm1jcHBkcC52MS5SZWFzb25Db2RlEiIKB3JlYXNvbnMYEyADKAsyES5tY3BwZHAudjEuUmVhc29uEhYKDnBvbGljeV92ZXJzaW9uGBQgASgJEhIKCmxhdGVuY3lfdXMYFSABKAMSEAoIc2VxdWVuY2UYFiABKAMSEQoJcHJldl9oYXNoGBcgASgJEgwKBGhhc2gYGCABKAkSDgoGY2FsbGVyGBkgASgJEg8KB21lc3NhZ2UYGiABKAkSEAoIZW50cnlfaWQYGyABKAkSFgoOY2Fub25pY2FsX2pzb24YHCABKAkSGgoSY2xhaW1zX2Fzc2VydGVkX2J5GB0gASgJEh4KFnRvb2xfZGVmaW5pdGlvbl9kaWdlc3QYHiABKAkSTAoScmVjb3JkZWRfYXJndW1lbnRzGB8gAygLMjAubWNwcGRwLnYxLkRlY2lzaW9uUmVjb3JkLlJlY29yZGVkQXJndW1lbnRzRW50cnkSFAoMcmVwbGF5X2ZhY3RzGCAgASgJEigKBnNoYWRvdxghIAEoCzIYLm1jcHBkcC52MS5TaGFkb3dWZXJkaWN0GjgKFlJlY29yZGVkQXJndW1lbnRzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKMAQoNU2hhZG93VmVyZGljdBIlCghkZWNpc2lvbhgBIAEoDjITLm1jcHBkcC52MS5EZWNpc2lvbhIqCgtyZWFzb25fY29kZRgCIAEoDjIVLm1jcHBkcC52MS5SZWFzb25Db2RlEhAKCHBvbGljaWVzGAMgAygJEhYKDnBvbGljeV92ZXJzaW9uGAQgASgJIq8DChVRdWVyeURlY2lzaW9uc1JlcXVlc3QSLgoKc3RhcnRfdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCnNlc3Npb25faWQYAyABKAkSFAoMdXNlcl9zdWJqZWN0GAQgASgJEhAKCGFnZW50X2lkGAUgASgJEhEKCWNsaWVudF9pZBgGIAEoCRIRCglzZXJ2ZXJfaWQYByABKAkSDAoEdG9vbBgIIAEoCRIlCghkZWNpc2lvbhgJIAEoDjITLm1jcHBkcC52MS5EZWNpc2lvbhIqCgtyZWFzb25fY29kZRgKIAEoDjIVLm1jcHBkcC52MS5SZWFzb25Db2RlEhEKCXBvbGljeV9pZBgLIAEoCRIRCglwYWdlX3NpemUYDCABKAUSEgoKcGFnZV90b2tlbhgNIAEoCRITCgt1c2VyX2lzc3VlchgOIAEoCRIMCgRraW5kGA8gASgJEhgKEHNoYWRvd19kaXNhZ3JlZXMYECABKAgiXQoWUXVlcnlEZWNpc2lvbnNSZXNwb25zZRIqCgdyZWNvcmRzGAEgAygLMhkubWNwcGRwLnYxLkRlY2lzaW9uUmVjb3JkEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJAChNHZXREZWNpc2lvblJlc3BvbnNlEikKBnJlY29yZBgBIAEoCzIZLm1jcHBkcC52MS5EZWNpc2lvblJlY29yZCIpChJHZXREZWNpc2lvblJlcXVlc3QSEwoLZGVjaXNpb25faWQYASABKAkiGQoXVmVyaWZ5QXVkaXRDaGFpblJlcXVlc3Qi4QEKGFZlcmlmeUF1ZGl0Q2hhaW5SZXNwb25zZRIKCgJvaxgBIAEoCBIPCgdjaGVja2VkGAIgASgDEhoKEmZpcnN0X2JhZF9zZXF1ZW5jZRgDIAEoAxIPCgdwcm9ibGVtGAQgASgJEh0KFWZpcnN0X2JhZF9kZWNpc2lvbl9pZBgFIAEoCRIaChJmaXJzdF9iYWRfZW50cnlfaWQYBiABKAkSFgoOZmlyc3Rfc2VxdWVuY2UYByABKAMSFQoNbGFzdF9zZXF1ZW5jZRgIIAEoAxIRCgloZWFkX2hhc2gYCSABKAkiLQoWRXhwbGFpbkRlY2lzaW9uUmVxdWVzdBITCgtkZWNpc2lvbl9pZBgBIAEoCSJJCgpQb2xpY3lUZXh0EhEKCXBvbGljeV9pZBgBIAEoCRIMCgRmaWxlGAIgASgJEgwKBGxpbmUYAyABKAUSDAoEdGV4dBgEIAEoCSKHAQoXRXhwbGFpbkRlY2lzaW9uUmVzcG9uc2USKQoGcmVjb3JkGAEgASgLMhkubWNwcGRwLnYxLkRlY2lzaW9uUmVjb3JkEhgKEHZlcnNpb25fYXJjaGl2ZWQYAiABKAgSJwoIcG9saWNpZXMYAyADKAsyFS5tY3BwZHAudjEuUG9saWN5VGV4dDLqAgoMQXVkaXRTZXJ2aWNlElUKDlF1ZXJ5RGVjaXNpb25zEiAubWNwcGRwLnYxLlF1ZXJ5RGVjaXNpb25zUmVxdWVzdBohLm1jcHBkcC52MS5RdWVyeURlY2lzaW9uc1Jlc3BvbnNlEkwKC0dldERlY2lzaW9uEh0ubWNwcGRwLnYxLkdldERlY2lzaW9uUmVxdWVzdBoeLm1jcHBkcC52MS5HZXREZWNpc2lvblJlc3BvbnNlElsKEFZlcmlmeUF1ZGl0Q2hhaW4SIi5tY3BwZHAudjEuVmVyaWZ5QXVkaXRDaGFpblJlcXVlc3QaIy5tY3BwZHAudjEuVmVyaWZ5QXVkaXRDaGFpblJlc3BvbnNlElgKD0V4cGxhaW5EZWNpc2lvbhIhLm1jcHBkcC52MS5FeHBsYWluRGVjaXNpb25SZXF1ZXN0GiIubWNwcGRwLnYxLkV4cGxhaW5EZWNpc2lvblJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp, file_mcppdp_v1_common]);
 
 /**
  * One record per decision. Never carries a token.
@@ -196,6 +196,22 @@ export type DecisionRecord = Message<"mcppdp.v1.DecisionRecord"> & {
    * @generated from field: map<string, string> recorded_arguments = 31;
    */
   recordedArguments: { [key: string]: string };
+
+  /**
+   * The facts policy evaluated (the decision input, canonical JSON; argument values only as
+   * recorded_arguments allows), so that the decision can be evaluated again under another policy
+   * version (`mcp-pdp policy replay`). Empty when policy was not reached or on older records.
+   *
+   * @generated from field: string replay_facts = 32;
+   */
+  replayFacts: string;
+
+  /**
+   * Set when the shadow policy set (policies.shadowDir) disagreed with the live answer.
+   *
+   * @generated from field: mcppdp.v1.ShadowVerdict shadow = 33;
+   */
+  shadow?: ShadowVerdict | undefined;
 };
 
 /**
@@ -204,6 +220,44 @@ export type DecisionRecord = Message<"mcppdp.v1.DecisionRecord"> & {
  */
 export const DecisionRecordSchema: GenMessage<DecisionRecord> = /*@__PURE__*/
   messageDesc(file_mcppdp_v1_audit, 0);
+
+/**
+ * What the shadow policy set would have answered (it never changes the live answer).
+ *
+ * @generated from message mcppdp.v1.ShadowVerdict
+ */
+export type ShadowVerdict = Message<"mcppdp.v1.ShadowVerdict"> & {
+  /**
+   * @generated from field: mcppdp.v1.Decision decision = 1;
+   */
+  decision: Decision;
+
+  /**
+   * @generated from field: mcppdp.v1.ReasonCode reason_code = 2;
+   */
+  reasonCode: ReasonCode;
+
+  /**
+   * Its determining policies' @id.
+   *
+   * @generated from field: repeated string policies = 3;
+   */
+  policies: string[];
+
+  /**
+   * The shadow set's version.
+   *
+   * @generated from field: string policy_version = 4;
+   */
+  policyVersion: string;
+};
+
+/**
+ * Describes the message mcppdp.v1.ShadowVerdict.
+ * Use `create(ShadowVerdictSchema)` to create a new message.
+ */
+export const ShadowVerdictSchema: GenMessage<ShadowVerdict> = /*@__PURE__*/
+  messageDesc(file_mcppdp_v1_audit, 1);
 
 /**
  * @generated from message mcppdp.v1.QueryDecisionsRequest
@@ -287,6 +341,13 @@ export type QueryDecisionsRequest = Message<"mcppdp.v1.QueryDecisionsRequest"> &
    * @generated from field: string kind = 15;
    */
   kind: string;
+
+  /**
+   * Only records where the shadow policy set disagreed with the live answer.
+   *
+   * @generated from field: bool shadow_disagrees = 16;
+   */
+  shadowDisagrees: boolean;
 };
 
 /**
@@ -294,7 +355,7 @@ export type QueryDecisionsRequest = Message<"mcppdp.v1.QueryDecisionsRequest"> &
  * Use `create(QueryDecisionsRequestSchema)` to create a new message.
  */
 export const QueryDecisionsRequestSchema: GenMessage<QueryDecisionsRequest> = /*@__PURE__*/
-  messageDesc(file_mcppdp_v1_audit, 1);
+  messageDesc(file_mcppdp_v1_audit, 2);
 
 /**
  * @generated from message mcppdp.v1.QueryDecisionsResponse
@@ -316,7 +377,7 @@ export type QueryDecisionsResponse = Message<"mcppdp.v1.QueryDecisionsResponse">
  * Use `create(QueryDecisionsResponseSchema)` to create a new message.
  */
 export const QueryDecisionsResponseSchema: GenMessage<QueryDecisionsResponse> = /*@__PURE__*/
-  messageDesc(file_mcppdp_v1_audit, 2);
+  messageDesc(file_mcppdp_v1_audit, 3);
 
 /**
  * @generated from message mcppdp.v1.GetDecisionResponse
@@ -333,7 +394,7 @@ export type GetDecisionResponse = Message<"mcppdp.v1.GetDecisionResponse"> & {
  * Use `create(GetDecisionResponseSchema)` to create a new message.
  */
 export const GetDecisionResponseSchema: GenMessage<GetDecisionResponse> = /*@__PURE__*/
-  messageDesc(file_mcppdp_v1_audit, 3);
+  messageDesc(file_mcppdp_v1_audit, 4);
 
 /**
  * @generated from message mcppdp.v1.GetDecisionRequest
@@ -350,7 +411,7 @@ export type GetDecisionRequest = Message<"mcppdp.v1.GetDecisionRequest"> & {
  * Use `create(GetDecisionRequestSchema)` to create a new message.
  */
 export const GetDecisionRequestSchema: GenMessage<GetDecisionRequest> = /*@__PURE__*/
-  messageDesc(file_mcppdp_v1_audit, 4);
+  messageDesc(file_mcppdp_v1_audit, 5);
 
 /**
  * @generated from message mcppdp.v1.VerifyAuditChainRequest
@@ -363,7 +424,7 @@ export type VerifyAuditChainRequest = Message<"mcppdp.v1.VerifyAuditChainRequest
  * Use `create(VerifyAuditChainRequestSchema)` to create a new message.
  */
 export const VerifyAuditChainRequestSchema: GenMessage<VerifyAuditChainRequest> = /*@__PURE__*/
-  messageDesc(file_mcppdp_v1_audit, 5);
+  messageDesc(file_mcppdp_v1_audit, 6);
 
 /**
  * @generated from message mcppdp.v1.VerifyAuditChainResponse
@@ -426,7 +487,7 @@ export type VerifyAuditChainResponse = Message<"mcppdp.v1.VerifyAuditChainRespon
  * Use `create(VerifyAuditChainResponseSchema)` to create a new message.
  */
 export const VerifyAuditChainResponseSchema: GenMessage<VerifyAuditChainResponse> = /*@__PURE__*/
-  messageDesc(file_mcppdp_v1_audit, 6);
+  messageDesc(file_mcppdp_v1_audit, 7);
 
 /**
  * @generated from message mcppdp.v1.ExplainDecisionRequest
@@ -443,7 +504,7 @@ export type ExplainDecisionRequest = Message<"mcppdp.v1.ExplainDecisionRequest">
  * Use `create(ExplainDecisionRequestSchema)` to create a new message.
  */
 export const ExplainDecisionRequestSchema: GenMessage<ExplainDecisionRequest> = /*@__PURE__*/
-  messageDesc(file_mcppdp_v1_audit, 7);
+  messageDesc(file_mcppdp_v1_audit, 8);
 
 /**
  * A determining policy's text as it was under the record's policy version.
@@ -481,7 +542,7 @@ export type PolicyText = Message<"mcppdp.v1.PolicyText"> & {
  * Use `create(PolicyTextSchema)` to create a new message.
  */
 export const PolicyTextSchema: GenMessage<PolicyText> = /*@__PURE__*/
-  messageDesc(file_mcppdp_v1_audit, 8);
+  messageDesc(file_mcppdp_v1_audit, 9);
 
 /**
  * @generated from message mcppdp.v1.ExplainDecisionResponse
@@ -510,7 +571,7 @@ export type ExplainDecisionResponse = Message<"mcppdp.v1.ExplainDecisionResponse
  * Use `create(ExplainDecisionResponseSchema)` to create a new message.
  */
 export const ExplainDecisionResponseSchema: GenMessage<ExplainDecisionResponse> = /*@__PURE__*/
-  messageDesc(file_mcppdp_v1_audit, 9);
+  messageDesc(file_mcppdp_v1_audit, 10);
 
 /**
  * The decision audit for operations.

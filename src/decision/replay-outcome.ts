@@ -1,0 +1,45 @@
+/**
+ * A recorded decision evaluated again under some policy version: the pure part of Authorize after
+ * its checks — Cedar, then the obligations as the record says they stood (an approval used or
+ * not; whether the call was in a session). No store is read or written: a replay or a shadow
+ * evaluation never files or uses an approval.
+ */
+import { inputOfFacts, unreplayable, type ReplayFacts } from "../policy/replay-facts.js";
+import type { PolicyEngine } from "../policy/types.js";
+import { onlyObligations, policyOutcome } from "./outcome.js";
+import type { Outcome } from "./types.js";
+
+/** The reason codes a policy evaluation (with its obligations) can end in: only these are replayed. */
+export const POLICY_REASON_CODES: ReadonlySet<string> = new Set(["ALLOWED", "POLICY_DENIED", "NO_PERMIT", "POLICY_ERROR", "INSUFFICIENT_SCOPE", "APPROVAL_REQUIRED"]);
+
+/** The outcome under `policy`, or why these facts cannot be evaluated under it. */
+export type ReplayResult = { readonly outcome: Outcome } | { readonly unreplayable: string };
+
+/** Evaluates recorded facts under `policy` (never throws: the engine does not). */
+export function replayOutcome(policy: PolicyEngine, facts: ReplayFacts | undefined): ReplayResult {
+  const why = unreplayable(facts);
+  if (why !== undefined) return { unreplayable: why };
+  const f = facts as ReplayFacts;
+  const input = inputOfFacts(f);
+  if (input.action === "call_tool" && input.tool && input.typedArguments === undefined && input.arguments && policy.definition(input.serverId, input.tool))
+    return { unreplayable: `version ${policy.version} declares ${input.tool}'s arguments, and the record has no typed values for them` };
+  const d = policy.evaluate(input);
+  if (!onlyObligations(d)) return { outcome: policyOutcome(d) };
+  if (d.reasons.some((r) => r.obligation === "step_up"))
+    return { outcome: { allow: false, reasonCode: "INSUFFICIENT_SCOPE", reasons: d.reasons, message: "the user's token lacks a required scope" } };
+  const approved = policy.evaluate({ ...input, approved: true });
+  if (approved.decision !== "allow") return { outcome: policyOutcome(approved) };
+  if (input.session && f.approvalUsed) return { outcome: policyOutcome(approved) };
+  return { outcome: { allow: false, reasonCode: "APPROVAL_REQUIRED", reasons: d.reasons, message: "this call needs a human approval" } };
+}
+
+/** Two outcomes agree when decision, reason code and determining policies (by `@id`) are the same. */
+export function sameOutcome(
+  a: { readonly allow: boolean; readonly reasonCode: string; readonly policies: readonly string[] },
+  b: { readonly allow: boolean; readonly reasonCode: string; readonly policies: readonly string[] },
+): boolean {
+  if (a.allow !== b.allow || a.reasonCode !== b.reasonCode || a.policies.length !== b.policies.length) return false;
+  const x = [...a.policies].sort();
+  const y = [...b.policies].sort();
+  return x.every((p, i) => p === y[i]);
+}
