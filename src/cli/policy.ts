@@ -11,6 +11,7 @@ import { createCedarEngine } from "../policy/cedar-engine.js";
 import { loadDecisionCases, runDecisionCases } from "../policy/decision-cases.js";
 import type { DecisionCaseResult } from "../policy/decision-cases.js";
 import { loadPolicySet } from "../policy/load-policy-set.js";
+import { diffPolicySets, formatPolicyDiff } from "../policy/policy-diff.js";
 import type { LoadedPolicySet } from "../policy/load-policy-set.js";
 import type { CliIo } from "./cli-io.js";
 
@@ -49,6 +50,18 @@ export function policyValidate(dirArg: string | undefined, io: CliIo): number {
       `${loaded.entities.length} entities${loaded.manifest ? ", every file matches SHA256SUMS" : ""}${loaded.warnings.length ? `, ${loaded.warnings.length} warnings` : ""}\n`,
   );
   for (const w of loaded.warnings) io.out(`  warning: ${w}\n`);
+  return 0;
+}
+
+/** `mcp-pdp policy diff A B`: policies added, removed and changed (by `@id`) with their text; 1 when a set does not load. */
+export function policyDiff(a: string, b: string, { json = false }: { readonly json?: boolean | undefined }, io: CliIo): number {
+  const from = load(a, json, io);
+  if (!from) return 1;
+  const to = load(b, json, io);
+  if (!to) return 1;
+  const d = diffPolicySets(from, to);
+  const shown = { ...d, from: { ...d.from, dir: display(a) }, to: { ...d.to, dir: display(b) } };
+  io.out(json ? `${JSON.stringify(shown, null, 2)}\n` : formatPolicyDiff(shown));
   return 0;
 }
 

@@ -221,6 +221,10 @@ export function createProgram(run: ProgramRun): Command {
     .addHelpText("after", "\nCase format: docs/policies.md. Exit status: 0 every case passes, 1 invalid policies or a failing case.")
     .action(act(run, async (dir: string | undefined, o: PolicyTestOptions) => (await import("./policy.js")).policyTest(dir, o, run.io)));
 
+  policy.command("diff <a> <b>").description("policies added, removed and changed between two sets (by @id), with the text of each change")
+    .addOption(jsonOption())
+    .addHelpText("after", "\nBoth sets are validated first. Other files (schema, entities, definitions) are compared file by file.\nExit status: 0 (whether or not they differ), 1 a set does not load.")
+    .action(act(run, async (a: string, b: string, o: { json?: boolean }) => (await import("./policy.js")).policyDiff(a, b, o, run.io)));
   withAuditFilters(
     policy
       .command("replay")
