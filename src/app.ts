@@ -15,6 +15,7 @@ import { createTokenVerifier } from "./identity/token-verifier.js";
 import type { TokenVerifier } from "./identity/types.js";
 import type { LoadedPolicySet } from "./policy/load-policy-set.js";
 import { createPolicyManager, type PolicyManager, type ReloadResult } from "./policy/policy-manager.js";
+import { createShadowPolicy, type ShadowPolicy } from "./policy/shadow-policy.js";
 import type { PolicyEngine } from "./policy/types.js";
 import { createCallerAuthenticator } from "./server/caller-auth.js";
 import { createGrpcServer, serverCredentials } from "./server/grpc-server.js";
@@ -32,6 +33,8 @@ export interface App {
   engine(): PolicyEngine;
   /** Reloads the policy directory now (SIGHUP); a refused version leaves the current one in force. */
   reloadPolicies(reason: string): ReloadResult;
+  /** The shadow policy set (`policies.shadowDir`), when configured; SIGHUP reloads it with the live one. */
+  readonly shadow: ShadowPolicy | undefined;
   /** The decision audit (records, queries, counters). */
   readonly audit: AuditLog;
   /**
@@ -107,6 +110,20 @@ export async function startApp(config: PdpConfig, logger: Logger, options: Start
     throw err;
   }
   const current = () => policies.current();
+  // The shadow set: evaluated beside the live one, never changing an answer; archived like it, so its records can be explained.
+  const { shadowDir } = config.policies;
+  const shadow =
+    shadowDir === undefined
+      ? undefined
+      : createShadowPolicy({
+          dir: shadowDir,
+          logger,
+          watch: true,
+          quietMs: config.policies.quietMs,
+          settleTimeoutMs: config.policies.settleTimeoutMs,
+          requireManifest: config.policies.requireManifest,
+          onLoad: archiveVersion,
+        });
   const verifier = createTokenVerifier(config.identity, { operators: config.operators });
   logIdpChanges(verifier, logger);
   const unsubscribe = subscribeRevocations(stores, () => verifier.dropCached(), logger);
@@ -127,6 +144,7 @@ export async function startApp(config: PdpConfig, logger: Logger, options: Start
     parts: { verifier, policy: current, state: stores.reader, sessions: stores.sessions, revocations: stores.revocations, approvals: stores.approvals, audit },
     audit,
     policyStatus: () => policies.status(),
+    ...(shadow && { shadowStatus: () => shadow.status() }),
     admission,
     store: stores,
     logger,
@@ -136,6 +154,7 @@ export async function startApp(config: PdpConfig, logger: Logger, options: Start
     definitions: stores.definitions,
     admission,
     ...(telemetry.observer && { observer: telemetry.observer }),
+    ...(shadow && { shadow: () => shadow.current() }),
     settings: {
       limits: { maxArgumentsBytes: config.maxArgumentsBytes },
       sessions: {
@@ -189,6 +208,7 @@ export async function startApp(config: PdpConfig, logger: Logger, options: Start
   } catch (err) {
     server.forceShutdown();
     policies.close();
+    shadow?.close();
     await audit.close();
     await unsubscribe();
     await stores.close();
@@ -224,7 +244,11 @@ export async function startApp(config: PdpConfig, logger: Logger, options: Start
     port,
     httpPort: http?.port,
     engine: current,
-    reloadPolicies: (reason) => policies.reload(reason),
+    reloadPolicies: (reason) => {
+      shadow?.reload(reason);
+      return policies.reload(reason);
+    },
+    shadow,
     audit,
     telemetry,
     stop() {
@@ -243,6 +267,7 @@ export async function startApp(config: PdpConfig, logger: Logger, options: Start
         });
         await Promise.all([grpcStopped, http?.close(config.shutdownGraceSeconds * 1000)]);
         policies.close();
+    shadow?.close();
         await audit.close();
         await unsubscribe();
         await stores.close();

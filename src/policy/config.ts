@@ -28,6 +28,12 @@ export const policiesConfigSchema = z
       env: "MCP_PDP_POLICIES_REQUIRE_MANIFEST",
       description: "Refuse a policy directory without a SHA256SUMS manifest (at start and on reload).",
     }),
+    shadowDir: z.string().min(1).optional().meta({
+      env: "MCP_PDP_POLICIES_SHADOW_DIR",
+      relativePath: true,
+      description:
+        "A candidate policy directory evaluated beside the live set on every policy decision (never changing an answer; disagreements recorded and counted). On while it holds a policy set, off while it is empty: a reload, not a restart.",
+    }),
     unannouncedRemovals: z.enum(REMOVAL_POLICIES).optional().meta({
       description: 'A new version that drops policies (by @id) or files, without a manifest announcing it: "refuse" or "allow" (logged loudly either way). Default: refuse in production, allow in development.',
     }),

@@ -12,8 +12,9 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { AuditLog } from "../audit/types.js";
 import type { Admission } from "../decision/admission.js";
-import type { DecisionEvent, DecisionObserver } from "../decision/decision-observer.js";
+import type { DecisionEvent, DecisionObserver, ShadowEvent } from "../decision/decision-observer.js";
 import type { TokenVerifier } from "../identity/types.js";
+import type { ShadowStatus } from "../policy/shadow-policy.js";
 import type { PolicyStatus } from "../policy/types.js";
 import type { StoreCallObserver } from "./instrument-store.js";
 import type { Readiness } from "./readiness.js";
@@ -25,6 +26,8 @@ export interface MetricSources {
   readonly admission?: Pick<Admission, "inFlight" | "limit" | "refused">;
   readonly verifier?: Pick<TokenVerifier, "cacheStats" | "idpStatus">;
   readonly readiness?: Pick<Readiness, "report">;
+  /** The shadow policy set (`policies.shadowDir`), when one is configured. */
+  readonly shadow?: { status(): ShadowStatus };
 }
 
 /** The PDP's metrics: a decision observer, a store-call observer, and the registry to scrape. */
@@ -96,7 +99,28 @@ export function createPdpMetrics(sources: MetricSources = {}): PdpMetrics {
     registers: [registry],
   });
 
-  const { audit, policy, admission, verifier, readiness } = sources;
+  const shadowEvaluations = new Counter({
+    name: "mcp_pdp_shadow_evaluations_total",
+    help: "Policy decisions evaluated again under the shadow policy set, by kind and whether it agreed (decision, reason code and policies).",
+    labelNames: ["kind", "result"],
+    registers: [registry],
+  });
+  const shadowFlips = new Counter({
+    name: "mcp_pdp_shadow_flips_total",
+    help: "Decisions the shadow policy set would have decided the other way, by direction (allow_to_deny, deny_to_allow).",
+    labelNames: ["direction"],
+    registers: [registry],
+  });
+
+  const { audit, policy, admission, verifier, readiness, shadow } = sources;
+  if (shadow) {
+    readGauge(registry, "mcp_pdp_shadow_info", "The shadow policy version in force (value 1; the version is a label); absent while shadow evaluation is off.", ["version"], () => {
+      const v = shadow.status().version;
+      return v === undefined ? [] : [[{ version: v }, 1]];
+    });
+    readGauge(registry, "mcp_pdp_shadow_on", "1 while a shadow policy set is in force, else 0.", [], () => [[{}, shadow.status().on ? 1 : 0]]);
+    totalCounter(registry, "mcp_pdp_shadow_reload_refusals_total", "Shadow policy sets refused (invalid; the shadow set in force, or none, stayed).", [], () => [[{}, shadow.status().refusals]]);
+  }
   if (verifier) {
     const cache = (field: "hits" | "misses") => () => Object.entries(verifier.cacheStats()).map(([kind, c]) => [{ kind }, c[field]] as const);
     totalCounter(registry, "mcp_pdp_token_cache_hits_total", "Token presentations answered from the verified-token cache, by token kind.", ["kind"], cache("hits"));
@@ -147,6 +171,10 @@ export function createPdpMetrics(sources: MetricSources = {}): PdpMetrics {
     decided(e: DecisionEvent) {
       decisions.inc({ kind: e.kind, decision: e.allow ? "ALLOW" : "DENY", reason_code: e.reasonCode });
       latency.observe({ kind: e.kind }, e.latencyUs / 1e6);
+    },
+    shadowed(e: ShadowEvent) {
+      shadowEvaluations.inc({ kind: e.kind, result: e.agree ? "agree" : "disagree" });
+      if (e.flip) shadowFlips.inc({ direction: e.flip });
     },
     storeCall(store, operation, ok) {
       storeCalls.inc({ store, operation });

@@ -20,6 +20,7 @@ import { createReadiness, type Readiness } from "./readiness.js";
 import { startTracing } from "./start-tracing.js";
 import { tracedAudit, tracedPolicy, tracedVerifier } from "./traced.js";
 import type { Tracing } from "./tracing.js";
+import type { ShadowStatus } from "../policy/shadow-policy.js";
 
 /** The parts the decision core is built from that telemetry instruments, as the composition root made them. */
 export type CoreParts = Pick<DecisionCoreDeps, "verifier" | "policy" | "state" | "sessions" | "revocations" | "approvals" | "audit">;
@@ -33,6 +34,8 @@ export interface TelemetryDeps {
   readonly parts: CoreParts;
   readonly audit: Pick<AuditLog, "stats">;
   readonly policyStatus: () => PolicyStatus;
+  /** The shadow policy set's status, when `policies.shadowDir` is configured. */
+  readonly shadowStatus?: () => ShadowStatus;
   readonly admission: Pick<Admission, "inFlight" | "limit" | "refused">;
   readonly store: { readonly backend: string; healthy(): boolean };
   /** Operational log: tracing's own warnings (a failed export). */
@@ -68,6 +71,10 @@ function both(a: DecisionObserver | undefined, b: DecisionObserver | undefined):
       a.decided(e);
       b.decided(e);
     },
+    shadowed(e) {
+      a.shadowed?.(e);
+      b.shadowed?.(e);
+    },
   };
 }
 
@@ -82,7 +89,14 @@ export async function createTelemetry(deps: TelemetryDeps): Promise<Telemetry> {
   });
   const tracing = await startTracing(deps.tracing, { logger: deps.logger, ...(deps.spanExporter && { exporter: deps.spanExporter }) });
   const metrics = deps.metrics.enabled
-    ? createPdpMetrics({ audit: deps.audit, policy: { status: deps.policyStatus }, admission: deps.admission, verifier: parts.verifier, readiness })
+    ? createPdpMetrics({
+        audit: deps.audit,
+        policy: { status: deps.policyStatus },
+        admission: deps.admission,
+        verifier: parts.verifier,
+        readiness,
+        ...(deps.shadowStatus && { shadow: { status: deps.shadowStatus } }),
+      })
     : undefined;
   const instrumented: CoreParts =
     metrics || tracing

@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import { pino } from "pino";
 import type { DecisionRecord } from "../../../src/audit/decision-record.js";
 import { loadConfig } from "../../../src/config/load-config.js";
-import { createDecisionCore, type DecisionCore } from "../../../src/decision/decision-core.js";
+import { createDecisionCore, type DecisionCore, type DecisionCoreDeps } from "../../../src/decision/decision-core.js";
 import type { RequestContext } from "../../../src/decision/types.js";
 import { createTokenVerifier } from "../../../src/identity/token-verifier.js";
 import { createPolicyManager, type PolicyManager } from "../../../src/policy/policy-manager.js";
@@ -30,8 +30,8 @@ export interface Rig {
   close(): Promise<void>;
 }
 
-/** Builds a core over `dir`; `maxInFlight` bounds its decisions in flight (default 64). */
-export async function rig(dir: string, maxInFlight = 64): Promise<Rig> {
+/** Builds a core over `dir`; `maxInFlight` bounds its decisions in flight (default 64); `extra` adds core deps (shadow, observer). */
+export async function rig(dir: string, maxInFlight = 64, extra: Pick<DecisionCoreDeps, "shadow" | "observer"> = {}): Promise<Rig> {
   const config = loadConfig({ env: {}, overrides: { cedarDir: dir, sessions: { required: true } } });
   const logger = pino({ level: "silent" });
   const policies = createPolicyManager({ dir, logger, watch: false });
@@ -54,6 +54,7 @@ export async function rig(dir: string, maxInFlight = 64): Promise<Rig> {
   const definitions = new MemoryToolDefinitionStore();
   const verifier = createTokenVerifier(config.identity, { operators: [] });
   const core = createDecisionCore({
+    ...extra,
     verifier,
     policy: () => policies.current(),
     state,
