@@ -4,7 +4,7 @@
  * that load from other processes falls on every lane alike. Each set compares lanes with a
  * baseline lane and prints the ratios of Authorize p50 and PDP CPU per decision.
  *
- *   npm run bench -- --costs [authzen,telemetry,args] [--rounds 3] [--duration S] [--warmup S]
+ *   npm run bench -- --costs [authzen,telemetry,args,shadow] [--rounds 3] [--duration S] [--warmup S]
  *                   [--concurrency 1,16] [--store redis|memory] [--policies 200] [--connections 4] [--json FILE]
  *   npm run bench -- --metrics-compare [same options]      (= --costs telemetry)
  *
@@ -22,11 +22,18 @@
  *   with none — a bench-only tool without a definition — and `untyped args` calls `ping` with
  *   the same 4 arguments (carried, not typed). The bench tools exist only in this bench's policy
  *   copy (workspace-tools set, risk 1, no labels). Baseline: `no args`. All on the default PDP.
+ * - `shadow` (issue 16): the default PDP; `shadow twice`: `policies.shadowDir` holds the same set plus
+ *   one unscoped forbid that never applies — it is in every request's partition, so every decision
+ *   is evaluated a second time (the worst case; all agree); `shadow local`: the same set plus a
+ *   forbid of a tool nobody calls — the requests' partitions are unchanged, so their shadow answer is
+ *   known without a second evaluation (the usual case: a change touches few partitions);
+ *   `shadow off`: `policies.shadowDir` set to an empty directory (configured, off).
+ *   Baseline: `grpc`. Only with `--costs shadow` (not in the default sets).
  * Every lane must answer ALLOW before it is measured (a 300 ms check).
  * Redis: REDIS_URL (default redis://127.0.0.1:6379), keys under `bench:<random>:<pdp>:`, deleted at the end.
  */
 import { createServer, type Server } from "node:http";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -61,9 +68,9 @@ const { values: opt } = parseArgs({
   args: process.argv.slice(2).map((a, i, all) => (a === "--costs" && (i === all.length - 1 || all[i + 1]!.startsWith("--")) ? "--costs=authzen,telemetry,args" : a)),
 });
 
-type SetName = "authzen" | "telemetry" | "args";
+type SetName = "authzen" | "telemetry" | "args" | "shadow";
 const SETS = new Set<SetName>((opt["metrics-compare"] ? "telemetry" : (opt.costs ?? "authzen,telemetry,args")).split(",").map((s) => s.trim() as SetName));
-for (const s of SETS) if (!["authzen", "telemetry", "args"].includes(s)) throw new Error(`--costs: authzen, telemetry and/or args, not ${s}`);
+for (const s of SETS) if (!["authzen", "telemetry", "args", "shadow"].includes(s)) throw new Error(`--costs: authzen, telemetry, args and/or shadow, not ${s}`);
 const STORE = opt.store as "redis" | "memory";
 if (STORE !== "redis" && STORE !== "memory") throw new Error(`--store: redis or memory, not ${opt.store}`);
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -149,6 +156,9 @@ const BASELINE: Record<string, string> = {
   "typed args": "no args",
   "typed args + rules": "no args",
   "untyped args": "no args",
+  "shadow twice": "grpc",
+  "shadow local": "grpc",
+  "shadow off": "grpc",
 };
 
 async function main(): Promise<void> {
@@ -184,7 +194,7 @@ async function main(): Promise<void> {
 
     const base = await start("default", {});
     // The gRPC lane on the default PDP: the baseline of the authzen and telemetry sets.
-    const lanes: Lane[] = SETS.has("authzen") || SETS.has("telemetry") ? [{ name: "grpc", target: pdpTarget(base.conns, tokens), pid: base.pdp.child.pid! }] : [];
+    const lanes: Lane[] = SETS.has("authzen") || SETS.has("telemetry") || SETS.has("shadow") ? [{ name: "grpc", target: pdpTarget(base.conns, tokens), pid: base.pdp.child.pid! }] : [];
     if (SETS.has("authzen")) {
       if (!base.pdp.httpPort) throw new Error("the PDP announced no HTTP port (AuthZEN)");
       const az = authzenTarget(`http://127.0.0.1:${base.pdp.httpPort}`, tokens, Number(opt.connections));
@@ -196,6 +206,25 @@ async function main(): Promise<void> {
       lanes.push({ name: "metrics off", target: pdpTarget(off.conns, tokens), pid: off.pdp.child.pid! });
       const traced = await start("tracing on", { tracing: { otlpEndpoint: receiver!.url } });
       lanes.push({ name: "tracing on", target: pdpTarget(traced.conns, tokens), pid: traced.pdp.child.pid! });
+    }
+    if (SETS.has("shadow")) {
+      const candidate = (name: string, policy: string): string => {
+        const d = mkdtempSync(path.join(os.tmpdir(), `mcp-pdp-shadow-${name}-`));
+        temps.push(d);
+        cpSync(dir, d, { recursive: true });
+        writeFileSync(path.join(d, "policies", "zz-shadow-candidate.cedar"), `@id("shadow-candidate")\n@reason("a forbid that never applies")\n${policy}\n`);
+        return d;
+      };
+      const twice = await start("shadow twice", { policies: { shadowDir: candidate("twice", 'forbid (principal, action, resource) when { context.purpose == "never-used-purpose" };') } });
+      lanes.push({ name: "shadow twice", target: pdpTarget(twice.conns, tokens), pid: twice.pdp.child.pid! });
+      const local = await start("shadow local", {
+        policies: { shadowDir: candidate("local", 'forbid (principal, action == Action::"call_tool", resource == Tool::"https://docs.example.com/mcp#read_personnel_file");') },
+      });
+      lanes.push({ name: "shadow local", target: pdpTarget(local.conns, tokens), pid: local.pdp.child.pid! });
+      const empty = mkdtempSync(path.join(os.tmpdir(), "mcp-pdp-shadow-off-"));
+      temps.push(empty);
+      const off = await start("shadow off", { policies: { shadowDir: empty } });
+      lanes.push({ name: "shadow off", target: pdpTarget(off.conns, tokens), pid: off.pdp.child.pid! });
     }
     if (SETS.has("args")) {
       lanes.push({ name: "no args", target: await workspaceTarget(base.conns, maxLanes, "ping", {}), pid: base.pdp.child.pid! });

@@ -33,6 +33,19 @@ export function replayOutcome(policy: PolicyEngine, facts: ReplayFacts | undefin
   return { outcome: { allow: false, reasonCode: "APPROVAL_REQUIRED", reasons: d.reasons, message: "this call needs a human approval" } };
 }
 
+/**
+ * True when `a` and `b` are known to give the same answer on these facts (same evaluation key:
+ * the same policies can apply, and everything else they read is the same), so one evaluation
+ * serves both. False when they differ or it cannot be told.
+ */
+export function sameEvaluation(a: PolicyEngine, b: PolicyEngine, facts: ReplayFacts): boolean {
+  if (a === b) return true;
+  if (!a.evaluationKey || !b.evaluationKey) return false;
+  const input = inputOfFacts(facts);
+  const k = a.evaluationKey(input);
+  return k !== undefined && k === b.evaluationKey(input);
+}
+
 /** Two outcomes agree when decision, reason code and determining policies (by `@id`) are the same. */
 export function sameOutcome(
   a: { readonly allow: boolean; readonly reasonCode: string; readonly policies: readonly string[] },

@@ -7,7 +7,7 @@
  */
 import type { DecisionRecord } from "../audit/decision-record.js";
 import type { PolicyEngine } from "../policy/types.js";
-import { POLICY_REASON_CODES, replayOutcome, sameOutcome } from "./replay-outcome.js";
+import { POLICY_REASON_CODES, replayOutcome, sameEvaluation, sameOutcome, type ReplayResult } from "./replay-outcome.js";
 
 /** The engines a replay evaluates under. */
 export interface ReplayEngines {
@@ -110,7 +110,7 @@ export class ReplayTally {
     const candidate = replayOutcome(this.#engines.candidate, record.replay);
     if (!("outcome" in candidate)) return this.#skip(candidate.unreplayable);
     this.#replayed++;
-    this.#checkControl(record, recorded);
+    this.#checkControl(record, recorded, candidate);
     const c = candidate.outcome;
     const now = { allow: c.allow, reasonCode: c.reasonCode, policies: c.reasons.map((r) => r.policyId) };
     if (sameOutcome(recorded, now)) return;
@@ -134,7 +134,7 @@ export class ReplayTally {
     this.#notReplayable.set(why, (this.#notReplayable.get(why) ?? 0) + 1);
   }
 
-  #checkControl(record: DecisionRecord, recorded: { allow: boolean; reasonCode: string; policies: string[] }): void {
+  #checkControl(record: DecisionRecord, recorded: { allow: boolean; reasonCode: string; policies: string[] }, candidate: ReplayResult): void {
     const engine = this.#engines.control(record.policyVersion);
     if (!engine) {
       this.#control.unavailable++;
@@ -142,7 +142,8 @@ export class ReplayTally {
       return;
     }
     this.#control.checked++;
-    const again = replayOutcome(engine, record.replay);
+    // Where the candidate cannot differ from the recorded version (same evaluation key), its answer is the control's.
+    const again = sameEvaluation(engine, this.#engines.candidate, record.replay!) ? candidate : replayOutcome(engine, record.replay);
     const o = "outcome" in again ? again.outcome : undefined;
     const replayed = o && { allow: o.allow, reasonCode: o.reasonCode, policies: o.reasons.map((r) => r.policyId) };
     if (replayed && sameOutcome(recorded, replayed)) {

@@ -6,7 +6,7 @@ import type { ApprovalRecord } from "../session/approval-types.js";
 import type { Admission } from "./admission.js";
 import { noopDecisionObserver, type DecisionObserver } from "./decision-observer.js";
 import { errorOutcome } from "./outcome.js";
-import { POLICY_REASON_CODES, replayOutcome, sameOutcome } from "./replay-outcome.js";
+import { POLICY_REASON_CODES, replayOutcome, sameEvaluation, sameOutcome } from "./replay-outcome.js";
 import type { ShadowVerdict } from "../audit/decision-record.js";
 import type { ReplayFacts } from "../policy/replay-facts.js";
 import { approvalSubject, toRecord, type RecordSubject } from "./record.js";
@@ -74,16 +74,20 @@ export function createDecisionRunner(deps: DecisionRunnerDeps): RunDecision {
   const observer = deps.observer ?? noopDecisionObserver;
 
   /** The shadow set's answer when it disagrees with `outcome` (never throws: the engine does not). */
-  function shadowOf(kind: DecisionKind, facts: ReplayFacts | undefined, outcome: Outcome, ctx: RequestContext): ShadowVerdict | undefined {
+  function shadowOf(kind: DecisionKind, live: PolicyEngine, facts: ReplayFacts | undefined, outcome: Outcome, ctx: RequestContext): ShadowVerdict | undefined {
     const engine = deps.shadow?.();
     if (engine === undefined || facts === undefined || !POLICY_REASON_CODES.has(outcome.reasonCode)) return undefined;
-    const replayed = replayOutcome(engine, facts);
-    if (!("outcome" in replayed)) return undefined;
-    const s = replayed.outcome;
-    const agree = sameOutcome(
-      { allow: outcome.allow, reasonCode: outcome.reasonCode, policies: outcome.reasons.map((r) => r.policyId) },
-      { allow: s.allow, reasonCode: s.reasonCode, policies: s.reasons.map((r) => r.policyId) },
-    );
+    // The policies that can apply (and all else evaluation reads) are the same in both sets: the same answer, no second evaluation.
+    const same = sameEvaluation(live, engine, facts);
+    const replayed = same ? undefined : replayOutcome(engine, facts);
+    if (replayed && !("outcome" in replayed)) return undefined;
+    const s = replayed ? replayed.outcome : outcome;
+    const agree =
+      same ||
+      sameOutcome(
+        { allow: outcome.allow, reasonCode: outcome.reasonCode, policies: outcome.reasons.map((r) => r.policyId) },
+        { allow: s.allow, reasonCode: s.reasonCode, policies: s.reasons.map((r) => r.policyId) },
+      );
     try {
       observer.shadowed?.({ kind, agree, flip: s.allow === outcome.allow ? undefined : s.allow ? "deny_to_allow" : "allow_to_deny" });
     } catch (err) {
@@ -129,7 +133,7 @@ export function createDecisionRunner(deps: DecisionRunnerDeps): RunDecision {
     const facts = subject();
     const version = ran.policy.version;
     let outcome = ran.step.outcome;
-    const shadow = shadowOf(kind, facts.replay, outcome, ctx);
+    const shadow = shadowOf(kind, ran.policy, facts.replay, outcome, ctx);
     const meta = { kind, decisionId: ctx.decisionId, at, version, latencyUs: elapsedUs(ctx.receivedAt), ...(shadow && { shadow }) };
     if (outcome.allow && deps.auditRequired) {
       try {

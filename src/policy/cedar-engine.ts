@@ -6,7 +6,8 @@ import "./v8-guard.js";
 import { preparsePolicySet, preparseSchema, statefulIsAuthorized } from "@cedar-policy/cedar-wasm/nodejs";
 import type { AuthorizationAnswer, DetailedError } from "@cedar-policy/cedar-wasm/nodejs";
 import { PdpError } from "../errors.js";
-import { createEntityBuilder } from "./entity-builder.js";
+import { createHash } from "node:crypto";
+import { createEntityBuilder, requestTarget } from "./entity-builder.js";
 import type { LoadedPolicySet, PolicyInfo } from "./load-policy-set.js";
 import type { DecisionInput, DeterminingPolicy, PolicyDecision, PolicyEngine, PolicyStatus } from "./types.js";
 import { planPartitions, type PartitionPlan } from "./policy-partition.js";
@@ -61,6 +62,8 @@ export function createCedarEngine(loaded: LoadedPolicySet, options: CedarEngineO
 
   const builder = createEntityBuilder(loaded);
   const { version, policies } = loaded;
+  const base = baseKey(loaded);
+  const wholeKey = `${base}:${partitionKey(loaded.policyText, [...policies.values()])}`;
   const status: PolicyStatus = Object.freeze({
     version,
     loadedAt: loaded.loadedAt,
@@ -74,6 +77,16 @@ export function createCedarEngine(loaded: LoadedPolicySet, options: CedarEngineO
     definition: (serverId, name) => builder.definition(serverId, name),
     status: () => status,
     live: () => slotOwners.get(slot) === owner,
+    evaluationKey(input: DecisionInput): string | undefined {
+      if (!partitions) return wholeKey;
+      try {
+        const t = requestTarget(input);
+        const part = partitions.pick(t.action, t.resource);
+        return part ? `${base}:${part.key}` : wholeKey;
+      } catch {
+        return undefined;
+      }
+    },
     evaluate(input: DecisionInput): PolicyDecision {
       try {
         if (slotOwners.get(slot) !== owner) {
@@ -102,6 +115,23 @@ export function createCedarEngine(loaded: LoadedPolicySet, options: CedarEngineO
 interface PreparsedPartition {
   readonly id: string;
   readonly policies: ReadonlyMap<string, PolicyInfo>;
+  /** Digest of its policies' text and annotations (see {@link partitionKey}). */
+  readonly key: string;
+}
+
+/** Digest of what an evaluation reads besides the policies: every other file of the version, and which entity types are sent. */
+function baseKey(loaded: LoadedPolicySet): string {
+  const h = createHash("sha256");
+  for (const f of loaded.sources) if (!f.path.startsWith("policies/")) h.update(`${f.path}\n${Buffer.byteLength(f.text)}\n${f.text}`);
+  h.update(`reads:${[...loaded.readsEntityTypes].sort().join(",")}`);
+  return h.digest("hex").slice(0, 32);
+}
+
+/** Digest of a set of policies: their text in order and the annotations decisions report. */
+function partitionKey(text: string, infos: readonly PolicyInfo[]): string {
+  const h = createHash("sha256").update(text);
+  for (const p of infos) h.update(`\n${p.id}\u0000${p.reason}\u0000${p.obligation ?? ""}\u0000${p.effect}`);
+  return h.digest("hex").slice(0, 32);
 }
 
 /**
@@ -124,7 +154,7 @@ function preparsePartitions(
       const info = loaded.policies.get(cedarId);
       if (info) local.set(`policy${i}`, info);
     });
-    return { id, policies: local };
+    return { id, policies: local, key: partitionKey(p.text, [...local.values()]) };
   });
   return {
     pick: (action, resource) => {

@@ -230,6 +230,15 @@ export function createEntityBuilder(loaded: LoadedPolicySet): EntityBuilder {
   };
 }
 
+/**
+ * The Cedar action and resource of a decision — what picks its policy partition — without
+ * building its entities. Throws PdpError `INVALID_REQUEST` like {@link EntityBuilder.build}.
+ */
+export function requestTarget(input: DecisionInput): { readonly action: string; readonly resource: CedarUid } {
+  if (input.action === "approve") return { action: input.action, resource: cedarUid.tool(input.serverId, required(input.tool, "tool", input.action)) };
+  return { action: input.action, resource: resourceOf(input, cedarUid.server(input.serverId)) };
+}
+
 function resourceOf(input: DecisionInput, server: CedarUid<"Server">): CedarUid {
   switch (input.action) {
     case "open_session":

@@ -154,6 +154,7 @@ export function createPolicyManager(options: PolicyManagerOptions): PolicyManage
     const engine: PolicyEngine = {
       version: inner.version,
       evaluate: (input) => inner.evaluate(input),
+      evaluationKey: (input) => inner.evaluationKey?.(input),
       live: () => inner.live(),
       tool: (serverId, name) => inner.tool(serverId, name),
       definition: (serverId, name) => inner.definition(serverId, name),

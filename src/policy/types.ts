@@ -168,6 +168,14 @@ export interface PolicyEngine {
   /** Never throws: a failure is a `deny` with outcome `error`. */
   evaluate(input: DecisionInput): PolicyDecision;
   /**
+   * What this input's evaluation depends on in this version: the text and annotations of the
+   * policies that can apply to it (its partition) and everything else the evaluation reads
+   * (schema, entities, tool definitions). Two engines that give the same key for an input give
+   * the same decision, reasons and errors for it — so a shadow or replay evaluation can be
+   * skipped. Undefined when it cannot be told (then evaluate).
+   */
+  evaluationKey?(input: DecisionInput): string | undefined;
+  /**
    * False once this version can no longer evaluate (its preparsed set was replaced by later
    * reloads): a decision that took it as its snapshot must decide again under the version in force.
    */

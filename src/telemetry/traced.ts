@@ -27,6 +27,7 @@ export function tracedPolicy(current: () => PolicyEngine, tracing: Tracing): () 
   const wrap = (engine: PolicyEngine): PolicyEngine => ({
     version: engine.version,
     evaluate: (input) => childSpan(tracing, "cedar.evaluate", () => engine.evaluate(input), { "mcppdp.policy_version": engine.version, "mcppdp.cedar_action": input.action }),
+    evaluationKey: (input) => engine.evaluationKey?.(input),
     live: () => engine.live(),
     tool: (serverId, name) => engine.tool(serverId, name),
     definition: (serverId, name) => engine.definition(serverId, name),

@@ -10,7 +10,10 @@ import { test } from "node:test";
 import type { DecisionRecord } from "../../src/audit/decision-record.js";
 import { ReplayTally } from "../../src/decision/replay-tally.js";
 import { replayVersionOfDir } from "../../src/policy/replay-engine.js";
-import { copyCedar } from "../support/pdp.js";
+import path from "node:path";
+import { sameEvaluation } from "../../src/decision/replay-outcome.js";
+import { inputOfFacts } from "../../src/policy/replay-facts.js";
+import { copyCedar, editJson } from "../support/pdp.js";
 import { rig } from "../decision/support/core-rig.js";
 import { DOCS, forbidding, recordAllArguments, traffic, WORKSPACE } from "./support/traffic.js";
 
@@ -107,6 +110,34 @@ test("argument values a definition does not let records keep are withheld; such 
     assert.ok(reasons.some(([why]) => /argument values not recorded: path/.test(why)), JSON.stringify(reasons));
     assert.ok(reasons.some(([why]) => /no replay facts/.test(why)), JSON.stringify(reasons));
     assert.equal(report.control.drift, 0);
+  } finally {
+    await r.close();
+  }
+});
+
+test("evaluation keys: the same where the policies that can apply (and all else evaluation reads) are the same, different where a change can matter", { timeout: 120_000 }, async () => {
+  const dir = copyCedar(recordAllArguments);
+  const r = await rig(dir);
+  try {
+    await traffic(r);
+    const facts = authorizeRecords(r.records).filter((x) => x.replay && !x.replay.withheld);
+    const live = replayVersionOfDir(dir).engine;
+    const copy = replayVersionOfDir(copyCedar(recordAllArguments)).engine;
+    const forbids = replayVersionOfDir(forbidding(recordAllArguments, DOCS, "search_documents")).engine;
+    const entities = replayVersionOfDir(
+      copyCedar((d) => {
+        recordAllArguments(d);
+        editJson(path.join(d, "entities", "tools.json"), (e: any[]) => void (e.find((x) => x.uid.id === `${WORKSPACE}#send_mail`).attrs.risk = 9));
+      }),
+    ).engine;
+    for (const x of facts) {
+      const input = inputOfFacts(x.replay!);
+      const k = live.evaluationKey!(input);
+      assert.ok(k);
+      assert.equal(copy.evaluationKey!(input), k, "an identical set: the same key");
+      assert.equal(sameEvaluation(live, forbids, x.replay!), x.tool !== "search_documents", `${x.tool}: a forbid of search_documents matters only to its calls`);
+      assert.notEqual(entities.evaluationKey!(input), k, "another entity file: every key changes");
+    }
   } finally {
     await r.close();
   }
