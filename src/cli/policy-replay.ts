@@ -51,6 +51,8 @@ export interface PolicyReplayOptions {
   readonly json?: boolean | undefined;
   readonly maxFlips?: number | undefined;
   readonly samples?: number | undefined;
+  /** Share (0…1) of the records the candidate cannot change that are still evaluated as the control. Default 1. */
+  readonly controlSample?: number | undefined;
   /** Progress on stderr every this many ms (0: none). Default 2000. */
   readonly progressMs?: number | undefined;
 }
@@ -154,8 +156,12 @@ export async function policyReplay(v: PolicyReplayOptions, io: CliIo): Promise<n
   }
   const prefix = v.keyPrefix ?? DEFAULT_KEY_PREFIX;
   const archive = client && new RedisPolicyArchive({ client, keyPrefix: prefix });
-  const tally = new ReplayTally({ candidate: candidate.engine, control: (version) => versions.get(version) }, v.samples === undefined ? {} : { samples: v.samples });
+  const tally = new ReplayTally(
+    { candidate: candidate.engine, control: (version) => versions.get(version) },
+    { ...(v.samples !== undefined && { samples: v.samples }), ...(v.controlSample !== undefined && { controlSample: v.controlSample }) },
+  );
   const started = performance.now();
+  const cpu0 = process.cpuUsage();
   const progressMs = v.progressMs ?? 2000;
   let lastProgress = started;
   try {
@@ -182,7 +188,9 @@ export async function policyReplay(v: PolicyReplayOptions, io: CliIo): Promise<n
   }
   const report = tally.report();
   const seconds = (performance.now() - started) / 1000;
-  io.out(v.json ? `${JSON.stringify({ ...report, candidate: v.candidate, seconds: Math.round(seconds * 1000) / 1000 })}\n` : formatReport(report, v.candidate, seconds));
+  const cpu = process.cpuUsage(cpu0);
+  const cpuSeconds = Math.round((cpu.user + cpu.system) / 1000) / 1000;
+  io.out(v.json ? `${JSON.stringify({ ...report, candidate: v.candidate, seconds: Math.round(seconds * 1000) / 1000, cpuSeconds })}\n` : formatReport(report, v.candidate, seconds));
   const flips = report.flips.allowToDeny + report.flips.denyToAllow;
   if (v.maxFlips !== undefined && flips > v.maxFlips) {
     io.err(`${flips} flip(s) exceed --max-flips ${v.maxFlips}\n`);
@@ -208,7 +216,7 @@ export function formatReport(r: ReplayReport, candidateDir: string, seconds: num
   const lines: string[] = [];
   const rate = seconds > 0 ? ` in ${seconds.toFixed(1)} s (${Math.round(r.read / seconds)}/s)` : "";
   lines.push(`candidate ${candidateDir} (version ${r.candidateVersion}): ${r.read} record(s) read${rate}`);
-  lines.push(`  ${r.replayed} policy decision(s) replayed, ${r.notPolicy} not decided by policy`);
+  lines.push(`  ${r.replayed} policy decision(s) replayed, ${r.notPolicy} not decided by policy${r.unchanged ? `, ${r.unchanged} not evaluated (the candidate cannot change them; outside --control-sample)` : ""}`);
   const skipped = Object.entries(r.notReplayable);
   if (skipped.length > 0) {
     lines.push(`  ${skipped.reduce((n, [, c]) => n + c, 0)} not replayable:`);

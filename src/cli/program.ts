@@ -45,6 +45,13 @@ function decision(value: string): "allow" | "deny" {
   return d;
 }
 
+/** A share, 0 to 1. */
+function share(value: string): number {
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError("Must be a number from 0 to 1.");
+  return n;
+}
+
 /** The full command name for hints, e.g. `mcp-pdp session open`. */
 function fullName(cmd: Command): string {
   const names: string[] = [];
@@ -239,6 +246,7 @@ export function createProgram(run: ProgramRun): Command {
       .option("--to <time>", "the same as --until")
       .addOption(new Option("--max-flips <n>", "exit 1 when more decisions than N flip").argParser(nonNegativeInt))
       .addOption(new Option("--samples <n>", "decision ids shown per group").argParser(positiveInt))
+      .addOption(new Option("--control-sample <share>", "of the records the candidate cannot change, evaluate this share (0–1) as the control (default 1: all)").argParser(share))
       .addOption(jsonOption("one JSON report")),
   )
     .addHelpText(

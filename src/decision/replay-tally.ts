@@ -6,6 +6,7 @@
  * changed reason, grouped by the policies that decided it under the candidate.
  */
 import type { DecisionRecord } from "../audit/decision-record.js";
+import { unreplayable } from "../policy/replay-facts.js";
 import type { PolicyEngine } from "../policy/types.js";
 import { POLICY_REASON_CODES, replayOutcome, sameEvaluation, sameOutcome, type ReplayResult } from "./replay-outcome.js";
 
@@ -48,6 +49,11 @@ export interface ReplayReport {
   readonly notReplayable: Readonly<Record<string, number>>;
   /** Policy decisions evaluated under the candidate. */
   readonly replayed: number;
+  /**
+   * Policy decisions not evaluated: the candidate cannot answer them differently from their own
+   * version (same evaluation key), and they fell outside the control sample (`controlSample` < 1).
+   */
+  readonly unchanged: number;
   readonly flips: { readonly allowToDeny: number; readonly denyToAllow: number; readonly groups: readonly FlipGroup[] };
   /** Same decision under the candidate, another reason code or other determining policies. */
   readonly reasonChanged: number;
@@ -70,9 +76,11 @@ const describe = (allow: boolean, reasonCode: string, policies: readonly string[
 export class ReplayTally {
   readonly #engines: ReplayEngines;
   readonly #samples: number;
+  readonly #controlSample: number;
   #read = 0;
   #notPolicy = 0;
   #replayed = 0;
+  #unchanged = 0;
   #reasonChanged = 0;
   #allowToDeny = 0;
   #denyToAllow = 0;
@@ -82,10 +90,17 @@ export class ReplayTally {
   readonly #unavailable = new Set<string>();
   readonly #drift: Drift[] = [];
 
-  /** `samples`: decision ids kept per group and drift samples in all (default 5). */
-  constructor(engines: ReplayEngines, options: { readonly samples?: number } = {}) {
+  /**
+   * `samples`: decision ids kept per group and drift samples in all (default 5). `controlSample`
+   * (0…1, default 1): the share of records the candidate cannot change (same evaluation key as
+   * their own version) that are still evaluated, as the control; the others cannot flip unless
+   * records or engine drifted, and are counted as `unchanged`. Which records: by decision id
+   * (the same ones on every run).
+   */
+  constructor(engines: ReplayEngines, options: { readonly samples?: number; readonly controlSample?: number } = {}) {
     this.#engines = engines;
     this.#samples = options.samples ?? 5;
+    this.#controlSample = options.controlSample ?? 1;
   }
 
   /** Flips so far (both directions). */
@@ -107,6 +122,13 @@ export class ReplayTally {
       return;
     }
     const recorded = { allow: record.decision === "ALLOW", reasonCode: record.reasonCode, policies: (record.reasons ?? []).map((r) => r.policyId) };
+    if (this.#controlSample < 1 && record.replay && unreplayable(record.replay) === undefined && !inSample(record.decisionId, this.#controlSample)) {
+      const own = this.#engines.control(record.policyVersion);
+      if (own && sameEvaluation(own, this.#engines.candidate, record.replay)) {
+        this.#unchanged++;
+        return;
+      }
+    }
     const candidate = replayOutcome(this.#engines.candidate, record.replay);
     if (!("outcome" in candidate)) return this.#skip(candidate.unreplayable);
     this.#replayed++;
@@ -171,9 +193,17 @@ export class ReplayTally {
       notPolicy: this.#notPolicy,
       notReplayable: Object.fromEntries(this.#notReplayable),
       replayed: this.#replayed,
+      unchanged: this.#unchanged,
       flips: { allowToDeny: this.#allowToDeny, denyToAllow: this.#denyToAllow, groups },
       reasonChanged: this.#reasonChanged,
       control: { ...this.#control, unavailableVersions: [...this.#unavailable].sort(), driftSamples: [...this.#drift] },
     };
   }
+}
+
+/** True for a stable `share` of decision ids (FNV-1a of the id). */
+function inSample(decisionId: string, share: number): boolean {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < decisionId.length; i++) h = Math.imul(h ^ decisionId.charCodeAt(i), 0x01000193);
+  return (h >>> 0) / 0x100000000 < share;
 }

@@ -79,6 +79,13 @@ test("a candidate that forbids a tool flips exactly the recorded ALLOWs of that 
       }
       assert.deepEqual(report.flips.groups.flatMap((g) => g.samples).sort(), [...expected].sort());
       assert.equal(report.control.drift, 0);
+      // Without the control sample, only the records the candidate can change are evaluated — the same flips.
+      const quick = new ReplayTally({ candidate: candidate.engine, control: (v) => (v === live.loaded.version ? live.engine : undefined) }, { samples: 100, controlSample: 0 });
+      for (const x of records) quick.add(x);
+      const q = quick.report();
+      assert.deepEqual(q.flips, report.flips);
+      assert.ok(q.unchanged > 0 && q.replayed + q.unchanged === report.replayed, JSON.stringify([q.replayed, q.unchanged, report.replayed]));
+      assert.equal(q.replayed, records.filter((x) => x.tool === tool && x.replay && !x.replay.withheld).length, "only the calls of the forbidden tool are evaluated");
     }
   } finally {
     await r.close();
