@@ -8,20 +8,23 @@
  */
 import "../policy/v8-guard.js";
 import { createReadStream } from "node:fs";
+import { availableParallelism } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
 import { createInterface } from "node:readline";
 import { RedisAuditKeys } from "../audit/redis-audit-keys.js";
 import { RedisPolicyArchive } from "../audit/policy-archive.js";
-import type { ChainedRecord, DecisionRecord } from "../audit/decision-record.js";
-import { matchesFilter } from "../audit/query-filter.js";
 import type { AuditFilter } from "../audit/types.js";
-import { ReplayTally, type ReplayReport } from "../decision/replay-tally.js";
+import { mergeReports, type ReplayReport } from "../decision/replay-tally.js";
 import { PdpError } from "../errors.js";
-import { replayVersionOfDir, replayVersionOfFiles, type ReplayVersion } from "../policy/replay-engine.js";
-import type { PolicyEngine } from "../policy/types.js";
+import { loadPolicySet } from "../policy/load-policy-set.js";
+import { replayVersionOfFiles } from "../policy/replay-engine.js";
 import { createRedisConnection, type RedisClient } from "../redis/connection.js";
 import { DEFAULT_KEY_PREFIX } from "../redis/keys.js";
 import { parseTime } from "./audit.js";
 import { CliFailure, type CliIo } from "./cli-io.js";
+import { ReplayPart, type ReplayPartInit } from "./replay-part.js";
 import { UsageError } from "./usage-error.js";
 
 /** The options of `policy replay`. */
@@ -53,6 +56,8 @@ export interface PolicyReplayOptions {
   readonly samples?: number | undefined;
   /** Share (0…1) of the records the candidate cannot change that are still evaluated as the control. Default 1. */
   readonly controlSample?: number | undefined;
+  /** Worker threads (each with its own engines); 1 replays in this thread. Default: the cores, at most 4. */
+  readonly workers?: number | undefined;
   /** Progress on stderr every this many ms (0: none). Default 2000. */
   readonly progressMs?: number | undefined;
 }
@@ -85,19 +90,13 @@ function filterOf(v: PolicyReplayOptions): { filter: AuditFilter; since?: number
   };
 }
 
-/** Records of an NDJSON file (`audit export`, `audit query --json`), in file order. */
-async function* ndjsonRecords(file: string): AsyncGenerator<DecisionRecord[]> {
+/** Records of an NDJSON file (`audit export`, `audit query --json`) as JSON lines, in file order. */
+async function* ndjsonLines(file: string): AsyncGenerator<string[]> {
   const lines = createInterface({ input: file === "-" ? process.stdin : createReadStream(file), crlfDelay: Infinity });
-  let batch: DecisionRecord[] = [];
-  let n = 0;
+  let batch: string[] = [];
   for await (const line of lines) {
-    n++;
     if (line.trim() === "") continue;
-    try {
-      batch.push(JSON.parse(line) as DecisionRecord);
-    } catch {
-      throw new CliFailure(`${file}:${n}: not a JSON record`, 2);
-    }
+    batch.push(line);
     if (batch.length >= BATCH) {
       yield batch;
       batch = [];
@@ -106,17 +105,17 @@ async function* ndjsonRecords(file: string): AsyncGenerator<DecisionRecord[]> {
   if (batch.length > 0) yield batch;
 }
 
-/** Records of the Redis audit stream between two times, oldest first. */
-async function* streamRecords(client: RedisClient, stream: string, since: number | undefined, until: number | undefined): AsyncGenerator<DecisionRecord[]> {
+/** Records of the Redis audit stream between two times, oldest first, as JSON lines. */
+async function* streamLines(client: RedisClient, stream: string, since: number | undefined, until: number | undefined): AsyncGenerator<string[]> {
   let start = since === undefined ? "-" : String(since);
   const end = until === undefined ? "+" : String(until);
   for (;;) {
     const entries = (await client.xrange(stream, start, end, "COUNT", BATCH)) as [string, string[]][];
     if (entries.length === 0) return;
-    const batch: DecisionRecord[] = [];
+    const batch: string[] = [];
     for (const [, fields] of entries) {
       const i = fields.indexOf("r");
-      if (i >= 0) batch.push(JSON.parse(fields[i + 1]!) as DecisionRecord);
+      if (i >= 0) batch.push(fields[i + 1]!);
     }
     yield batch;
     if (entries.length < BATCH) return;
@@ -124,24 +123,105 @@ async function* streamRecords(client: RedisClient, stream: string, since: number
   }
 }
 
+const VERSION_FIELD = '"policyVersion":"';
+
+/** The policy version a record line names (canonical or plain JSON), or undefined. */
+function versionOf(line: string): string | undefined {
+  const at = line.indexOf(VERSION_FIELD);
+  if (at < 0) return undefined;
+  const from = at + VERSION_FIELD.length;
+  const to = line.indexOf('"', from);
+  return to < 0 ? undefined : line.slice(from, to);
+}
+
+type Files = readonly { readonly path: string; readonly text: string }[] | undefined;
+
+/** A share of the replay: in this thread, or in a worker thread. */
+interface PartHandle {
+  version(version: string, files: Files): void;
+  /** Resolves once the part can take another batch. */
+  batch(lines: string[]): Promise<void>;
+  progress(): { read: number; flips: number };
+  finish(): Promise<ReplayReport>;
+  terminate(): void;
+}
+
+function localPart(init: ReplayPartInit): PartHandle {
+  const part = new ReplayPart(init);
+  return {
+    version: (v, f) => part.version(v, f),
+    batch: async (lines) => part.batch(lines),
+    progress: () => part.progress(),
+    finish: async () => part.report(),
+    terminate: () => {},
+  };
+}
+
+/** The worker script beside this module (compiled `.js`, or `.ts` under tsx). */
+const WORKER_URL = new URL(`./replay-worker${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url);
+
+async function workerPart(init: ReplayPartInit): Promise<PartHandle> {
+  const worker = new Worker(WORKER_URL, { workerData: init });
+  let failure: Error | undefined;
+  let progress = { read: 0, flips: 0 };
+  const pending: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  const inFlight: Promise<void>[] = [];
+  let reported: { resolve: (r: ReplayReport) => void; reject: (e: Error) => void } | undefined;
+  let ready!: () => void;
+  let notReady!: (e: Error) => void;
+  const started = new Promise<void>((res, rej) => ((ready = res), (notReady = rej)));
+  const fail = (err: Error) => {
+    failure ??= err;
+    notReady(err);
+    for (const p of pending.splice(0)) p.reject(err);
+    reported?.reject(err);
+  };
+  worker.on("message", (m: { type: string; read?: number; flips?: number; report?: ReplayReport }) => {
+    if (m.type === "ready") ready();
+    else if (m.type === "done") {
+      progress = { read: m.read!, flips: m.flips! };
+      pending.shift()?.resolve();
+    } else if (m.type === "report") reported?.resolve(m.report!);
+  });
+  worker.on("error", fail);
+  worker.on("exit", (code) => {
+    if (code !== 0) fail(new Error(`replay worker exited with ${code}`));
+  });
+  await started;
+  return {
+    version: (version, files) => worker.postMessage({ type: "version", version, files }),
+    async batch(lines) {
+      if (failure) throw failure;
+      const done = new Promise<void>((resolve, reject) => pending.push({ resolve, reject }));
+      done.catch(() => {}); // awaited below or at finish; a failure also rejects finish
+      worker.postMessage({ type: "batch", lines });
+      // Two batches in flight per worker: one being replayed, one waiting.
+      inFlight.push(done);
+      if (inFlight.length >= 2) await inFlight.shift();
+    },
+    progress: () => progress,
+    finish() {
+      return new Promise<ReplayReport>((resolve, reject) => {
+        if (failure) return reject(failure);
+        reported = { resolve, reject };
+        worker.postMessage({ type: "end" });
+      });
+    },
+    terminate: () => void worker.terminate(),
+  };
+}
+
 /** `policy replay`. */
 export async function policyReplay(v: PolicyReplayOptions, io: CliIo): Promise<number> {
   if ((v.input === undefined) === (v.redis === undefined)) throw new UsageError("give exactly one of --input FILE (NDJSON from `audit export`) or --redis URL");
   const { filter, since, until } = filterOf(v);
-  let candidate: ReplayVersion;
-  try {
-    candidate = replayVersionOfDir(v.candidate);
-  } catch (err) {
-    throw new CliFailure(`candidate ${v.candidate} is refused:\n${PdpError.from(err, "POLICY_INVALID").message}`, 1);
-  }
-  // Control versions: the baselines given, then the archive (Redis), built once each.
-  const versions = new Map<string, PolicyEngine | undefined>([[candidate.loaded.version, candidate.engine]]);
-  for (const dir of v.baseline ?? []) {
+  // Checked here once (with their diagnostics); each part builds its own engines.
+  const known = new Set<string>();
+  for (const [what, dir] of [["candidate", v.candidate], ...(v.baseline ?? []).map((d) => ["baseline", d])] as const) {
     try {
-      const b = replayVersionOfDir(dir);
-      versions.set(b.loaded.version, b.engine);
+      known.add(loadPolicySet(dir).version);
     } catch (err) {
-      throw new CliFailure(`baseline ${dir} is refused:\n${PdpError.from(err, "POLICY_INVALID").message}`, 1);
+      throw new CliFailure(`${what} ${dir} is refused:\n${PdpError.from(err, "POLICY_INVALID").message}`, 1);
     }
   }
   const client =
@@ -156,55 +236,67 @@ export async function policyReplay(v: PolicyReplayOptions, io: CliIo): Promise<n
   }
   const prefix = v.keyPrefix ?? DEFAULT_KEY_PREFIX;
   const archive = client && new RedisPolicyArchive({ client, keyPrefix: prefix });
-  const tally = new ReplayTally(
-    { candidate: candidate.engine, control: (version) => versions.get(version) },
-    { ...(v.samples !== undefined && { samples: v.samples }), ...(v.controlSample !== undefined && { controlSample: v.controlSample }) },
-  );
+  const init: ReplayPartInit = {
+    candidate: v.candidate,
+    baselines: [...(v.baseline ?? [])],
+    filter,
+    ...(!client && since !== undefined && { since }),
+    ...(!client && until !== undefined && { until }),
+    ...(v.samples !== undefined && { samples: v.samples }),
+    ...(v.controlSample !== undefined && { controlSample: v.controlSample }),
+  };
+  const workers = v.workers ?? Math.min(4, availableParallelism());
   const started = performance.now();
   const cpu0 = process.cpuUsage();
   const progressMs = v.progressMs ?? 2000;
   let lastProgress = started;
+  const parts: PartHandle[] = [];
   try {
-    const source = client ? streamRecords(client, new RedisAuditKeys(prefix, v.stream ?? "decisions").stream, since, until) : ndjsonRecords(v.input!);
+    if (workers <= 1) parts.push(localPart(init));
+    else parts.push(...(await Promise.all(Array.from({ length: workers }, () => workerPart(init)))));
+    const source = client ? streamLines(client, new RedisAuditKeys(prefix, v.stream ?? "decisions").stream, since, until) : ndjsonLines(v.input!);
+    let next = 0;
     for await (const batch of source) {
-      for (const r of batch) {
-        if (!versions.has(r.policyVersion) && archive) versions.set(r.policyVersion, await archived(archive, r.policyVersion, io));
-        else if (!versions.has(r.policyVersion)) versions.set(r.policyVersion, undefined);
-        if (!client) {
-          const t = Date.parse(r.time);
-          if ((since !== undefined && t < since) || (until !== undefined && t > until)) continue;
-        }
-        if (!matchesFilter(r as ChainedRecord, filter)) continue;
-        tally.add(r);
+      for (const line of batch) {
+        const version = versionOf(line);
+        if (version === undefined || known.has(version)) continue;
+        known.add(version);
+        const files = archive ? await archivedFiles(archive, version, io) : undefined;
+        for (const p of parts) p.version(version, files);
       }
+      await parts[next++ % parts.length]!.batch(batch);
       const now = performance.now();
       if (progressMs > 0 && now - lastProgress >= progressMs) {
         lastProgress = now;
-        io.err(`… ${tally.read} record(s) replayed, ${tally.flips} flip(s), ${Math.round(tally.read / ((now - started) / 1000))}/s\n`);
+        const read = parts.reduce((n, p) => n + p.progress().read, 0);
+        const flips = parts.reduce((n, p) => n + p.progress().flips, 0);
+        io.err(`… ${read} record(s) replayed, ${flips} flip(s), ${Math.round(read / ((now - started) / 1000))}/s\n`);
       }
     }
+    const report = mergeReports(await Promise.all(parts.map((p) => p.finish())), v.samples);
+    const seconds = (performance.now() - started) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const cpuSeconds = Math.round((cpu.user + cpu.system) / 1000) / 1000;
+    io.out(v.json ? `${JSON.stringify({ ...report, candidate: v.candidate, seconds: Math.round(seconds * 1000) / 1000, cpuSeconds, workers: parts.length })}\n` : formatReport(report, v.candidate, seconds));
+    const flips = report.flips.allowToDeny + report.flips.denyToAllow;
+    if (v.maxFlips !== undefined && flips > v.maxFlips) {
+      io.err(`${flips} flip(s) exceed --max-flips ${v.maxFlips}\n`);
+      return 1;
+    }
+    return 0;
   } finally {
+    for (const p of parts) p.terminate();
     client?.disconnect();
   }
-  const report = tally.report();
-  const seconds = (performance.now() - started) / 1000;
-  const cpu = process.cpuUsage(cpu0);
-  const cpuSeconds = Math.round((cpu.user + cpu.system) / 1000) / 1000;
-  io.out(v.json ? `${JSON.stringify({ ...report, candidate: v.candidate, seconds: Math.round(seconds * 1000) / 1000, cpuSeconds })}\n` : formatReport(report, v.candidate, seconds));
-  const flips = report.flips.allowToDeny + report.flips.denyToAllow;
-  if (v.maxFlips !== undefined && flips > v.maxFlips) {
-    io.err(`${flips} flip(s) exceed --max-flips ${v.maxFlips}\n`);
-    return 1;
-  }
-  return 0;
 }
 
-/** An archived version's engine, or undefined (said on stderr) when the archive does not hold it or it does not load. */
-async function archived(archive: RedisPolicyArchive, version: string, io: CliIo): Promise<PolicyEngine | undefined> {
+/** An archived version's files, or undefined (said on stderr) when the archive does not hold them or they do not load. */
+async function archivedFiles(archive: RedisPolicyArchive, version: string, io: CliIo): Promise<Files> {
   const files = await archive.get(version).catch(() => undefined);
   if (!files) return undefined;
   try {
-    return replayVersionOfFiles(version, files).engine;
+    replayVersionOfFiles(version, files);
+    return files;
   } catch (err) {
     io.err(`archived version ${version} does not load; its records get no control: ${PdpError.from(err).message}\n`);
     return undefined;

@@ -246,6 +246,7 @@ export function createProgram(run: ProgramRun): Command {
       .option("--to <time>", "the same as --until")
       .addOption(new Option("--max-flips <n>", "exit 1 when more decisions than N flip").argParser(nonNegativeInt))
       .addOption(new Option("--samples <n>", "decision ids shown per group").argParser(positiveInt))
+      .addOption(new Option("--workers <n>", "worker threads, each with its own engines (default: the cores, at most 4; 1: this thread)").argParser(positiveInt))
       .addOption(new Option("--control-sample <share>", "of the records the candidate cannot change, evaluate this share (0–1) as the control (default 1: all)").argParser(share))
       .addOption(jsonOption("one JSON report")),
   )

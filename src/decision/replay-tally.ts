@@ -207,3 +207,50 @@ function inSample(decisionId: string, share: number): boolean {
   for (let i = 0; i < decisionId.length; i++) h = Math.imul(h ^ decisionId.charCodeAt(i), 0x01000193);
   return (h >>> 0) / 0x100000000 < share;
 }
+
+/** One report from the reports of parts of the same records (worker threads): counts summed, groups merged, samples bounded. */
+export function mergeReports(reports: readonly ReplayReport[], samples = 5): ReplayReport {
+  const first = reports[0];
+  if (!first) throw new Error("mergeReports: no reports");
+  const notReplayable: Record<string, number> = {};
+  const groups = new Map<string, { from: "ALLOW" | "DENY"; to: "ALLOW" | "DENY"; reasonCode: string; policies: string[]; count: number; samples: string[] }>();
+  const unavailable = new Set<string>();
+  const drift: Drift[] = [];
+  const sum = (f: (r: ReplayReport) => number) => reports.reduce((n, r) => n + f(r), 0);
+  for (const r of reports) {
+    for (const [why, n] of Object.entries(r.notReplayable)) notReplayable[why] = (notReplayable[why] ?? 0) + n;
+    for (const g of r.flips.groups) {
+      const key = `${g.from}>${g.to}|${g.reasonCode}|${g.policies.join(",")}`;
+      const m = groups.get(key);
+      if (!m) groups.set(key, { ...g, policies: [...g.policies], samples: g.samples.slice(0, samples) });
+      else {
+        m.count += g.count;
+        for (const s of g.samples) if (m.samples.length < samples) m.samples.push(s);
+      }
+    }
+    for (const v of r.control.unavailableVersions) unavailable.add(v);
+    for (const d of r.control.driftSamples) if (drift.length < samples) drift.push(d);
+  }
+  return {
+    candidateVersion: first.candidateVersion,
+    read: sum((r) => r.read),
+    notPolicy: sum((r) => r.notPolicy),
+    notReplayable,
+    replayed: sum((r) => r.replayed),
+    unchanged: sum((r) => r.unchanged),
+    flips: {
+      allowToDeny: sum((r) => r.flips.allowToDeny),
+      denyToAllow: sum((r) => r.flips.denyToAllow),
+      groups: [...groups.values()].sort((a, b) => b.count - a.count || (a.from < b.from ? -1 : 1)),
+    },
+    reasonChanged: sum((r) => r.reasonChanged),
+    control: {
+      checked: sum((r) => r.control.checked),
+      reproduced: sum((r) => r.control.reproduced),
+      unavailable: sum((r) => r.control.unavailable),
+      unavailableVersions: [...unavailable].sort(),
+      drift: sum((r) => r.control.drift),
+      driftSamples: drift,
+    },
+  };
+}

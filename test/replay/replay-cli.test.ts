@@ -42,6 +42,16 @@ test("policy replay: NDJSON and the Redis stream give the same flips; --max-flip
     assert.equal(report.flips.denyToAllow, 0);
     assert.equal(report.control.drift, 0);
     assert.equal(report.control.reproduced, report.replayed);
+    // In this thread or in worker threads: the same report.
+    const single = await cli(["policy", "replay", "--input", file, "--candidate", candidate, "--baseline", dir, "--json", "--workers", "1", "--samples", "100"]);
+    const multi = await cli(["policy", "replay", "--input", file, "--candidate", candidate, "--baseline", dir, "--json", "--workers", "3", "--samples", "100"]);
+    const strip = (text: string) => {
+      const { seconds: _s, cpuSeconds: _c, workers: _w, ...rest } = JSON.parse(text);
+      for (const g of rest.flips.groups) g.samples.sort();
+      return rest;
+    };
+    assert.deepEqual(strip(multi.out), strip(single.out));
+    assert.equal(JSON.parse(multi.out).workers, 3);
     const allowed = await cli(["policy", "replay", "--input", file, "--candidate", candidate, "--baseline", dir, "--max-flips", String(searches)]);
     assert.equal(allowed.code, 0, allowed.err);
     assert.match(allowed.out, new RegExp(`flips: ${searches} ALLOW→DENY, 0 DENY→ALLOW`));
