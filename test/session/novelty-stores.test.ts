@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { noveltyContract } from "./novelty-contract.js";
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 noveltyContract("memory", async (options) => {
   let t = 1_700_000_000_000;
@@ -43,7 +43,7 @@ test("redis: the relations live under one hash tag with the window as TTL, membe
     const store = new RedisNoveltyStore({ client, keyPrefix, windowMs: 60_000, maxEntries: 10 });
     await store.observe([{ kind: "agent_at_server", key: ["spiffe://a", "https://" + "x".repeat(2000)] }]);
     assert.deepEqual(await keysUnder(client, keyPrefix), [`${keyPrefix}{novelty}`]);
-    const [member] = await client.zrange(`${keyPrefix}{novelty}`, 0, -1);
+    const [member] = await client.zrange(`${keyPrefix}{novelty}`, "0", "-1");
     assert.ok(member!.length < 40, member);
     const ttl = await client.pttl(`${keyPrefix}{novelty}`);
     assert.ok(ttl > 0 && ttl <= 60_000, String(ttl));
