@@ -81,7 +81,7 @@ function auditSinks(config: PdpConfig, stores: StateStores): AuditSinkEntry[] {
  * starts listening.
  */
 export async function startApp(config: PdpConfig, logger: Logger, options: StartAppOptions = {}): Promise<App> {
-  const stores = createStateStores(config.store, logger);
+  const stores = createStateStores(config.store, logger, config.novelty);
   const archive: PolicyArchive = stores.redis
     ? new RedisPolicyArchive({ client: stores.redis, keyPrefix: config.store.redis!.keyPrefix })
     : new MemoryPolicyArchive();
@@ -134,6 +134,7 @@ export async function startApp(config: PdpConfig, logger: Logger, options: Start
   const core = createDecisionCore({
     ...telemetry.parts,
     definitions: stores.definitions,
+    ...(stores.novelty && { novelty: stores.novelty }),
     admission,
     ...(telemetry.observer && { observer: telemetry.observer }),
     settings: {

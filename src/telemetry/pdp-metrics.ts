@@ -96,6 +96,18 @@ export function createPdpMetrics(sources: MetricSources = {}): PdpMetrics {
     registers: [registry],
   });
 
+  const firstSeen = new Counter({
+    name: "mcp_pdp_first_seen_total",
+    help: "Relations seen for the first time within the look-back window (third-party trust expansion), by kind: client_for_user, agent_at_server, client_at_server, idp_for_server, new_scopes, broker_path.",
+    labelNames: ["kind"],
+    registers: [registry],
+  });
+  const noveltyEvicted = new Counter({
+    name: "mcp_pdp_novelty_evicted_total",
+    help: "Relations the novelty store evicted (oldest sighting first) because it was at novelty.maxEntries.",
+    registers: [registry],
+  });
+
   const { audit, policy, admission, verifier, readiness } = sources;
   if (verifier) {
     const cache = (field: "hits" | "misses") => () => Object.entries(verifier.cacheStats()).map(([kind, c]) => [{ kind }, c[field]] as const);
@@ -147,6 +159,10 @@ export function createPdpMetrics(sources: MetricSources = {}): PdpMetrics {
     decided(e: DecisionEvent) {
       decisions.inc({ kind: e.kind, decision: e.allow ? "ALLOW" : "DENY", reason_code: e.reasonCode });
       latency.observe({ kind: e.kind }, e.latencyUs / 1e6);
+      if (e.firstSeen) for (const kind of e.firstSeen) firstSeen.inc({ kind });
+    },
+    noveltyEvicted(count: number) {
+      noveltyEvicted.inc(count);
     },
     storeCall(store, operation, ok) {
       storeCalls.inc({ store, operation });

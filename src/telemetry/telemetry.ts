@@ -68,6 +68,10 @@ function both(a: DecisionObserver | undefined, b: DecisionObserver | undefined):
       a.decided(e);
       b.decided(e);
     },
+    noveltyEvicted(n) {
+      a.noveltyEvicted?.(n);
+      b.noveltyEvicted?.(n);
+    },
   };
 }
 

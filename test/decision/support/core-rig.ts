@@ -16,6 +16,8 @@ import { MemoryDecisionStateReader } from "../../../src/session/memory-decision-
 import { MemoryRevocationStore } from "../../../src/session/memory-revocation-store.js";
 import { MemorySessionStore } from "../../../src/session/memory-session-store.js";
 import { MemoryToolDefinitionStore } from "../../../src/session/memory-tool-definition-store.js";
+import type { DecisionObserver } from "../../../src/decision/decision-observer.js";
+import type { NoveltyStore } from "../../../src/session/novelty-types.js";
 import type { DecisionStateReader } from "../../../src/session/types.js";
 
 /** A decision core for one test. */
@@ -30,8 +32,14 @@ export interface Rig {
   close(): Promise<void>;
 }
 
+/** Parts a test may add to the core. */
+export interface RigExtras {
+  readonly novelty?: NoveltyStore;
+  readonly observer?: DecisionObserver;
+}
+
 /** Builds a core over `dir`; `maxInFlight` bounds its decisions in flight (default 64). */
-export async function rig(dir: string, maxInFlight = 64): Promise<Rig> {
+export async function rig(dir: string, maxInFlight = 64, extras: RigExtras = {}): Promise<Rig> {
   const config = loadConfig({ env: {}, overrides: { cedarDir: dir, sessions: { required: true } } });
   const logger = pino({ level: "silent" });
   const policies = createPolicyManager({ dir, logger, watch: false });
@@ -61,6 +69,8 @@ export async function rig(dir: string, maxInFlight = 64): Promise<Rig> {
     revocations,
     approvals: new MemoryApprovalStore(),
     definitions,
+    ...(extras.novelty && { novelty: extras.novelty }),
+    ...(extras.observer && { observer: extras.observer }),
     audit: { append: (r) => void records.push(r), appendDurable: async (r) => void records.push(r) },
     settings: {
       limits: { maxArgumentsBytes: 65536 },
