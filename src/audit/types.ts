@@ -28,6 +28,8 @@ export interface AuditFilter {
   readonly policyId?: string;
   /** Which RPC decided: `authorize`, `filter_tools`, … */
   readonly kind?: string;
+  /** Only decisions on a first-seen relation (records with `firstSeen`). */
+  readonly firstSeen?: boolean;
 }
 
 /** Which page of a query. */

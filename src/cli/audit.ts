@@ -30,6 +30,7 @@ export interface AuditOptions {
   readonly reason?: string | undefined;
   readonly policy?: string | undefined;
   readonly kind?: string | undefined;
+  readonly firstSeen?: boolean | undefined;
   readonly limit?: number | undefined;
   readonly interval?: number | undefined;
   readonly follow?: boolean | undefined;
@@ -64,6 +65,7 @@ function filterRequest(v: AuditOptions): QueryInit {
     ["kind", "kind"],
   ];
   for (const [opt, field] of plain) if (v[opt] !== undefined) req[field] = v[opt];
+  if (v.firstSeen) req.firstSeen = true;
   if (v.decision !== undefined) req.decision = v.decision === "allow" ? Decision.ALLOW : Decision.DENY;
   if (v.reason !== undefined) {
     const code = (ReasonCode as unknown as Record<string, number>)[v.reason.toUpperCase().replace(/^REASON_CODE_/, "")];
@@ -134,6 +136,7 @@ function formatRecord({ entryId, record: r }: StoredRecord): string {
     ["session", r.sessionId],
     ["purpose", r.purpose],
     ["caller", r.caller],
+    ["first seen", r.firstSeen && [r.firstSeen.join(", "), ...(r.firstSeenScopes ?? []).map((x) => `scope ${x}`), ...(r.firstSeenPaths ?? []).map((x) => `path ${x}`)].join("; ")],
     ["arguments", r.argumentsDigest && `sha256:${r.argumentsDigest}`],
     ["message", r.message],
     ["reasons", r.reasons.map((x) => `${x.policyId}: ${x.reason}`).join("\n             ")],

@@ -83,7 +83,8 @@ function withAuditFilters(cmd: Command): Command {
     .addOption(new Option("--decision <decision>", "allow or deny").argParser(decision))
     .option("--reason <code>", "with this reason code")
     .option("--policy <id>", "determined by this policy")
-    .option("--kind <kind>", "of this kind (authorize, open_session, filter_tools, …)");
+    .option("--kind <kind>", "of this kind (authorize, open_session, filter_tools, …)")
+    .option("--first-seen", "only decisions on a first-seen relation (third-party trust expansion)");
 }
 
 /** The connection options of every audit command. */

@@ -98,8 +98,8 @@ export function createPdpMetrics(sources: MetricSources = {}): PdpMetrics {
 
   const firstSeen = new Counter({
     name: "mcp_pdp_first_seen_total",
-    help: "Relations seen for the first time within the look-back window (third-party trust expansion), by kind: client_for_user, agent_at_server, client_at_server, idp_for_server, new_scopes, broker_path.",
-    labelNames: ["kind"],
+    help: "Relations seen for the first time within the look-back window when a session opened (third-party trust expansion), by relation: client_for_user, agent_at_server, client_at_server, idp_for_server, new_scopes, broker_path.",
+    labelNames: ["relation"],
     registers: [registry],
   });
   const noveltyEvicted = new Counter({
@@ -159,7 +159,7 @@ export function createPdpMetrics(sources: MetricSources = {}): PdpMetrics {
     decided(e: DecisionEvent) {
       decisions.inc({ kind: e.kind, decision: e.allow ? "ALLOW" : "DENY", reason_code: e.reasonCode });
       latency.observe({ kind: e.kind }, e.latencyUs / 1e6);
-      if (e.firstSeen) for (const kind of e.firstSeen) firstSeen.inc({ kind });
+      if (e.firstSeen) for (const relation of e.firstSeen) firstSeen.inc({ relation });
     },
     noveltyEvicted(count: number) {
       noveltyEvicted.inc(count);

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { REASON_CODES } from "../../src/errors.js";
+import { NOVELTY_KINDS } from "../../src/session/novelty-types.js";
 import { Action, Decision, ReasonCode } from "../../src/gen/mcppdp/v1/common_pb.js";
 import { SessionService } from "../../src/gen/mcppdp/v1/session_pb.js";
 import { createClient } from "../../src/grpc/client.js";
@@ -22,6 +23,7 @@ const CLOSED: Record<string, (v: string) => boolean> = {
   store: (v) => ["state", "sessions", "revocations", "approvals"].includes(v),
   operation: (v) => /^[a-zA-Z]+$/.test(v),
   sink: (v) => ["pino", "memory", "redis", "test-capture"].includes(v),
+  relation: (v) => (NOVELTY_KINDS as readonly string[]).includes(v),
 };
 
 describe("metrics", { timeout: 120_000 }, () => {
@@ -58,6 +60,7 @@ describe("metrics", { timeout: 120_000 }, () => {
     const moved = (name: string, labels?: Record<string, string>) => now.value(name, labels) - before.value(name, labels);
 
     assert.equal(moved("mcp_pdp_decisions_total", { kind: "open_session", decision: "ALLOW", reason_code: "ALLOWED" }), 1);
+    assert.equal(moved("mcp_pdp_first_seen_total", { relation: "client_for_user" }), 1, "the fresh PDP saw this client for this user for the first time");
     assert.equal(moved("mcp_pdp_decisions_total", { kind: "authorize", decision: "ALLOW", reason_code: "ALLOWED" }), 1);
     assert.equal(moved("mcp_pdp_decisions_total", { kind: "authorize", decision: "DENY", reason_code: ReasonCode[denied] }), 1);
     assert.equal(now.count("mcp_pdp_decision_duration_seconds", { kind: "authorize" }) - before.count("mcp_pdp_decision_duration_seconds", { kind: "authorize" }), 2);
