@@ -219,6 +219,15 @@ export function auditExport(v: AuditOptions, io: CliIo): Promise<number> {
   });
 }
 
+/**
+ * Every record matching the options' filters, newest first, handed to `each` page by page (the
+ * trust report reads the audit through this).
+ */
+export function forEachAuditRecord(v: AuditOptions, each: (r: StoredRecord) => void): Promise<void> {
+  const req = filterRequest(v);
+  return withAudit(v, async (client, call) => void (await queryAll(client, call, req, Number.MAX_SAFE_INTEGER, each)));
+}
+
 /** `audit get ID`: one record in detail, or JSON. */
 export function auditGet(id: string, v: AuditOptions, io: CliIo): Promise<number> {
   return withAudit(v, async (client, call) => {
