@@ -4,11 +4,11 @@
  * that load from other processes falls on every lane alike. Each set compares lanes with a
  * baseline lane and prints the ratios of Authorize p50 and PDP CPU per decision.
  *
- *   npm run bench -- --costs [authzen,telemetry,args] [--rounds 3] [--duration S] [--warmup S]
+ *   npm run bench -- --costs [authzen,telemetry,args,novelty] [--rounds 3] [--duration S] [--warmup S]
  *                   [--concurrency 1,16] [--store redis|memory] [--policies 200] [--connections 4] [--json FILE]
  *   npm run bench -- --metrics-compare [same options]      (= --costs telemetry)
  *
- * Sets (default: all three; each adds its lanes to the one run):
+ * Sets (default: all four; each adds its lanes to the one run):
  * - `authzen`: one PDP (default config), asked over gRPC Authorize and over the AuthZEN evaluation
  *   endpoint (HTTP/1.1 keep-alive, JSON), the same task. Baseline: `grpc`.
  * - `telemetry`: the default PDP (metrics on, tracing off), one with `metrics.enabled: false`, and
@@ -22,6 +22,10 @@
  *   with none — a bench-only tool without a definition — and `untyped args` calls `ping` with
  *   the same 4 arguments (carried, not typed). The bench tools exist only in this bench's policy
  *   copy (workspace-tools set, risk 1, no labels). Baseline: `no args`. All on the default PDP.
+ * - `novelty` (issue 17): the default PDP (novelty on: each OpenSession observes its relations in
+ *   the store, each call in the session gets `context.novelty` and records `firstSeen`) and one
+ *   with `novelty.enabled: false`, the same gRPC task (sessions reopened every few calls, so the
+ *   opening's extra store call is in the CPU per decision). Baseline: `novelty off`.
  * Every lane must answer ALLOW before it is measured (a 300 ms check).
  * Redis: REDIS_URL (default redis://127.0.0.1:6379), keys under `bench:<random>:<pdp>:`, deleted at the end.
  */
@@ -58,12 +62,12 @@ const { values: opt } = parseArgs({
     json: { type: "string" },
   },
   // `--costs` alone (no value) means every set.
-  args: process.argv.slice(2).map((a, i, all) => (a === "--costs" && (i === all.length - 1 || all[i + 1]!.startsWith("--")) ? "--costs=authzen,telemetry,args" : a)),
+  args: process.argv.slice(2).map((a, i, all) => (a === "--costs" && (i === all.length - 1 || all[i + 1]!.startsWith("--")) ? "--costs=authzen,telemetry,args,novelty" : a)),
 });
 
-type SetName = "authzen" | "telemetry" | "args";
-const SETS = new Set<SetName>((opt["metrics-compare"] ? "telemetry" : (opt.costs ?? "authzen,telemetry,args")).split(",").map((s) => s.trim() as SetName));
-for (const s of SETS) if (!["authzen", "telemetry", "args"].includes(s)) throw new Error(`--costs: authzen, telemetry and/or args, not ${s}`);
+type SetName = "authzen" | "telemetry" | "args" | "novelty";
+const SETS = new Set<SetName>((opt["metrics-compare"] ? "telemetry" : (opt.costs ?? "authzen,telemetry,args,novelty")).split(",").map((s) => s.trim() as SetName));
+for (const s of SETS) if (!["authzen", "telemetry", "args", "novelty"].includes(s)) throw new Error(`--costs: authzen, telemetry, args and/or novelty, not ${s}`);
 const STORE = opt.store as "redis" | "memory";
 if (STORE !== "redis" && STORE !== "memory") throw new Error(`--store: redis or memory, not ${opt.store}`);
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -149,6 +153,7 @@ const BASELINE: Record<string, string> = {
   "typed args": "no args",
   "typed args + rules": "no args",
   "untyped args": "no args",
+  "novelty on": "novelty off",
 };
 
 async function main(): Promise<void> {
@@ -196,6 +201,11 @@ async function main(): Promise<void> {
       lanes.push({ name: "metrics off", target: pdpTarget(off.conns, tokens), pid: off.pdp.child.pid! });
       const traced = await start("tracing on", { tracing: { otlpEndpoint: receiver!.url } });
       lanes.push({ name: "tracing on", target: pdpTarget(traced.conns, tokens), pid: traced.pdp.child.pid! });
+    }
+    if (SETS.has("novelty")) {
+      const off = await start("novelty off", { novelty: { enabled: false } });
+      lanes.push({ name: "novelty off", target: pdpTarget(off.conns, tokens), pid: off.pdp.child.pid! });
+      lanes.push({ name: "novelty on", target: pdpTarget(base.conns, tokens), pid: base.pdp.child.pid! });
     }
     if (SETS.has("args")) {
       lanes.push({ name: "no args", target: await workspaceTarget(base.conns, maxLanes, "ping", {}), pid: base.pdp.child.pid! });

@@ -61,9 +61,12 @@ export async function observeNovelty(store: NoveltyStore, request: DecisionReque
 /**
  * The novelty facts of a call in a session: what the session's opening found new, plus any scope
  * of this call's token that the opening token did not carry (a wider token mid-session), plus
- * whether this tool's brokered path was new.
+ * whether this tool's brokered path was new. Undefined when nothing is new — the common case
+ * costs policy evaluation nothing (`context.novelty` is present only when something is first seen).
  */
-export function noveltyFacts(n: SessionNovelty, request: DecisionRequest, tool: ToolInfo | undefined): NoveltyFacts {
+export function noveltyFacts(n: SessionNovelty, request: DecisionRequest, tool: ToolInfo | undefined): NoveltyFacts | undefined {
+  const scopes = request.parties.user.scopes;
+  if (n.firstSeen.length === 0 && scopes.every((s) => n.openScopes.includes(s))) return undefined;
   const open = new Set(n.openScopes);
   const fresh = new Set(n.newScopes);
   const has = (k: NoveltyKind) => n.firstSeen.includes(k);
@@ -72,7 +75,7 @@ export function noveltyFacts(n: SessionNovelty, request: DecisionRequest, tool: 
     agentAtServer: has("agent_at_server"),
     clientAtServer: has("client_at_server"),
     idpForServer: has("idp_for_server"),
-    newScopes: [...new Set(request.parties.user.scopes)].filter((s) => fresh.has(s) || !open.has(s)).sort(),
+    newScopes: [...new Set(scopes)].filter((s) => fresh.has(s) || !open.has(s)).sort(),
     brokerPath: tool?.brokerPath !== undefined && n.newPaths.includes(tool.brokerPath),
   };
 }
