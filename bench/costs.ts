@@ -26,7 +26,8 @@
  *   the store, each call in the session gets `context.novelty` and records `firstSeen`) and one
  *   with `novelty.enabled: false`, the same gRPC task (sessions reopened every few calls, so the
  *   opening's extra store call is in the CPU per decision). Baseline: `novelty off`.
- * Every lane must answer ALLOW before it is measured (a 300 ms check).
+ * Every lane opens one session per lane index first (its relations are then known: no first-seen
+ * approvals), then must answer ALLOW before it is measured (a 300 ms check).
  * Redis: REDIS_URL (default redis://127.0.0.1:6379), keys under `bench:<random>:<pdp>:`, deleted at the end.
  */
 import { createServer, type Server } from "node:http";
@@ -213,6 +214,10 @@ async function main(): Promise<void> {
       lanes.push({ name: "typed args + rules", target: await workspaceTarget(base.conns, maxLanes, "send_payment", PAYMENT), pid: base.pdp.child.pid! });
       lanes.push({ name: "untyped args", target: await workspaceTarget(base.conns, maxLanes, "ping", PAYMENT), pid: base.pdp.child.pid! });
     }
+    // One opening per lane and lane index first: it marks the lane's relations seen (novelty), so a
+    // first-seen client's high-risk call (shipped trust-expansion.cedar: approval) never meets the
+    // ALLOW check, and every lane is measured in the steady state of a known delegation.
+    for (const l of lanes) for (let i = 0; i < maxLanes; i++) await l.target.open(i);
     for (const l of lanes) await requireAllow(l.target, `lane ${l.name}`);
     progress(`${opt.rounds} interleaved rounds of ${lanes.length} lanes at ${LEVELS.join(", ")} in flight (load ${loadavg()})`);
     results = await runRounds({
