@@ -124,7 +124,16 @@ export async function startApp(config: PdpConfig, logger: Logger, options: Start
     metrics: config.metrics,
     tracing: config.tracing,
     ...(options.spanExporter && { spanExporter: options.spanExporter }),
-    parts: { verifier, policy: current, state: stores.reader, sessions: stores.sessions, revocations: stores.revocations, approvals: stores.approvals, audit },
+    parts: {
+      verifier,
+      policy: current,
+      state: stores.reader,
+      sessions: stores.sessions,
+      revocations: stores.revocations,
+      approvals: stores.approvals,
+      audit,
+      ...(stores.novelty && { novelty: stores.novelty }),
+    },
     audit,
     policyStatus: () => policies.status(),
     admission,
@@ -134,7 +143,6 @@ export async function startApp(config: PdpConfig, logger: Logger, options: Start
   const core = createDecisionCore({
     ...telemetry.parts,
     definitions: stores.definitions,
-    ...(stores.novelty && { novelty: stores.novelty }),
     admission,
     ...(telemetry.observer && { observer: telemetry.observer }),
     settings: {

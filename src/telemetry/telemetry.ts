@@ -22,7 +22,7 @@ import { tracedAudit, tracedPolicy, tracedVerifier } from "./traced.js";
 import type { Tracing } from "./tracing.js";
 
 /** The parts the decision core is built from that telemetry instruments, as the composition root made them. */
-export type CoreParts = Pick<DecisionCoreDeps, "verifier" | "policy" | "state" | "sessions" | "revocations" | "approvals" | "audit">;
+export type CoreParts = Pick<DecisionCoreDeps, "verifier" | "policy" | "state" | "sessions" | "revocations" | "approvals" | "audit" | "novelty">;
 
 /** What {@link createTelemetry} reads. */
 export interface TelemetryDeps {
@@ -98,6 +98,7 @@ export async function createTelemetry(deps: TelemetryDeps): Promise<Telemetry> {
           revocations: instrumentStore(parts.revocations, "revocations", metrics, tracing),
           approvals: instrumentStore(parts.approvals, "approvals", metrics, tracing),
           audit: tracing ? tracedAudit(parts.audit, tracing) : parts.audit,
+          ...(parts.novelty && { novelty: instrumentStore(parts.novelty, "novelty", metrics, tracing) }),
         }
       : parts;
   return {

@@ -20,7 +20,7 @@ const CLOSED: Record<string, (v: string) => boolean> = {
   kind: (v) => KINDS.includes(v) || ["user", "workload", "caller"].includes(v),
   decision: (v) => v === "ALLOW" || v === "DENY",
   reason_code: (v) => (REASON_CODES as readonly string[]).includes(v),
-  store: (v) => ["state", "sessions", "revocations", "approvals"].includes(v),
+  store: (v) => ["state", "sessions", "revocations", "approvals", "novelty"].includes(v),
   operation: (v) => /^[a-zA-Z]+$/.test(v),
   sink: (v) => ["pino", "memory", "redis", "test-capture"].includes(v),
   relation: (v) => (NOVELTY_KINDS as readonly string[]).includes(v),
@@ -67,6 +67,7 @@ describe("metrics", { timeout: 120_000 }, () => {
     assert.equal(now.family("mcp_pdp_decision_duration_seconds")?.type, "HISTOGRAM");
 
     assert.equal(moved("mcp_pdp_store_operations_total", { store: "sessions", operation: "create" }), 1);
+    assert.equal(moved("mcp_pdp_store_operations_total", { store: "novelty", operation: "observe" }), 1, "one novelty observation per opening, none per Authorize");
     assert.equal(moved("mcp_pdp_store_operations_total", { store: "state", operation: "loadForDecision" }), 3, "one state load per decision");
     assert.equal(moved("mcp_pdp_store_operations_total", { store: "sessions", operation: "appendCall" }), 1, "only the ALLOW is appended to the history");
     assert.equal(moved("mcp_pdp_store_failures_total", { store: "state", operation: "loadForDecision" }), 0);
