@@ -47,6 +47,12 @@ export const noveltyConfigSchema = z.strictObject({
     .max(366 * 86400)
     .default(30 * 86400)
     .meta({ description: "The look-back window: a relation not seen for this long is first seen again." }),
+  probationSeconds: z
+    .int()
+    .min(0)
+    .max(366 * 86400)
+    .default(0)
+    .meta({ description: "How long after its first sighting a relation still counts as new (every session opened in that time gets the fact); 0: the first session only." }),
   maxEntries: z
     .int()
     .min(100)

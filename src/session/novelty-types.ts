@@ -49,6 +49,11 @@ export interface NoveltyStoreOptions {
   readonly windowMs: number;
   /** Most relations kept; past it the ones seen longest ago are evicted (and counted). */
   readonly maxEntries: number;
+  /**
+   * How long after its first sighting a relation still counts as new, in ms (every opening within
+   * it gets the fact). Default 0: new on the first sighting only.
+   */
+  readonly probationMs?: number;
   /** Clock in ms. Default `Date.now`. */
   readonly now?: () => number;
 }

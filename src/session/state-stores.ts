@@ -47,7 +47,7 @@ export function clientBackstopMs(deadlineMs: number): number {
 /** Builds the configured stores: in-memory for one process, or Redis for any number of replicas. */
 export function createStateStores(config: StoreConfig, logger: Logger, novelty?: NoveltyConfig): StateStores {
   const listeners: ((healthy: boolean) => void)[] = [];
-  const noveltyOptions = novelty?.enabled ? { windowMs: novelty.windowSeconds * 1000, maxEntries: novelty.maxEntries } : undefined;
+  const noveltyOptions = novelty?.enabled ? { windowMs: novelty.windowSeconds * 1000, maxEntries: novelty.maxEntries, probationMs: novelty.probationSeconds * 1000 } : undefined;
   if (config.backend === "memory" || !config.redis) {
     const sessions = new MemorySessionStore();
     const revocations = new MemoryRevocationStore();

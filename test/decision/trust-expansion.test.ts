@@ -132,3 +132,16 @@ test("two PDP replicas sharing one Redis agree: a client first seen on one is kn
     await ca.quit();
   }
 });
+
+test("with a probation, a harmless first session does not make the client known: the next session still needs the approval", { timeout: 60_000 }, async () => {
+  const r = await rig(copyCedar(), 64, { novelty: new MemoryNoveltyStore({ windowMs: 3_600_000, maxEntries: 1000, probationMs: 600_000 }) });
+  try {
+    const harmless = await open(r, { clientId: "patient-client", agent: "spiffe://dev.mcp-pdp.local/agent/research-assistant", tools: ["search_documents"] });
+    assert.equal(harmless.opened.outcome.allow, true, harmless.opened.outcome.message);
+    const second = await open(r, { clientId: "patient-client" });
+    assert.ok(r.records.find((x) => x.decisionId === second.opened.decisionId)!.firstSeen?.includes("client_for_user"), "still new within the probation");
+    assert.equal((await second.call()).outcome.reasonCode, "APPROVAL_REQUIRED");
+  } finally {
+    await r.close();
+  }
+});

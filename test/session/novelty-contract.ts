@@ -16,7 +16,7 @@ export interface NoveltyHarness {
 }
 
 /** Builds a harness with this window and bound. */
-export type NoveltyHarnessFactory = (options: { windowMs: number; maxEntries: number }) => Promise<NoveltyHarness>;
+export type NoveltyHarnessFactory = (options: { windowMs: number; maxEntries: number; probationMs?: number }) => Promise<NoveltyHarness>;
 
 const KEYS: Record<NoveltyKind, readonly string[]> = {
   client_for_user: ["client-1", "https://idp#alice"],
@@ -72,6 +72,35 @@ export function noveltyContract(name: string, factory: NoveltyHarnessFactory, wi
         assert.deepEqual(await fresh(h.store, [s]), [false]);
         await h.advance(window / 2 + 20);
         assert.deepEqual(await fresh(h.store, [s]), [false], "refreshed by the previous sighting");
+      } finally {
+        await h.close();
+      }
+    });
+
+    test("with a probation: new on every sighting until the probation after the first has passed, on every replica", async () => {
+      const h = await factory({ windowMs: 60_000, maxEntries: 1000, probationMs: window });
+      try {
+        const s = { kind: "client_for_user" as const, key: ["probation-client", "u"] };
+        assert.deepEqual(await fresh(h.store, [s]), [true], "first sighting");
+        assert.deepEqual(await fresh(h.other, [s]), [true], "still in probation (the other replica agrees)");
+        assert.deepEqual(await fresh(h.store, [s]), [true], "still in probation");
+        await h.advance(window + 50);
+        assert.deepEqual(await fresh(h.store, [s]), [false], "known once the probation has passed");
+        assert.deepEqual(await fresh(h.other, [s]), [false]);
+      } finally {
+        await h.close();
+      }
+    });
+
+    test("a flood evicts first sightings with their relations (a probation never outlives its relation)", async () => {
+      const h = await factory({ windowMs: 60_000, maxEntries: 10, probationMs: 60_000 });
+      try {
+        const many = Array.from({ length: 30 }, (_, i) => ({ kind: "agent_at_server" as const, key: [`a-${i}`, "s"] }));
+        for (const s of many) {
+          await h.store.observe([s]);
+          await h.advance(1);
+        }
+        assert.equal(await h.store.dropped(), 20);
       } finally {
         await h.close();
       }

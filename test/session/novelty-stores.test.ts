@@ -42,11 +42,16 @@ test("redis: the relations live under one hash tag with the window as TTL, membe
   try {
     const store = new RedisNoveltyStore({ client, keyPrefix, windowMs: 60_000, maxEntries: 10 });
     await store.observe([{ kind: "agent_at_server", key: ["spiffe://a", "https://" + "x".repeat(2000)] }]);
-    assert.deepEqual(await keysUnder(client, keyPrefix), [`${keyPrefix}{novelty}`]);
+    assert.deepEqual(await keysUnder(client, keyPrefix), [`${keyPrefix}{novelty}`], "without a probation, one key");
     const [member] = await client.zrange(`${keyPrefix}{novelty}`, "0", "-1");
     assert.ok(member!.length < 40, member);
     const ttl = await client.pttl(`${keyPrefix}{novelty}`);
     assert.ok(ttl > 0 && ttl <= 60_000, String(ttl));
+    // With a probation the first sightings live beside the relations, bounded the same way.
+    const probation = new RedisNoveltyStore({ client, keyPrefix, windowMs: 60_000, maxEntries: 10, probationMs: 60_000 });
+    for (let i = 0; i < 25; i++) await probation.observe([{ kind: "client_for_user", key: [`c-${i}`, "u"] }]);
+    assert.equal(await client.zcard(`${keyPrefix}{novelty}`), 10);
+    assert.equal(await client.hlen(`${keyPrefix}{novelty}:first`), 10, "evicted relations take their first sighting with them");
   } finally {
     await deleteKeysUnder(client, keyPrefix);
     await client.quit();
