@@ -4,11 +4,11 @@
  * that load from other processes falls on every lane alike. Each set compares lanes with a
  * baseline lane and prints the ratios of Authorize p50 and PDP CPU per decision.
  *
- *   npm run bench -- --costs [authzen,telemetry,args,shadow] [--rounds 3] [--duration S] [--warmup S]
+ *   npm run bench -- --costs [authzen,telemetry,args,novelty,shadow] [--rounds 3] [--duration S] [--warmup S]
  *                   [--concurrency 1,16] [--store redis|memory] [--policies 200] [--connections 4] [--json FILE]
  *   npm run bench -- --metrics-compare [same options]      (= --costs telemetry)
  *
- * Sets (default: all three; each adds its lanes to the one run):
+ * Sets (default: all four; each adds its lanes to the one run):
  * - `authzen`: one PDP (default config), asked over gRPC Authorize and over the AuthZEN evaluation
  *   endpoint (HTTP/1.1 keep-alive, JSON), the same task. Baseline: `grpc`.
  * - `telemetry`: the default PDP (metrics on, tracing off), one with `metrics.enabled: false`, and
@@ -29,7 +29,12 @@
  *   known without a second evaluation (the usual case: a change touches few partitions);
  *   `shadow off`: `policies.shadowDir` set to an empty directory (configured, off).
  *   Baseline: `grpc`. Only with `--costs shadow` (not in the default sets).
- * Every lane must answer ALLOW before it is measured (a 300 ms check).
+ * - `novelty` (issue 17): the default PDP (novelty on: each OpenSession observes its relations in
+ *   the store, each call in the session gets `context.novelty` and records `firstSeen`) and one
+ *   with `novelty.enabled: false`, the same gRPC task (sessions reopened every few calls, so the
+ *   opening's extra store call is in the CPU per decision). Baseline: `novelty off`.
+ * Every lane opens one session per lane index first (its relations are then known: no first-seen
+ * approvals), then must answer ALLOW before it is measured (a 300 ms check).
  * Redis: REDIS_URL (default redis://127.0.0.1:6379), keys under `bench:<random>:<pdp>:`, deleted at the end.
  */
 import { createServer, type Server } from "node:http";
@@ -65,12 +70,12 @@ const { values: opt } = parseArgs({
     json: { type: "string" },
   },
   // `--costs` alone (no value) means every set.
-  args: process.argv.slice(2).map((a, i, all) => (a === "--costs" && (i === all.length - 1 || all[i + 1]!.startsWith("--")) ? "--costs=authzen,telemetry,args" : a)),
+  args: process.argv.slice(2).map((a, i, all) => (a === "--costs" && (i === all.length - 1 || all[i + 1]!.startsWith("--")) ? "--costs=authzen,telemetry,args,novelty" : a)),
 });
 
-type SetName = "authzen" | "telemetry" | "args" | "shadow";
-const SETS = new Set<SetName>((opt["metrics-compare"] ? "telemetry" : (opt.costs ?? "authzen,telemetry,args")).split(",").map((s) => s.trim() as SetName));
-for (const s of SETS) if (!["authzen", "telemetry", "args", "shadow"].includes(s)) throw new Error(`--costs: authzen, telemetry, args and/or shadow, not ${s}`);
+type SetName = "authzen" | "telemetry" | "args" | "novelty" | "shadow";
+const SETS = new Set<SetName>((opt["metrics-compare"] ? "telemetry" : (opt.costs ?? "authzen,telemetry,args,novelty")).split(",").map((s) => s.trim() as SetName));
+for (const s of SETS) if (!["authzen", "telemetry", "args", "novelty", "shadow"].includes(s)) throw new Error(`--costs: authzen, telemetry, args, novelty and/or shadow, not ${s}`);
 const STORE = opt.store as "redis" | "memory";
 if (STORE !== "redis" && STORE !== "memory") throw new Error(`--store: redis or memory, not ${opt.store}`);
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -159,6 +164,7 @@ const BASELINE: Record<string, string> = {
   "shadow twice": "grpc",
   "shadow local": "grpc",
   "shadow off": "grpc",
+  "novelty on": "novelty off",
 };
 
 async function main(): Promise<void> {
@@ -226,12 +232,21 @@ async function main(): Promise<void> {
       const off = await start("shadow off", { policies: { shadowDir: empty } });
       lanes.push({ name: "shadow off", target: pdpTarget(off.conns, tokens), pid: off.pdp.child.pid! });
     }
+    if (SETS.has("novelty")) {
+      const off = await start("novelty off", { novelty: { enabled: false } });
+      lanes.push({ name: "novelty off", target: pdpTarget(off.conns, tokens), pid: off.pdp.child.pid! });
+      lanes.push({ name: "novelty on", target: pdpTarget(base.conns, tokens), pid: base.pdp.child.pid! });
+    }
     if (SETS.has("args")) {
       lanes.push({ name: "no args", target: await workspaceTarget(base.conns, maxLanes, "ping", {}), pid: base.pdp.child.pid! });
       lanes.push({ name: "typed args", target: await workspaceTarget(base.conns, maxLanes, "pay", PAYMENT), pid: base.pdp.child.pid! });
       lanes.push({ name: "typed args + rules", target: await workspaceTarget(base.conns, maxLanes, "send_payment", PAYMENT), pid: base.pdp.child.pid! });
       lanes.push({ name: "untyped args", target: await workspaceTarget(base.conns, maxLanes, "ping", PAYMENT), pid: base.pdp.child.pid! });
     }
+    // One opening per lane and lane index first: it marks the lane's relations seen (novelty), so a
+    // first-seen client's high-risk call (shipped trust-expansion.cedar: approval) never meets the
+    // ALLOW check, and every lane is measured in the steady state of a known delegation.
+    for (const l of lanes) for (let i = 0; i < maxLanes; i++) await l.target.open(i);
     for (const l of lanes) await requireAllow(l.target, `lane ${l.name}`);
     progress(`${opt.rounds} interleaved rounds of ${lanes.length} lanes at ${LEVELS.join(", ")} in flight (load ${loadavg()})`);
     results = await runRounds({

@@ -84,7 +84,7 @@ function auditSinks(config: PdpConfig, stores: StateStores): AuditSinkEntry[] {
  * starts listening.
  */
 export async function startApp(config: PdpConfig, logger: Logger, options: StartAppOptions = {}): Promise<App> {
-  const stores = createStateStores(config.store, logger);
+  const stores = createStateStores(config.store, logger, config.novelty);
   const archive: PolicyArchive = stores.redis
     ? new RedisPolicyArchive({ client: stores.redis, keyPrefix: config.store.redis!.keyPrefix })
     : new MemoryPolicyArchive();
@@ -141,7 +141,16 @@ export async function startApp(config: PdpConfig, logger: Logger, options: Start
     metrics: config.metrics,
     tracing: config.tracing,
     ...(options.spanExporter && { spanExporter: options.spanExporter }),
-    parts: { verifier, policy: current, state: stores.reader, sessions: stores.sessions, revocations: stores.revocations, approvals: stores.approvals, audit },
+    parts: {
+      verifier,
+      policy: current,
+      state: stores.reader,
+      sessions: stores.sessions,
+      revocations: stores.revocations,
+      approvals: stores.approvals,
+      audit,
+      ...(stores.novelty && { novelty: stores.novelty }),
+    },
     audit,
     policyStatus: () => policies.status(),
     ...(shadow && { shadowStatus: () => shadow.status() }),

@@ -45,6 +45,16 @@ export interface DecisionRecord {
   readonly approvalId?: string;
   /** Set when the user's and the agent's claims were asserted by this caller (AuthZEN `http.claimAsserters`) rather than verified from tokens. */
   readonly claimsAssertedBy?: string;
+  /**
+   * Third-party trust expansion: the relations this decision's request established that the PDP
+   * had not seen within its look-back window (`client_for_user`, `agent_at_server`,
+   * `client_at_server`, `idp_for_server`, `new_scopes`, `broker_path`; docs/trust-expansion.md).
+   */
+  readonly firstSeen?: readonly string[];
+  /** With `new_scopes`: the scopes first seen for this user and client. */
+  readonly firstSeenScopes?: readonly string[];
+  /** With `broker_path`: the brokered paths (`<server> -> <vendor>`) first seen for this agent. */
+  readonly firstSeenPaths?: readonly string[];
   readonly decision: "ALLOW" | "DENY";
   readonly reasonCode: string;
   readonly reasons: readonly { readonly policyId: string; readonly reason: string }[];

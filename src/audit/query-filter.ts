@@ -18,6 +18,7 @@ export function matchesFilter(record: ChainedRecord, filter: AuditFilter): boole
   if (filter.decision !== undefined && record.decision !== filter.decision) return false;
   if (filter.reasonCode !== undefined && record.reasonCode !== filter.reasonCode) return false;
   if (filter.kind !== undefined && record.kind !== filter.kind) return false;
+  if (filter.firstSeen && !(record.firstSeen && record.firstSeen.length > 0)) return false;
   if (filter.policyId !== undefined && !record.reasons?.some((r) => r.policyId === filter.policyId)) return false;
   if (filter.shadowDisagrees && record.shadow === undefined) return false;
   return true;

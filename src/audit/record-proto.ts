@@ -47,6 +47,9 @@ export function recordToMessage(stored: StoredRecord): DecisionRecordMessage {
     caller: r.caller ?? "",
     message: r.message ?? "",
     claimsAssertedBy: r.claimsAssertedBy ?? "",
+    firstSeen: [...(r.firstSeen ?? [])],
+    firstSeenScopes: [...(r.firstSeenScopes ?? [])],
+    firstSeenPaths: [...(r.firstSeenPaths ?? [])],
     entryId: stored.entryId,
     canonicalJson: canonicalJson(r),
     replayFacts: r.replay ? canonicalJson(r.replay) : "",
@@ -88,6 +91,7 @@ export function filterFromMessage(m: QueryDecisionsRequest): AuditFilter {
     policyId: s(m.policyId),
     kind: s(m.kind),
     shadowDisagrees: m.shadowDisagrees || undefined,
+    firstSeen: m.firstSeen ? true : undefined,
   };
   for (const k of Object.keys(f)) if (f[k] === undefined) delete f[k];
   if (m.reasonCode !== ReasonCode.UNSPECIFIED && f.reasonCode === undefined) throw new PdpError("INVALID_REQUEST", "unknown reason code");

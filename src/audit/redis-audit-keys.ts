@@ -5,7 +5,7 @@ import type { DecisionRecord } from "./decision-record.js";
 import type { AuditFilter } from "./types.js";
 
 /** The filter fields that have a Redis index, and the record field each reads. */
-export const INDEXED_FIELDS = ["session", "user", "agent", "client", "server", "tool", "decision", "reason", "policy"] as const;
+export const INDEXED_FIELDS = ["session", "user", "agent", "client", "server", "tool", "decision", "reason", "policy", "first-seen"] as const;
 
 /** One indexed field. */
 export type IndexedField = (typeof INDEXED_FIELDS)[number];
@@ -64,6 +64,8 @@ export class RedisAuditKeys {
     add("decision", r.decision);
     add("reason", r.reasonCode);
     for (const p of new Set((r.reasons ?? []).map((x) => x.policyId))) add("policy", p);
+    // One index of every decision on a first-seen relation (`audit query --first-seen`).
+    if (r.firstSeen && r.firstSeen.length > 0) add("first-seen", "yes");
     return out;
   }
 
@@ -82,6 +84,7 @@ export class RedisAuditKeys {
     add("decision", f.decision);
     add("reason", f.reasonCode);
     add("policy", f.policyId);
+    if (f.firstSeen) add("first-seen", "yes");
     return out;
   }
 }

@@ -30,6 +30,8 @@ export interface AuditFilter {
   readonly kind?: string;
   /** Only records where the shadow policy set disagreed with the live answer (`record.shadow`). */
   readonly shadowDisagrees?: boolean;
+  /** Only decisions on a first-seen relation (records with `firstSeen`). */
+  readonly firstSeen?: boolean;
 }
 
 /** Which page of a query. */

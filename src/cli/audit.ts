@@ -31,6 +31,7 @@ export interface AuditOptions {
   readonly policy?: string | undefined;
   readonly kind?: string | undefined;
   readonly shadowDisagrees?: boolean | undefined;
+  readonly firstSeen?: boolean | undefined;
   readonly limit?: number | undefined;
   readonly interval?: number | undefined;
   readonly follow?: boolean | undefined;
@@ -66,6 +67,7 @@ function filterRequest(v: AuditOptions): QueryInit {
   ];
   for (const [opt, field] of plain) if (v[opt] !== undefined) req[field] = v[opt];
   if (v.shadowDisagrees) req.shadowDisagrees = true;
+  if (v.firstSeen) req.firstSeen = true;
   if (v.decision !== undefined) req.decision = v.decision === "allow" ? Decision.ALLOW : Decision.DENY;
   if (v.reason !== undefined) {
     const code = (ReasonCode as unknown as Record<string, number>)[v.reason.toUpperCase().replace(/^REASON_CODE_/, "")];
@@ -136,6 +138,7 @@ function formatRecord({ entryId, record: r }: StoredRecord): string {
     ["session", r.sessionId],
     ["purpose", r.purpose],
     ["caller", r.caller],
+    ["first seen", r.firstSeen && [r.firstSeen.join(", "), ...(r.firstSeenScopes ?? []).map((x) => `scope ${x}`), ...(r.firstSeenPaths ?? []).map((x) => `path ${x}`)].join("; ")],
     ["arguments", r.argumentsDigest && `sha256:${r.argumentsDigest}`],
     ["message", r.message],
     ["shadow", r.shadow && `${r.shadow.decision} ${r.shadow.reasonCode}${r.shadow.policies.length ? ` [${r.shadow.policies.join(", ")}]` : ""} (version ${r.shadow.version})`],
@@ -218,6 +221,15 @@ export function auditExport(v: AuditOptions, io: CliIo): Promise<number> {
     io.err(`${n} record(s) exported\n`);
     return 0;
   });
+}
+
+/**
+ * Every record matching the options' filters, newest first, handed to `each` page by page (the
+ * trust report reads the audit through this).
+ */
+export function forEachAuditRecord(v: AuditOptions, each: (r: StoredRecord) => void): Promise<void> {
+  const req = filterRequest(v);
+  return withAudit(v, async (client, call) => void (await queryAll(client, call, req, Number.MAX_SAFE_INTEGER, each)));
 }
 
 /** `audit get ID`: one record in detail, or JSON. */

@@ -14,6 +14,7 @@ import type { GatewayOptions } from "./gateway.js";
 import type { PolicyTestOptions } from "./policy.js";
 import type { PolicyReplayOptions } from "./policy-replay.js";
 import type { RevokeOptions } from "./revoke.js";
+import type { TrustOptions } from "./trust.js";
 import type { SessionIdOptions, SessionOpenOptions } from "./session.js";
 import { withIdentityOptions } from "./identity-options.js";
 import { addressOption, collect, jsonOption, nonNegativeInt, port, positiveInt, tokenOption } from "./options.js";
@@ -92,7 +93,8 @@ function withAuditFilters(cmd: Command): Command {
     .option("--reason <code>", "with this reason code")
     .option("--policy <id>", "determined by this policy")
     .option("--kind <kind>", "of this kind (authorize, open_session, filter_tools, …)")
-    .option("--shadow-disagrees", "only where the shadow policy set (policies.shadowDir) disagreed with the live answer");
+    .option("--shadow-disagrees", "only where the shadow policy set (policies.shadowDir) disagreed with the live answer")
+    .option("--first-seen", "only decisions on a first-seen relation (third-party trust expansion)");
 }
 
 /** The connection options of every audit command. */
@@ -266,6 +268,20 @@ export function createProgram(run: ProgramRun): Command {
     .addOption(new Option("--ttl <seconds>", "lifetime").argParser(positiveInt))
     .option("--act <spiffe-id>", "an RFC 8693 act claim (the agent acting for the user)")
     .action(act(run, async (kind: DevTokenKind, o: DevTokenOptions) => (await import("./dev-token.js")).devToken(kind, o, run.io)));
+
+  const trust = program.command("trust").description("third-party trust expansion (docs/trust-expansion.md)");
+  trust
+    .command("report")
+    .description("per user, agent and server: clients, servers, IdPs, scopes and brokered paths now versus at the start of the window, what was added when and by which decision; biggest expansions first")
+    .option("--since <time>", "the window's start (30d, 12h, or ISO-8601)", "30d")
+    .option("--user <sub>", "only this user (subject, or <issuer>#<subject>)")
+    .option("--agent <id>", "only this agent workload")
+    .option("--file <ndjson>", "read an `audit export` file (- for stdin) instead of the PDP's audit")
+    .addOption(jsonOption("one JSON object instead of text"))
+    .addOption(addressOption())
+    .addOption(tokenOption())
+    .option("--ca <file>", "dial with TLS, trusting this CA certificate (PEM)")
+    .action(act(run, async (o: TrustOptions) => (await import("./trust.js")).trustReport(o, run.io)));
 
   const audit = program.command("audit").description("the decision audit: query, tail, get, explain, export, verify");
   withAuditConnection(withAuditFilters(audit.command("query").description("matching records, newest first (a table, or NDJSON with --json)")))

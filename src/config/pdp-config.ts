@@ -16,7 +16,7 @@ import { DEV_ISSUER, withDevelopmentIssuers } from "../identity/dev-issuer.js";
 import { httpConfigSchema, settleHttp, type HttpConfig } from "../http/config.js";
 import { policyConfigShape, settlePolicies } from "../policy/config.js";
 import { serverConfigShape } from "../server/config.js";
-import { sessionConfigSchema, storeConfigSchema } from "../session/config.js";
+import { noveltyConfigSchema, sessionConfigSchema, storeConfigSchema } from "../session/config.js";
 import { metricsConfigSchema, tracingConfigSchema } from "../telemetry/config.js";
 
 /** pino's levels, and `silent`. */
@@ -52,6 +52,7 @@ const configShape = z.strictObject({
   identity: identityConfigSchema.prefault({}),
   sessions: sessionConfigSchema.prefault({}),
   store: storeConfigSchema.prefault({}),
+  novelty: noveltyConfigSchema.prefault({}),
   audit: auditConfigSchema.prefault({}),
   http: httpConfigSchema.prefault({}),
   metrics: metricsConfigSchema.prefault({}),

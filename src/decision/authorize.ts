@@ -8,6 +8,7 @@ import { checkAuthorize, type CheckedCall, type RequestLimits } from "./check-qu
 import { ACTION_OF, approvalCall, cedarInput } from "./derive.js";
 import { evaluate } from "./evaluate.js";
 import { loadState } from "./load-state.js";
+import { firstSeenOfFacts, noveltyFacts, type FirstSeen } from "./novelty.js";
 import { applyObligations, isHighImpact } from "./obligations.js";
 import { declaredSubject, subjectOf } from "./record.js";
 import type { RunDecision } from "./run-decision.js";
@@ -60,6 +61,7 @@ export function createAuthorize(deps: AuthorizeDeps): Authorize {
     let definitionDigest: string | undefined;
     let recorded: Record<string, string | number | boolean> | undefined;
     let replay: ReplayFacts | undefined;
+    let firstSeen: FirstSeen | undefined;
     const subject = () => ({
       ...(request ? subjectOf(request) : declaredSubject(q, ctx.caller)),
       ...(call && !request && { argumentsDigest: call.arguments.digest }),
@@ -67,6 +69,7 @@ export function createAuthorize(deps: AuthorizeDeps): Authorize {
       ...(definitionDigest && { toolDefinitionDigest: definitionDigest }),
       ...(recorded && { recordedArguments: recorded }),
       ...(replay && { replay }),
+      ...(firstSeen && { firstSeen }),
     });
     return deps.run("authorize", ctx, subject, async (policy) => {
       call = checkAuthorize(q, deps.limits);
@@ -95,7 +98,10 @@ export function createAuthorize(deps: AuthorizeDeps): Authorize {
       }
       const typedArguments = checkArguments(policy, request);
       recorded = toolName === undefined ? undefined : recordedArguments(policy.definition(q.serverId, toolName), request.arguments?.value);
+      const novelty = session?.novelty && noveltyFacts(session.novelty, request, tool);
+      firstSeen = novelty && firstSeenOfFacts(novelty, tool);
       const input = cedarInput(request, ACTION_OF[call.item.kind], call.item, {
+        ...(novelty && { novelty }),
         ...(session && { session: session.facts }),
         ...(typedArguments !== undefined && { typedArguments }),
         ...(current?.annotations && { toolAnnotations: current.annotations }),

@@ -3,6 +3,7 @@ import type { TokenVerifier } from "../identity/types.js";
 import type { PolicyEngine } from "../policy/types.js";
 import type { ApprovalStore } from "../session/approval-types.js";
 import type { ToolDefinitionStore } from "../session/tool-definition-types.js";
+import type { NoveltyStore } from "../session/novelty-types.js";
 import type { DecisionStateReader, RevocationStore, SessionStore } from "../session/types.js";
 import { createDecideApproval, createListApprovals, type DecideApproval, type ListApprovals } from "./approvals.js";
 import { createAuthorize, type Authorize } from "./authorize.js";
@@ -62,6 +63,8 @@ export interface DecisionCoreDeps {
   /** Tool definitions reported by servers (ReportTools; pins and annotations). */
   readonly definitions: ToolDefinitionStore;
   readonly audit: Pick<AuditLog, "append" | "appendDurable">;
+  /** First-seen relations (third-party trust expansion); absent: no novelty facts. */
+  readonly novelty?: NoveltyStore;
   readonly settings: DecisionCoreSettings;
   /** The in-flight bound (default: one of `settings.maxInFlight`). */
   readonly admission?: Admission;
@@ -102,7 +105,18 @@ export function createDecisionCore(deps: DecisionCoreDeps): DecisionCore {
       ...clock,
     }),
     filterTools: createFilterTools({ run, verifier, state, definitions, sessionsRequired: s.sessions.required, claimAsserters, ...clock }),
-    openSession: createOpenSession({ run, verifier, state, sessions, definitions, limits: s.sessions, claimAsserters, ...clock }),
+    openSession: createOpenSession({
+      run,
+      verifier,
+      state,
+      sessions,
+      definitions,
+      limits: s.sessions,
+      claimAsserters,
+      ...(deps.novelty && { novelty: deps.novelty }),
+      ...(deps.observer?.noveltyEvicted && { onNoveltyEvicted: (n: number) => deps.observer?.noveltyEvicted?.(n) }),
+      ...clock,
+    }),
     reportTools: createReportTools({ definitions, ...clock }),
     getSession: createGetSession({ sessions }),
     endSession: createEndSession({ run, sessions }),

@@ -1,4 +1,5 @@
 import type { ReasonCode } from "../errors.js";
+import type { NoveltyKind } from "../session/novelty-types.js";
 import type { DecisionKind } from "./types.js";
 
 /** One decision as observers see it: closed sets only (no ids, no names), so it can label metrics. */
@@ -8,6 +9,8 @@ export interface DecisionEvent {
   readonly reasonCode: ReasonCode;
   /** From the door receiving the request to the outcome being recorded, in microseconds. */
   readonly latencyUs: number;
+  /** The relation kinds this decision's request established for the first time (open_session). */
+  readonly firstSeen?: readonly NoveltyKind[];
 }
 
 /** A decision evaluated again under the shadow policy set. */
@@ -28,6 +31,8 @@ export interface DecisionObserver {
   decided(event: DecisionEvent): void;
   /** A decision was evaluated again under the shadow policy set (only while one is in force). */
   shadowed?(event: ShadowEvent): void;
+  /** The novelty store evicted this many relations for room (optional). */
+  noveltyEvicted?(count: number): void;
 }
 
 /** An observer that does nothing (the default: callers never check for one). */

@@ -28,6 +28,8 @@ export interface CedarExtras {
   readonly typedArguments?: JsonValue;
   /** The tool's annotations and the source of its definition (see tool-pins.ts). */
   readonly toolAnnotations?: DecisionInput["toolAnnotations"];
+  /** First-seen relations (see novelty.ts). */
+  readonly novelty?: DecisionInput["novelty"];
 }
 
 /** The Cedar input of a request, for `action` on `item` (none for `open_session`). */
@@ -47,6 +49,7 @@ export function cedarInput(request: DecisionRequest, action: PolicyAction, item:
     ...(extras.typedArguments !== undefined && { typedArguments: extras.typedArguments }),
     ...(extras.toolAnnotations && { toolAnnotations: extras.toolAnnotations }),
     ...(extras.session && { session: extras.session }),
+    ...(extras.novelty && { novelty: extras.novelty }),
     ...(extras.requestedTtlSeconds !== undefined && { requestedTtlSeconds: extras.requestedTtlSeconds }),
     ...(extras.approved && { approved: true }),
     ...(request.parties.assertedBy !== undefined && { claimsAsserted: true }),

@@ -3,12 +3,14 @@ import type { TokenVerifier } from "../identity/types.js";
 import type { DeterminingPolicy } from "../policy/types.js";
 import { newSessionId } from "../session/session-id.js";
 import type { ToolDefinitionStore } from "../session/tool-definition-types.js";
+import type { NoveltyStore } from "../session/novelty-types.js";
 import type { DecisionStateReader, SessionRecord, SessionStore } from "../session/types.js";
 import { checkCallerIsServer, requireCaller } from "./check-caller.js";
 import { checkDelegation, checkName, checkUri } from "./check-question.js";
 import { ACTION_OF, bindingOf, cedarInput, historyName } from "./derive.js";
 import { evaluate } from "./evaluate.js";
 import { loadState } from "./load-state.js";
+import { firstSeenOfSession, observeNovelty, type FirstSeen } from "./novelty.js";
 import { evaluateForGrant } from "./obligations.js";
 import { policyOutcome } from "./outcome.js";
 import { declaredSubject, subjectOf } from "./record.js";
@@ -36,6 +38,10 @@ export interface OpenSessionDeps {
   /** Tool definitions reported by servers: each granted tool's is pinned in the session. */
   readonly definitions: Pick<ToolDefinitionStore, "getMany">;
   readonly limits: SessionLimits;
+  /** Where first-seen relations are kept (third-party trust expansion); absent: novelty off. */
+  readonly novelty?: NoveltyStore;
+  /** Told how many relations the novelty store evicted for room (metrics). */
+  readonly onNoveltyEvicted?: (count: number) => void;
   /** Callers trusted to assert the user's and the agent's claims instead of their tokens (default: none). */
   readonly claimAsserters?: ReadonlySet<string>;
   readonly now?: () => number;
@@ -85,9 +91,11 @@ export function createOpenSession(deps: OpenSessionDeps): OpenSession {
   return (q, ctx) => {
     let request: DecisionRequest | undefined;
     let sessionId: string | undefined;
+    let firstSeen: FirstSeen | undefined;
     const subject = () => ({
       ...(request ? subjectOf(request, "open_session") : { ...declaredSubject(q, ctx.caller), action: "open_session" }),
       ...(sessionId && { sessionId }),
+      ...(firstSeen && { firstSeen }),
     });
     return deps.run<OpenedSession>("open_session", ctx, subject, async (policy) => {
       checkDelegation(q);
@@ -108,7 +116,13 @@ export function createOpenSession(deps: OpenSessionDeps): OpenSession {
         if (outcome.allow) granted[item.kind].push(item.name);
         else refused.push({ item: item.kind === "prompt" ? historyName(item) : item.name, reasonCode: outcome.reasonCode, reasons: outcome.reasons });
       }
-      const toolPins = await pinsFor(policy, deps.definitions, q.serverId, granted.tool);
+      // Only an allowed opening marks its relations seen (a refused attempt never uses up a first sighting).
+      const [toolPins, observed] = await Promise.all([
+        pinsFor(policy, deps.definitions, q.serverId, granted.tool),
+        deps.novelty && observeNovelty(deps.novelty, request, policy, granted.tool),
+      ]);
+      if (observed?.evicted) deps.onNoveltyEvicted?.(observed.evicted);
+      firstSeen = observed && firstSeenOfSession(observed.novelty);
       const createdAt = now();
       const session: SessionRecord = {
         id: newSessionId(),
@@ -117,6 +131,7 @@ export function createOpenSession(deps: OpenSessionDeps): OpenSession {
         grantedResources: granted.resource,
         grantedPrompts: granted.prompt,
         ...(toolPins && { toolPins }),
+        ...(observed && { novelty: observed.novelty }),
         createdAt,
         expiresAt: createdAt + lifetime,
         facts: EMPTY_HISTORY,

@@ -4,6 +4,7 @@ import type { ReplayFacts } from "../policy/replay-facts.js";
 import type { ApprovalRecord } from "../session/approval-types.js";
 import { PdpError } from "../errors.js";
 import { ACTION_OF } from "./derive.js";
+import type { FirstSeen } from "./novelty.js";
 import type { Caller, DecisionKind, DecisionRequest, Outcome } from "./types.js";
 
 /**
@@ -35,6 +36,8 @@ export interface RecordSubject {
   readonly claimsAssertedBy?: string;
   /** The facts policy evaluated, for replay and shadow evaluation. */
   readonly replay?: ReplayFacts;
+  /** What the decision's request established for the first time (see decision/novelty.ts). */
+  readonly firstSeen?: FirstSeen;
 }
 
 /** Longest string a record keeps of any field; longer ones are cut and their length noted. */
@@ -144,6 +147,11 @@ export function toRecord(meta: RecordMeta, subject: RecordSubject, outcome: Outc
     ...(s.recordedArguments !== undefined && { recordedArguments: s.recordedArguments }),
     approvalId: clip("approvalId", s.approvalId),
     claimsAssertedBy: clip("claimsAssertedBy", s.claimsAssertedBy),
+    ...(s.firstSeen && {
+      firstSeen: s.firstSeen.kinds,
+      ...(s.firstSeen.scopes.length > 0 && { firstSeenScopes: s.firstSeen.scopes.map((x) => clip("firstSeenScopes", x)!) }),
+      ...(s.firstSeen.paths.length > 0 && { firstSeenPaths: s.firstSeen.paths.map((x) => clip("firstSeenPaths", x)!) }),
+    }),
     decision: outcome.allow ? "ALLOW" : "DENY",
     reasonCode: outcome.reasonCode,
     reasons: outcome.reasons.map((r) => ({ policyId: r.policyId, reason: r.reason })),

@@ -147,7 +147,13 @@ export function createDecisionRunner(deps: DecisionRunnerDeps): RunDecision {
       deps.audit.append(toRecord(meta, facts, outcome));
     }
     try {
-      observer.decided({ kind, allow: outcome.allow, reasonCode: outcome.reasonCode, latencyUs: elapsedUs(ctx.receivedAt) });
+      observer.decided({
+        kind,
+        allow: outcome.allow,
+        reasonCode: outcome.reasonCode,
+        latencyUs: elapsedUs(ctx.receivedAt),
+        ...(kind === "open_session" && facts.firstSeen && { firstSeen: facts.firstSeen.kinds }),
+      });
     } catch (err) {
       ctx.logger.warn({ err }, "decision observer failed");
     }

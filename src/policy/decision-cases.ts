@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { PdpError } from "../errors.js";
-import type { DecisionInput, PolicyAction, PolicyDecision, PolicyEngine, SessionFacts } from "./types.js";
+import type { DecisionInput, NoveltyFacts, PolicyAction, PolicyDecision, PolicyEngine, SessionFacts } from "./types.js";
 
 /** What a case expects from the engine. */
 export interface ExpectedDecision {
@@ -194,6 +194,7 @@ function toInput(r: Record<string, unknown>, session: SessionFacts | undefined, 
   if (ttl !== undefined && !Number.isSafeInteger(ttl)) return fail(`"requestedTtlSeconds" must be a whole number`);
   const approved = r["approved"];
   if (approved !== undefined && typeof approved !== "boolean") return fail(`"approved" must be true or false`);
+  const novelty = toNovelty(r["novelty"], fail);
   const requester = r["requestingUser"];
   if (requester !== undefined && (!isObject(requester) || typeof requester["issuer"] !== "string" || typeof requester["subject"] !== "string")) {
     return fail(`"requestingUser" must be { "issuer", "subject" }`);
@@ -212,7 +213,28 @@ function toInput(r: Record<string, unknown>, session: SessionFacts | undefined, 
     ...(session !== undefined ? { session } : {}),
     ...(ttl !== undefined ? { requestedTtlSeconds: ttl as number } : {}),
     ...(approved !== undefined ? { approved } : {}),
+    ...(novelty !== undefined ? { novelty } : {}),
     ...(requester !== undefined ? { requestingUser: requester as { issuer: string; subject: string } } : {}),
+  };
+}
+
+const NOVELTY_FLAGS = ["clientForUser", "agentAtServer", "clientAtServer", "idpForServer", "brokerPath"] as const;
+
+/** `novelty`: `{ "clientForUser"?, "agentAtServer"?, "clientAtServer"?, "idpForServer"?, "brokerPath"?, "newScopes"? }` (absent: false / none). */
+function toNovelty(raw: unknown, fail: (msg: string) => never): NoveltyFacts | undefined {
+  if (raw === undefined) return undefined;
+  const shape = `"novelty" must be { ${[...NOVELTY_FLAGS, "newScopes"].map((k) => `"${k}"?`).join(", ")} }`;
+  if (!isObject(raw)) return fail(shape);
+  for (const k of Object.keys(raw)) if (![...NOVELTY_FLAGS, "newScopes"].includes(k)) return fail(`${shape}; unknown field "${k}"`);
+  for (const k of NOVELTY_FLAGS) if (raw[k] !== undefined && typeof raw[k] !== "boolean") return fail(`"novelty.${k}" must be true or false`);
+  if (raw["newScopes"] !== undefined && !isStringArray(raw["newScopes"])) return fail(`"novelty.newScopes" must be an array of strings`);
+  return {
+    clientForUser: raw["clientForUser"] === true,
+    agentAtServer: raw["agentAtServer"] === true,
+    clientAtServer: raw["clientAtServer"] === true,
+    idpForServer: raw["idpForServer"] === true,
+    brokerPath: raw["brokerPath"] === true,
+    newScopes: (raw["newScopes"] as string[] | undefined) ?? [],
   };
 }
 

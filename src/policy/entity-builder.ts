@@ -111,7 +111,7 @@ export function createEntityBuilder(loaded: LoadedPolicySet): EntityBuilder {
     const json = deepFreeze({ uid: plainUid(e.uid), attrs, parents: parents as CedarUid[] }) as EntityJson;
     index.set(k, { json, parents, hasData: parents.length > 0 || Object.keys(e.attrs).length > 0 });
     const u = plainUid(e.uid);
-    if (u.type === "Tool") tools.set(u.id, toolInfo(e));
+    if (u.type === "Tool") tools.set(u.id, toolInfo(e, raw));
   }
 
   const definitions: ReadonlyMap<string, KnownTool> = loaded.tools ?? new Map();
@@ -217,6 +217,17 @@ export function createEntityBuilder(loaded: LoadedPolicySet): EntityBuilder {
           risk_total: input.session.riskTotal,
         };
       }
+      if (input.novelty) {
+        const n = input.novelty;
+        context["novelty"] = {
+          client_for_user: n.clientForUser,
+          agent_at_server: n.agentAtServer,
+          client_at_server: n.clientAtServer,
+          idp_for_server: n.idpForServer,
+          new_scopes: [...n.newScopes],
+          broker_path: n.brokerPath,
+        };
+      }
       if (input.approved !== undefined) context["approved"] = input.approved;
       if (input.claimsAsserted) context["claims_asserted"] = true;
       if (input.requestedTtlSeconds !== undefined) {
@@ -303,16 +314,20 @@ function plainRefs(v: unknown): unknown {
   return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plainRefs(x)]));
 }
 
-function toolInfo(e: EntityJson): ToolInfo {
+function toolInfo(e: EntityJson, raw: ReadonlyMap<string, EntityJson>): ToolInfo {
   const a = e.attrs as Record<string, unknown>;
   const server = a["server"] as { __entity?: { id: string }; id?: string } | undefined;
+  const serverId = server?.__entity?.id ?? server?.id ?? "";
+  const serverAttrs = raw.get(key("Server", serverId))?.attrs as { broker?: unknown; vendor?: unknown } | undefined;
+  const vendor = typeof a["upstream_vendor"] === "string" ? a["upstream_vendor"] : typeof serverAttrs?.vendor === "string" ? serverAttrs.vendor : "";
   return Object.freeze({
-    serverId: server?.__entity?.id ?? server?.id ?? "",
+    serverId,
     name: String(a["name"]),
     risk: Number(a["risk"]),
     labels: Object.freeze([...((a["labels"] as string[] | undefined) ?? [])]),
     impact: String(a["impact"]),
     requiredScopes: Object.freeze([...((a["required_scopes"] as string[] | undefined) ?? [])]),
+    ...(serverAttrs?.broker === true && { brokerPath: `${serverId} -> ${vendor}` }),
   });
 }
 

@@ -51,6 +51,12 @@ export interface DecisionInput {
   /** The session so far, when there is one (policy input for chain and budget rules). */
   readonly session?: SessionFacts;
   /**
+   * Which relations of this request the deployment sees for the first time within its look-back
+   * window (context `novelty`; docs/trust-expansion.md). Absent when not known (no session, or
+   * novelty off).
+   */
+  readonly novelty?: NoveltyFacts;
+  /**
    * True when the user's and the agent's claims were asserted by a trusted caller rather than
    * verified from their tokens (context `claims_asserted`), so that policy can treat them apart.
    */
@@ -72,6 +78,22 @@ export interface DecisionInput {
    * that made it (context `requester`).
    */
   readonly requestingUser?: { readonly issuer: string; readonly subject: string };
+}
+
+/** First-seen relations of a request, as policy sees them (context `novelty`). */
+export interface NoveltyFacts {
+  /** (a) this client acting for this user. */
+  readonly clientForUser: boolean;
+  /** (b) this agent at this server. */
+  readonly agentAtServer: boolean;
+  /** (c) this client at this server. */
+  readonly clientAtServer: boolean;
+  /** (d) this IdP for this server. */
+  readonly idpForServer: boolean;
+  /** (e) scopes of the user token not seen before for this user and client. */
+  readonly newScopes: readonly string[];
+  /** (f) call_tool of a brokered tool: the path (server → upstream vendor) is new for this agent. */
+  readonly brokerPath: boolean;
 }
 
 /** What a session has done so far, as policy sees it. */
@@ -122,6 +144,11 @@ export interface ToolInfo {
   readonly impact: string;
   /** OAuth scopes a user token needs for this tool (`required_scopes`), empty when none. */
   readonly requiredScopes: readonly string[];
+  /**
+   * For a tool on a broker server (`broker: true`): the path it opens, `<server> -> <vendor>`, the
+   * vendor being the tool's `upstream_vendor` (else the server's own `vendor`).
+   */
+  readonly brokerPath?: string;
 }
 
 /** Status of the loaded policy set. */

@@ -35,6 +35,35 @@ export const sessionConfigSchema = z
 /** Delegated sessions. */
 export type SessionConfig = z.output<typeof sessionConfigSchema>;
 
+/** Third-party trust expansion: which relations are first seen (docs/trust-expansion.md). */
+export const noveltyConfigSchema = z.strictObject({
+  enabled: z
+    .boolean()
+    .default(true)
+    .meta({ description: "Observe first-seen relations when a session opens (one store call per OpenSession); calls in the session get `context.novelty` and records `firstSeen`." }),
+  windowSeconds: z
+    .int()
+    .min(1)
+    .max(366 * 86400)
+    .default(30 * 86400)
+    .meta({ description: "The look-back window: a relation not seen for this long is first seen again." }),
+  probationSeconds: z
+    .int()
+    .min(0)
+    .max(366 * 86400)
+    .default(0)
+    .meta({ description: "How long after its first sighting a relation still counts as new (every session opened in that time gets the fact); 0: the first session only." }),
+  maxEntries: z
+    .int()
+    .min(100)
+    .max(100_000_000)
+    .default(100_000)
+    .meta({ description: "Most relations kept (shared by every replica with Redis); past it the ones seen longest ago are evicted and counted." }),
+});
+
+/** Third-party trust expansion settings. */
+export type NoveltyConfig = z.output<typeof noveltyConfigSchema>;
+
 const nodeAddress = z.strictObject({ host: z.string().min(1), port: z.int().min(1).max(65535) });
 
 /** Redis Sentinel: the client asks the sentinels where the master (or a replica) of `name` is. */

@@ -92,6 +92,7 @@ export class MemorySessionStore implements SessionStore {
       createdAt: session.createdAt,
       expiresAt: session.expiresAt,
       ...(session.toolPins && { toolPins: structuredClone(session.toolPins) }),
+      ...(session.novelty && { novelty: structuredClone(session.novelty) }),
     };
     this.#sessions.set(session.id, { session: copy, state: "active", endedAt: undefined, callCount: 0, riskTotal: 0, tools: [], labels: new Set() });
     for (const key of subjectsOf(copy)) {
@@ -182,6 +183,7 @@ function toRecord(e: Entry): SessionRecord {
     createdAt: s.createdAt,
     expiresAt: s.expiresAt,
     ...(s.toolPins && { toolPins: structuredClone(s.toolPins) }),
+    ...(s.novelty && { novelty: structuredClone(s.novelty) }),
     facts: { callCount: e.callCount, tools: [...e.tools], labels: [...e.labels].sort(), riskTotal: e.riskTotal },
     state: e.state,
     ...(e.endedAt === undefined ? {} : { endedAt: e.endedAt }),

@@ -14,6 +14,7 @@ export function encodeSession(s: NewSession): string[] {
     "callCount", "0",
     "riskTotal", "0",
     ...(s.toolPins ? ["toolPins", JSON.stringify(s.toolPins)] : []),
+    ...(s.novelty ? ["novelty", JSON.stringify(s.novelty)] : []),
   ];
 }
 
@@ -44,6 +45,7 @@ export function decodeSession(id: string, hash: Record<string, string>, tools: s
       createdAt: num(hash.createdAt),
       expiresAt: num(hash.expiresAt),
       ...(hash.toolPins !== undefined && { toolPins: JSON.parse(hash.toolPins) }),
+      ...(hash.novelty !== undefined && { novelty: JSON.parse(hash.novelty) }),
       facts: { callCount: num(hash.callCount), tools, labels: [...labels].sort(), riskTotal: num(hash.riskTotal) },
       state,
       ...(hash.endedAt === undefined ? {} : { endedAt: num(hash.endedAt) }),

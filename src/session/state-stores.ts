@@ -1,5 +1,8 @@
 import type { Logger } from "pino";
-import type { StoreConfig } from "./config.js";
+import type { NoveltyConfig, StoreConfig } from "./config.js";
+import { MemoryNoveltyStore } from "./memory-novelty-store.js";
+import type { NoveltyStore } from "./novelty-types.js";
+import { RedisNoveltyStore } from "./redis-novelty-store.js";
 import type { ApprovalStore } from "./approval-types.js";
 import { MemoryApprovalStore } from "./memory-approval-store.js";
 import { MemoryDecisionStateReader } from "./memory-decision-state-reader.js";
@@ -24,6 +27,8 @@ export interface StateStores {
   readonly approvals: ApprovalStore;
   /** Tool definitions reported by servers (ReportTools), with their pins. */
   readonly definitions: ToolDefinitionStore;
+  /** First-seen relations (third-party trust expansion); absent when novelty is off. */
+  readonly novelty?: NoveltyStore;
   /** The Redis connection, shared with the audit stream and policy archive (Redis backend only). */
   readonly redis?: RedisClient;
   /** False while the backing store is unreachable (health reports it). */
@@ -40,8 +45,9 @@ export function clientBackstopMs(deadlineMs: number): number {
 }
 
 /** Builds the configured stores: in-memory for one process, or Redis for any number of replicas. */
-export function createStateStores(config: StoreConfig, logger: Logger): StateStores {
+export function createStateStores(config: StoreConfig, logger: Logger, novelty?: NoveltyConfig): StateStores {
   const listeners: ((healthy: boolean) => void)[] = [];
+  const noveltyOptions = novelty?.enabled ? { windowMs: novelty.windowSeconds * 1000, maxEntries: novelty.maxEntries, probationMs: novelty.probationSeconds * 1000 } : undefined;
   if (config.backend === "memory" || !config.redis) {
     const sessions = new MemorySessionStore();
     const revocations = new MemoryRevocationStore();
@@ -52,6 +58,7 @@ export function createStateStores(config: StoreConfig, logger: Logger): StateSto
       reader: new MemoryDecisionStateReader(sessions, revocations),
       approvals: new MemoryApprovalStore(),
       definitions: new MemoryToolDefinitionStore(),
+      ...(noveltyOptions && { novelty: new MemoryNoveltyStore(noveltyOptions) }),
       healthy: () => true,
       onHealthChange: (l) => void listeners.push(l),
       close: async () => {
@@ -93,6 +100,7 @@ export function createStateStores(config: StoreConfig, logger: Logger): StateSto
     reader: new RedisDecisionStateReader(common),
     approvals: new RedisApprovalStore(common),
     definitions: new RedisToolDefinitionStore(common),
+    ...(noveltyOptions && { novelty: new RedisNoveltyStore({ ...common, ...noveltyOptions }) }),
     redis: client,
     healthy: () => healthy,
     onHealthChange: (l) => void listeners.push(l),

@@ -5,6 +5,7 @@
  * against both.
  */
 import type { DefinitionPin } from "../policy/tool-definitions.js";
+import type { SessionNovelty } from "./novelty-types.js";
 
 /** Stored state of a session. `ended`: the task completed (EndSession); `revoked`: an operator or a revocation ended it. */
 export type SessionState = "active" | "ended" | "revoked";
@@ -60,6 +61,8 @@ export interface NewSession {
    * current definition differs is DENY TOOL_DEFINITION_CHANGED.
    */
   readonly toolPins?: Readonly<Record<string, DefinitionPin>>;
+  /** What the opening found first seen (third-party trust expansion; absent when novelty is off). */
+  readonly novelty?: SessionNovelty;
 }
 
 /** A stored session. */

@@ -6,7 +6,7 @@
 import { childSpan, type Tracing } from "./tracing.js";
 
 /** The stores the decision core calls. */
-export type StoreName = "state" | "sessions" | "revocations" | "approvals";
+export type StoreName = "state" | "sessions" | "revocations" | "approvals" | "novelty";
 
 /** Told about every store call when it settles. */
 export interface StoreCallObserver {

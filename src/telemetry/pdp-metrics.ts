@@ -112,6 +112,18 @@ export function createPdpMetrics(sources: MetricSources = {}): PdpMetrics {
     registers: [registry],
   });
 
+  const firstSeen = new Counter({
+    name: "mcp_pdp_first_seen_total",
+    help: "Relations seen for the first time within the look-back window when a session opened (third-party trust expansion), by relation: client_for_user, agent_at_server, client_at_server, idp_for_server, new_scopes, broker_path.",
+    labelNames: ["relation"],
+    registers: [registry],
+  });
+  const noveltyEvicted = new Counter({
+    name: "mcp_pdp_novelty_evicted_total",
+    help: "Relations the novelty store evicted (oldest sighting first) because it was at novelty.maxEntries.",
+    registers: [registry],
+  });
+
   const { audit, policy, admission, verifier, readiness, shadow } = sources;
   if (shadow) {
     readGauge(registry, "mcp_pdp_shadow_info", "The shadow policy version in force (value 1; the version is a label); absent while shadow evaluation is off.", ["version"], () => {
@@ -171,6 +183,10 @@ export function createPdpMetrics(sources: MetricSources = {}): PdpMetrics {
     decided(e: DecisionEvent) {
       decisions.inc({ kind: e.kind, decision: e.allow ? "ALLOW" : "DENY", reason_code: e.reasonCode });
       latency.observe({ kind: e.kind }, e.latencyUs / 1e6);
+      if (e.firstSeen) for (const relation of e.firstSeen) firstSeen.inc({ relation });
+    },
+    noveltyEvicted(count: number) {
+      noveltyEvicted.inc(count);
     },
     shadowed(e: ShadowEvent) {
       shadowEvaluations.inc({ kind: e.kind, result: e.agree ? "agree" : "disagree" });

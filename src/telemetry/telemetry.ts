@@ -23,7 +23,7 @@ import type { Tracing } from "./tracing.js";
 import type { ShadowStatus } from "../policy/shadow-policy.js";
 
 /** The parts the decision core is built from that telemetry instruments, as the composition root made them. */
-export type CoreParts = Pick<DecisionCoreDeps, "verifier" | "policy" | "state" | "sessions" | "revocations" | "approvals" | "audit">;
+export type CoreParts = Pick<DecisionCoreDeps, "verifier" | "policy" | "state" | "sessions" | "revocations" | "approvals" | "audit" | "novelty">;
 
 /** What {@link createTelemetry} reads. */
 export interface TelemetryDeps {
@@ -75,6 +75,10 @@ function both(a: DecisionObserver | undefined, b: DecisionObserver | undefined):
       a.shadowed?.(e);
       b.shadowed?.(e);
     },
+    noveltyEvicted(n) {
+      a.noveltyEvicted?.(n);
+      b.noveltyEvicted?.(n);
+    },
   };
 }
 
@@ -108,6 +112,7 @@ export async function createTelemetry(deps: TelemetryDeps): Promise<Telemetry> {
           revocations: instrumentStore(parts.revocations, "revocations", metrics, tracing),
           approvals: instrumentStore(parts.approvals, "approvals", metrics, tracing),
           audit: tracing ? tracedAudit(parts.audit, tracing) : parts.audit,
+          ...(parts.novelty && { novelty: instrumentStore(parts.novelty, "novelty", metrics, tracing) }),
         }
       : parts;
   return {

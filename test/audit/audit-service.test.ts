@@ -96,6 +96,9 @@ describe("AuditService over gRPC (real grpc-js server on 127.0.0.1:0, real clien
       assert.equal((JSON.parse(r.canonicalJson) as ChainedRecord).hash, r.hash);
       const bySession = await c.queryDecisions({ sessionId: "s-2", userSubject: "carol", pageSize: 1000 }, operator);
       assert.equal(bySession.records.length, records.filter((x) => x.sessionId === "s-2" && x.userSubject === "carol").length);
+      const firstSeen = await c.queryDecisions({ firstSeen: true, pageSize: 1000 }, operator);
+      assert.equal(firstSeen.records.length, records.filter((x) => (x.firstSeen?.length ?? 0) > 0).length);
+      assert.ok(firstSeen.records.length > 0 && firstSeen.records.every((x) => x.firstSeen.includes("client_for_user")), "first_seen on the wire");
       const since = await c.queryDecisions({ startTime: timestampFromDate(new Date(Date.now() + 60_000)) }, operator);
       assert.equal(since.records.length, 0);
       await assert.rejects(c.queryDecisions({ pageSize: 5000 }, operator), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT);

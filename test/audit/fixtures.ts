@@ -40,6 +40,7 @@ export function mixedRecord(i: number, extra: Partial<DecisionRecord> = {}): Dec
         : [],
     policyVersion: "abcdef0123456789",
     latencyUs: 100 + (i % 50),
+    ...(i % 13 === 5 && { firstSeen: ["client_for_user"] }),
     ...extra,
   };
 }

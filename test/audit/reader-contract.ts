@@ -61,6 +61,7 @@ export function readerContract(name: string, make: () => Promise<ReaderFixture>)
       ["reason code", { reasonCode: "POLICY_DENIED" }, (r) => r.reasonCode === "POLICY_DENIED"],
       ["policy id", { policyId: "chain-rule" }, (r) => r.reasons.some((x) => x.policyId === "chain-rule")],
       ["kind", { kind: "filter_tools" }, (r) => r.kind === "filter_tools"],
+      ["first seen", { firstSeen: true }, (r) => (r.firstSeen?.length ?? 0) > 0],
       [
         "several at once",
         { sessionId: SESSIONS[0], decision: "DENY", tool: TOOLS[1] },

@@ -38,6 +38,8 @@ const COMMANDS: readonly string[][] = [
   ["audit", "explain"],
   ["audit", "export"],
   ["audit", "verify"],
+  ["trust"],
+  ["trust", "report"],
 ];
 
 /** Runs `jobs` with at most `n` at a time (each is a child process). */

@@ -261,6 +261,15 @@ export function storeContract(name: string, factory: HarnessFactory): void {
       const state = await h.reader.loadForDecision(s.id, { agentId: binding.agentId });
       assert.deepEqual(state.session?.toolPins, { read_file: pin });
     });
+
+    run("a session's first-seen facts (novelty) are stored with it and read back by the decision load", async (h) => {
+      const novelty = { firstSeen: ["client_for_user", "new_scopes"] as const, newScopes: ["files.write"], newPaths: [], openScopes: ["files.read", "files.write"] };
+      const s = { ...newSession(h, 60_000), novelty };
+      await h.sessions.create(s);
+      assert.deepEqual((await h.sessions.get(s.id))?.novelty, novelty);
+      const state = await h.reader.loadForDecision(s.id, { agentId: binding.agentId });
+      assert.deepEqual(state.session?.novelty, novelty);
+    });
   });
 
   describe(`${name}: revocations`, () => {

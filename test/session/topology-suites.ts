@@ -19,6 +19,8 @@ import { captureLogger, mixedRecords } from "../audit/fixtures.js";
 import { readerContract } from "../audit/reader-contract.js";
 import { deleteKeysUnder, uniquePrefix } from "../support/redis.js";
 import { waitFor } from "../support/redis-topologies.js";
+import { RedisNoveltyStore } from "../../src/session/redis-novelty-store.js";
+import { noveltyContract } from "./novelty-contract.js";
 import { storeContract } from "./store-contract.js";
 
 /** Connection options (one of `sentinel`, `cluster`) for a running topology. */
@@ -64,6 +66,23 @@ export function topologySuites(name: string, topology: () => Promise<TopologyOpt
         await sessions.close();
         await revocations.close();
         await otherReplicaRevocations.close();
+        await deleteKeysUnder(client, keyPrefix);
+        other.disconnect();
+        client.disconnect();
+      },
+    };
+  });
+
+  // The novelty store's script is single-slot (one hash tag), so it runs on a Cluster as on one node.
+  noveltyContract(name, async (options) => {
+    const keyPrefix = uniquePrefix("topology-novelty");
+    const client = await connect();
+    const other = await connect();
+    return {
+      store: new RedisNoveltyStore({ ...options, client, keyPrefix }),
+      other: new RedisNoveltyStore({ ...options, client: other, keyPrefix }),
+      advance: (ms) => new Promise((r) => setTimeout(r, ms)),
+      close: async () => {
         await deleteKeysUnder(client, keyPrefix);
         other.disconnect();
         client.disconnect();

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { REASON_CODES } from "../../src/errors.js";
+import { NOVELTY_KINDS } from "../../src/session/novelty-types.js";
 import { Action, Decision, ReasonCode } from "../../src/gen/mcppdp/v1/common_pb.js";
 import { SessionService } from "../../src/gen/mcppdp/v1/session_pb.js";
 import { createClient } from "../../src/grpc/client.js";
@@ -19,9 +20,10 @@ const CLOSED: Record<string, (v: string) => boolean> = {
   kind: (v) => KINDS.includes(v) || ["user", "workload", "caller"].includes(v),
   decision: (v) => v === "ALLOW" || v === "DENY",
   reason_code: (v) => (REASON_CODES as readonly string[]).includes(v),
-  store: (v) => ["state", "sessions", "revocations", "approvals"].includes(v),
+  store: (v) => ["state", "sessions", "revocations", "approvals", "novelty"].includes(v),
   operation: (v) => /^[a-zA-Z]+$/.test(v),
   sink: (v) => ["pino", "memory", "redis", "test-capture"].includes(v),
+  relation: (v) => (NOVELTY_KINDS as readonly string[]).includes(v),
 };
 
 describe("metrics", { timeout: 120_000 }, () => {
@@ -58,12 +60,14 @@ describe("metrics", { timeout: 120_000 }, () => {
     const moved = (name: string, labels?: Record<string, string>) => now.value(name, labels) - before.value(name, labels);
 
     assert.equal(moved("mcp_pdp_decisions_total", { kind: "open_session", decision: "ALLOW", reason_code: "ALLOWED" }), 1);
+    assert.equal(moved("mcp_pdp_first_seen_total", { relation: "client_for_user" }), 1, "the fresh PDP saw this client for this user for the first time");
     assert.equal(moved("mcp_pdp_decisions_total", { kind: "authorize", decision: "ALLOW", reason_code: "ALLOWED" }), 1);
     assert.equal(moved("mcp_pdp_decisions_total", { kind: "authorize", decision: "DENY", reason_code: ReasonCode[denied] }), 1);
     assert.equal(now.count("mcp_pdp_decision_duration_seconds", { kind: "authorize" }) - before.count("mcp_pdp_decision_duration_seconds", { kind: "authorize" }), 2);
     assert.equal(now.family("mcp_pdp_decision_duration_seconds")?.type, "HISTOGRAM");
 
     assert.equal(moved("mcp_pdp_store_operations_total", { store: "sessions", operation: "create" }), 1);
+    assert.equal(moved("mcp_pdp_store_operations_total", { store: "novelty", operation: "observe" }), 1, "one novelty observation per opening, none per Authorize");
     assert.equal(moved("mcp_pdp_store_operations_total", { store: "state", operation: "loadForDecision" }), 3, "one state load per decision");
     assert.equal(moved("mcp_pdp_store_operations_total", { store: "sessions", operation: "appendCall" }), 1, "only the ALLOW is appended to the history");
     assert.equal(moved("mcp_pdp_store_failures_total", { store: "state", operation: "loadForDecision" }), 0);

@@ -16,6 +16,8 @@ import { MemoryDecisionStateReader } from "../../../src/session/memory-decision-
 import { MemoryRevocationStore } from "../../../src/session/memory-revocation-store.js";
 import { MemorySessionStore } from "../../../src/session/memory-session-store.js";
 import { MemoryToolDefinitionStore } from "../../../src/session/memory-tool-definition-store.js";
+import type { DecisionObserver } from "../../../src/decision/decision-observer.js";
+import type { NoveltyStore } from "../../../src/session/novelty-types.js";
 import type { DecisionStateReader } from "../../../src/session/types.js";
 
 /** A decision core for one test. */
@@ -30,8 +32,13 @@ export interface Rig {
   close(): Promise<void>;
 }
 
-/** Builds a core over `dir`; `maxInFlight` bounds its decisions in flight (default 64); `extra` adds core deps (shadow, observer). */
-export async function rig(dir: string, maxInFlight = 64, extra: Pick<DecisionCoreDeps, "shadow" | "observer"> = {}): Promise<Rig> {
+/** Parts a test may add to the core. */
+export interface RigExtras extends Pick<DecisionCoreDeps, "shadow" | "observer"> {
+  readonly novelty?: NoveltyStore;
+}
+
+/** Builds a core over `dir`; `maxInFlight` bounds its decisions in flight (default 64); `extras` adds core deps (shadow, observer, novelty). */
+export async function rig(dir: string, maxInFlight = 64, extras: RigExtras = {}): Promise<Rig> {
   const config = loadConfig({ env: {}, overrides: { cedarDir: dir, sessions: { required: true } } });
   const logger = pino({ level: "silent" });
   const policies = createPolicyManager({ dir, logger, watch: false });
@@ -54,7 +61,7 @@ export async function rig(dir: string, maxInFlight = 64, extra: Pick<DecisionCor
   const definitions = new MemoryToolDefinitionStore();
   const verifier = createTokenVerifier(config.identity, { operators: [] });
   const core = createDecisionCore({
-    ...extra,
+    ...(extras.shadow && { shadow: extras.shadow }),
     verifier,
     policy: () => policies.current(),
     state,
@@ -62,6 +69,8 @@ export async function rig(dir: string, maxInFlight = 64, extra: Pick<DecisionCor
     revocations,
     approvals: new MemoryApprovalStore(),
     definitions,
+    ...(extras.novelty && { novelty: extras.novelty }),
+    ...(extras.observer && { observer: extras.observer }),
     audit: { append: (r) => void records.push(r), appendDurable: async (r) => void records.push(r) },
     settings: {
       limits: { maxArgumentsBytes: 65536 },
