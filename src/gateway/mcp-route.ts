@@ -131,9 +131,12 @@ export function mountRoute(app: Express, route: GatewayRoute, resource: string, 
       // also presented as the workload token: the PDP verifies it as one, from a workload issuer
       // that vouches for act.sub's trust domain), else an X-Workload-Token header, else the
       // gateway's own agent token.
+      // Policy sees which (context.agent_attestation): "act", "spiffe" (the header's JWT-SVID), or
+      // "client" for the gateway's own agent token — nothing but the OAuth client attested the agent.
       const declared = identityFromHeaders(req.headers, { purpose: route.defaultPurpose, clientId: user.clientId });
+      const standIn = !actorOf(token) && !declared.workloadToken;
       const workloadToken = actorOf(token) ? token : declared.workloadToken || (await deps.agentToken());
-      const identity: CallerIdentity = { ...declared, workloadToken };
+      const identity: CallerIdentity = { ...declared, workloadToken, ...(standIn && { agentStandIn: true }) };
       identities.set(req.headers, identity);
       // Task sessions are opened with the upstream's lists as their grant: wait for them.
       if (req.method === "POST") await upstream.ready();
