@@ -1,7 +1,11 @@
+import { randomUUID } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
 import express, { type Express, type Request, type Response } from "express";
 import { decodeJwt } from "jose";
+import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+import { isInitializeRequest, type ClientCapabilities } from "@modelcontextprotocol/sdk/types.js";
+import { z } from "zod";
 import type { Logger } from "pino";
 import { PdpError } from "../errors.js";
 import type { TokenVerifier, VerifiedUser } from "../identity/types.js";
@@ -18,6 +22,11 @@ import { invalidTokenChallenge, protectedResourceMetadata, resourceMetadataUrl }
 import { UPSTREAM_UNAVAILABLE, createRelayServer } from "./relay-server.js";
 import { showDeniedTools } from "./show-denied.js";
 import { createUpstream, type Upstream } from "./upstream.js";
+import { createClientSessions, type ClientSessionState, type ClientSessions } from "./client-sessions.js";
+import { openSessionUpstream } from "./session-upstream.js";
+
+/** Any JSON-RPC result a client returns to a relayed server→client request. */
+const anyResult = z.looseObject({});
 
 /** What every route shares. */
 export interface RouteDeps {
@@ -37,6 +46,17 @@ export interface MountedRoute {
   /** Its protected-resource metadata URL (RFC 9728). */
   readonly resourceMetadataUrl: string;
   readonly upstream: Upstream;
+  /** Its client sessions (MCP `Mcp-Session-Id`). */
+  readonly clientSessions: ClientSessions<GatewaySession>;
+  /** Closes its client sessions and its upstream connection. */
+  close(): Promise<void>;
+}
+
+/** What the gateway keeps for one client session (opened by `initialize`). */
+interface GatewaySession extends ClientSessionState {
+  readonly transport: StreamableHTTPServerTransport;
+  /** The caller of the session's latest request (for messages that carry no credentials). */
+  identity: CallerIdentity;
 }
 
 /** The `act.sub` of a (verified) token, if it names an actor. */
@@ -80,6 +100,63 @@ export function mountRoute(app: Express, route: GatewayRoute, resource: string, 
   const onReportError = (err: unknown) =>
     logger.warn({ route: route.path, err: err instanceof Error ? err.message : String(err) }, "reporting the upstream's tool definitions to the PDP failed");
   const identities = new WeakMap<IncomingHttpHeaders, CallerIdentity>();
+  /** The caller of each request a client session's transport handles, by the request's AuthInfo. */
+  const authIdentities = new WeakMap<object, CallerIdentity>();
+  const clientSessions = createClientSessions<GatewaySession>({ max: config.clientSessions.max, idleMs: config.clientSessions.idleTimeoutSeconds * 1000 });
+  const clientInfo = { name: "mcp-pdp-gateway", version: "1" };
+
+  /**
+   * A client session: a stateful downstream transport (it mints the `Mcp-Session-Id`), its own
+   * relay server, and its upstream side (its own connection for an HTTP upstream, the shared one
+   * for stdio) whose notifications and server→client requests are relayed to this client.
+   * Undefined when `clientSessions.max` are open.
+   */
+  const openClientSession = async (owner: string, identity: CallerIdentity, capabilities: ClientCapabilities): Promise<GatewaySession | undefined> => {
+    const id = randomUUID();
+    let server: Server | undefined;
+    const up = await openSessionUpstream(
+      route.upstream,
+      upstream,
+      capabilities,
+      {
+        notify: (n) => void server?.notification(n as never).catch(() => {}),
+        request: (r, signal) => server!.request(r as never, anyResult, { signal }) as Promise<Record<string, unknown>>,
+        lost: () => void clientSessions.remove(id),
+      },
+      logger.child({ route: route.path }),
+      clientInfo,
+    );
+    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: () => id });
+    let toolList: Record<string, unknown> | undefined;
+    const session: GatewaySession = {
+      transport,
+      identity,
+      async close() {
+        await transport.close().catch(() => {});
+        await server?.close().catch(() => {});
+        await up.close();
+      },
+    };
+    if (!clientSessions.add(id, owner, session)) {
+      await up.close();
+      return undefined;
+    }
+    const identify = (extra: { authInfo?: object | undefined } | undefined): CallerIdentity =>
+      (extra?.authInfo && authIdentities.get(extra.authInfo)) || session.identity;
+    server = createRelayServer({
+      client: () => up.client(),
+      info: up.info,
+      identify,
+      sessions,
+      subscriptions: up,
+      onToolList: (r) => (toolList = r),
+      onSessionLost: () => (up.own ? up.renew() : upstream.reconnect("the upstream answered 404: it no longer knows the gateway's session")),
+    });
+    if (config.listDenied === "show") showDeniedTools(transport, () => toolList, sessions, session.identity);
+    transport.onclose = () => void clientSessions.remove(id);
+    await server.connect(guardTransport(transport, { guard, identify, preDecisions, reporter, onReportError }));
+    return session;
+  };
   const preDecisions = new WeakMap<object, PreDecision>();
   const pepHttp = createHttpHandler({
     guard,
@@ -121,9 +198,22 @@ export function mountRoute(app: Express, route: GatewayRoute, resource: string, 
           .json(rpcError(-32001, `the access token was refused: ${e.message}`, { reasonCode: e.code }));
         return;
       }
-      if (req.method === "GET") {
-        // Stateless: no standalone SSE stream (answers go on each POST's own stream).
-        res.set("allow", "POST, DELETE").status(405).json(rpcError(-32000, "Method not allowed: this gateway is stateless; send requests with POST"));
+      // A client session is only ever its owner's: the same user of the same client.
+      const owner = JSON.stringify([user.issuer, user.subject, user.clientId]);
+      const sessionId = req.headers["mcp-session-id"];
+      const clientSession = typeof sessionId === "string" ? clientSessions.get(sessionId, owner) : undefined;
+      if (typeof sessionId === "string" && !clientSession) {
+        res.status(404).json(rpcError(-32001, "Session not found: initialize again"));
+        return;
+      }
+      if (req.method === "DELETE" && clientSession) {
+        await clientSessions.remove(sessionId as string);
+        res.status(200).end();
+        return;
+      }
+      if (req.method === "GET" && !clientSession) {
+        // Without a client session there is no standalone SSE stream (answers go on each POST's own stream).
+        res.set("allow", "POST, DELETE").status(405).json(rpcError(-32000, "Method not allowed: a GET stream needs a client session (Mcp-Session-Id from initialize)"));
         return;
       }
       // Who asks: the user's token, the client it was issued to, the agent, the purpose (header,
@@ -141,13 +231,38 @@ export function mountRoute(app: Express, route: GatewayRoute, resource: string, 
       // Task sessions are opened with the upstream's lists as their grant: wait for them.
       if (req.method === "POST") await upstream.ready();
 
+      if (clientSession) {
+        clientSession.identity = identity;
+        await pepHttp(req, res, async (request, response, body) => {
+          if (request.auth) authIdentities.set(request.auth, identity);
+          if (request.method === "GET") {
+            clientSessions.streamOpened(sessionId as string);
+            response.on("close", () => clientSessions.streamClosed(sessionId as string));
+          }
+          await clientSession.transport.handleRequest(request, response, body);
+        });
+        return;
+      }
+      if (req.method === "POST" && isInitializeRequest(req.body)) {
+        await pepHttp(req, res, async (request, response, body) => {
+          if (request.auth) authIdentities.set(request.auth, identity);
+          const opened = await openClientSession(owner, identity, (body as { params?: { capabilities?: ClientCapabilities } }).params?.capabilities ?? {});
+          if (!opened) {
+            response.writeHead(503, { "content-type": "application/json" }).end(JSON.stringify(rpcError(-32000, `too many client sessions (${config.clientSessions.max}); try again later`)));
+            return;
+          }
+          await opened.transport.handleRequest(request, response, body);
+        });
+        return;
+      }
+
       await pepHttp(req, res, async (request, response, body) => {
         const { client, info } = await upstream.ready();
         let toolList: Record<string, unknown> | undefined;
         const server = createRelayServer({
-          client,
+          client: async () => client,
           info,
-          identity,
+          identify: () => identity,
           sessions,
           onToolList: (r) => (toolList = r),
           onSessionLost: () => upstream.reconnect("the upstream answered 404: it no longer knows the gateway's session"),
@@ -169,5 +284,15 @@ export function mountRoute(app: Express, route: GatewayRoute, resource: string, 
     }
   });
 
-  return { path: route.path, resource, resourceMetadataUrl: metadataUrl, upstream };
+  return {
+    path: route.path,
+    resource,
+    resourceMetadataUrl: metadataUrl,
+    upstream,
+    clientSessions,
+    async close() {
+      await clientSessions.close();
+      await upstream.close();
+    },
+  };
 }
