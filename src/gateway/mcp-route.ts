@@ -4,7 +4,7 @@ import express, { type Express, type Request, type Response } from "express";
 import { decodeJwt } from "jose";
 import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
-import { isInitializeRequest, type ClientCapabilities } from "@modelcontextprotocol/sdk/types.js";
+import { isInitializeRequest, type ClientCapabilities, type RequestId } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import type { Logger } from "pino";
 import { PdpError } from "../errors.js";
@@ -114,13 +114,17 @@ export function mountRoute(app: Express, route: GatewayRoute, resource: string, 
   const openClientSession = async (owner: string, identity: CallerIdentity, capabilities: ClientCapabilities): Promise<GatewaySession | undefined> => {
     const id = randomUUID();
     let server: Server | undefined;
+    // A server→client request (sampling, elicitation, roots) goes on the stream of the one request
+    // being forwarded, when there is exactly one (it is then that call's); else on the GET stream.
+    const inFlight = new Set<RequestId>();
+    const related = () => (inFlight.size === 1 ? { relatedRequestId: [...inFlight][0]! } : {});
     const up = await openSessionUpstream(
       route.upstream,
       upstream,
       capabilities,
       {
         notify: (n) => void server?.notification(n as never).catch(() => {}),
-        request: (r, signal) => server!.request(r as never, anyResult, { signal }) as Promise<Record<string, unknown>>,
+        request: (r, signal) => server!.request(r as never, anyResult, { signal, ...related() }) as Promise<Record<string, unknown>>,
         lost: () => void clientSessions.remove(id),
       },
       logger.child({ route: route.path }),
@@ -149,6 +153,7 @@ export function mountRoute(app: Express, route: GatewayRoute, resource: string, 
       identify,
       sessions,
       subscriptions: up,
+      inFlight,
       onToolList: (r) => (toolList = r),
       onSessionLost: () => (up.own ? up.renew() : upstream.reconnect("the upstream answered 404: it no longer knows the gateway's session")),
     });

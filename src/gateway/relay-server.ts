@@ -16,6 +16,7 @@ import {
   SetLevelRequestSchema,
   SubscribeRequestSchema,
   UnsubscribeRequestSchema,
+  type RequestId,
   type ServerCapabilities,
   type ServerNotification,
   type ServerRequest,
@@ -67,6 +68,8 @@ export interface RelayServerDeps {
   readonly sessions: TaskSessions;
   /** Called when the upstream no longer knows the gateway's session (HTTP 404). */
   readonly onSessionLost?: () => void;
+  /** Ids of the client's requests being forwarded now (a client session relates server→client requests to them). */
+  readonly inFlight?: Set<RequestId>;
   /** Receives the upstream's unfiltered tools/list result (for `listDenied: "show"`). */
   readonly onToolList?: (result: Record<string, unknown>) => void;
 }
@@ -101,9 +104,10 @@ export function createRelayServer(deps: RelayServerDeps): Server {
 
   const forward = async (
     request: { method: string; params?: Record<string, unknown> | undefined },
-    extra: { signal: AbortSignal; sendNotification: (n: { method: "notifications/progress"; params: { progressToken: string | number; progress: number; total?: number; message?: string } }) => Promise<void> },
+    extra: { signal: AbortSignal; requestId: RequestId; sendNotification: (n: { method: "notifications/progress"; params: { progressToken: string | number; progress: number; total?: number; message?: string } }) => Promise<void> },
   ): Promise<Record<string, unknown>> => {
     const token = (request.params?._meta as { progressToken?: string | number } | undefined)?.progressToken;
+    deps.inFlight?.add(extra.requestId);
     return upstreamCall(async () =>
       (await deps.client()).request({ method: request.method, ...(request.params && { params: request.params }) } as never, anyResult, {
         signal: extra.signal,
@@ -112,7 +116,7 @@ export function createRelayServer(deps: RelayServerDeps): Server {
           onprogress: (p) => void extra.sendNotification({ method: "notifications/progress", params: { ...p, progressToken: token } }).catch(() => {}),
         }),
       }),
-    );
+    ).finally(() => deps.inFlight?.delete(extra.requestId));
   };
 
   /** Keeps the listed items the caller's task session was granted (none if it could not open). */
