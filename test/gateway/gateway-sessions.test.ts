@@ -217,3 +217,54 @@ describe("gateway client sessions: subscriptions, notifications and server→cli
     await connect();
   });
 });
+
+describe("gateway client sessions over a shared stdio upstream: counted subscriptions, updates to subscribers only", { timeout: 120_000 }, () => {
+  let pdp: TestPdp;
+  let gateway: Gateway;
+  const clients: { client: Client; transport: StreamableHTTPClientTransport }[] = [];
+
+  before(async () => {
+    pdp = await startTestPdp({ cedarDir: sessionsCedar() });
+    const server = path.join(path.dirname(new URL(import.meta.url).pathname), "support", "subscribe-server.mjs");
+    const config = loadGatewayConfig({ env: {}, overrides: { port: 0, resource: RESOURCE, pdp: { address: pdp.address }, upstream: { command: process.execPath, args: [server] } } });
+    gateway = await startGateway(config, { logger: captureLogger().logger });
+  });
+  after(async () => {
+    for (const c of clients) await c.client.close().catch(() => {});
+    await gateway?.close();
+    await pdp?.close();
+  });
+
+  const connect = async () => {
+    const client = new Client({ name: "stock-client", version: "1.0.0" });
+    const transport = new StreamableHTTPClientTransport(new URL(gateway.url), {
+      requestInit: { headers: { authorization: `Bearer ${await mintDevToken("user", { audience: RESOURCE, clientId: "dev-client" })}` } },
+    });
+    await client.connect(transport);
+    clients.push({ client, transport });
+    const updated: string[] = [];
+    client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void updated.push(n.params.uri));
+    return { client, updated };
+  };
+  const echo = async (client: Client, message: string) => (((await client.callTool({ name: "echo", arguments: { message } })) as CallToolResult).content[0] as { text: string }).text;
+
+  test("the child is subscribed while any session is; each update reaches the subscribed sessions only", async () => {
+    const a = await connect();
+    const b = await connect();
+    const c = await connect();
+    await a.client.subscribeResource({ uri: "test://doc" });
+    await b.client.subscribeResource({ uri: "test://doc" });
+    assert.equal(await echo(a.client, "subs"), "test://doc");
+    assert.equal(await echo(c.client, "touch"), "touch");
+    await until(() => a.updated.length === 1 && b.updated.length === 1, "the update at both subscribers");
+    assert.deepEqual(c.updated, [], "a session that did not subscribe gets no update");
+    await a.client.unsubscribeResource({ uri: "test://doc" });
+    assert.equal(await echo(a.client, "subs"), "test://doc", "still subscribed for b");
+    await b.client.unsubscribeResource({ uri: "test://doc" });
+    assert.equal(await echo(a.client, "subs"), "", "the last unsubscribe reached the child");
+    await b.client.subscribeResource({ uri: "test://doc" });
+    const session = clients[1]!.transport;
+    await session.terminateSession();
+    assert.equal(await echo(a.client, "subs"), "", "a session that ends drops its subscriptions");
+  });
+});
