@@ -4,7 +4,7 @@ import express, { type Express, type Request, type Response } from "express";
 import { decodeJwt } from "jose";
 import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
-import { isInitializeRequest, type ClientCapabilities, type RequestId } from "@modelcontextprotocol/sdk/types.js";
+import { isInitializeRequest, isJSONRPCRequest, type ClientCapabilities, type RequestId } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import type { Logger } from "pino";
 import { PdpError } from "../errors.js";
@@ -23,7 +23,8 @@ import { UPSTREAM_UNAVAILABLE, createRelayServer } from "./relay-server.js";
 import { showDeniedTools } from "./show-denied.js";
 import { createUpstream, type Upstream } from "./upstream.js";
 import { createClientSessions, type ClientSessionState, type ClientSessions } from "./client-sessions.js";
-import { openSessionUpstream } from "./session-upstream.js";
+import { openSessionUpstream, type SessionUpstream } from "./session-upstream.js";
+import { relayToolCallDirect } from "./direct-call.js";
 
 /** Any JSON-RPC result a client returns to a relayed server→client request. */
 const anyResult = z.looseObject({});
@@ -55,6 +56,7 @@ export interface MountedRoute {
 /** What the gateway keeps for one client session (opened by `initialize`). */
 interface GatewaySession extends ClientSessionState {
   readonly transport: StreamableHTTPServerTransport;
+  readonly upstream: SessionUpstream;
   /** The caller of the session's latest request (for messages that carry no credentials). */
   identity: CallerIdentity;
 }
@@ -134,6 +136,7 @@ export function mountRoute(app: Express, route: GatewayRoute, resource: string, 
     let toolList: Record<string, unknown> | undefined;
     const session: GatewaySession = {
       transport,
+      upstream: up,
       identity,
       async close() {
         await transport.close().catch(() => {});
@@ -243,6 +246,12 @@ export function mountRoute(app: Express, route: GatewayRoute, resource: string, 
           if (request.method === "GET") {
             clientSessions.streamOpened(sessionId as string);
             response.on("close", () => clientSessions.streamClosed(sessionId as string));
+          }
+          // An allowed tools/call goes straight to the session's own upstream session, when it has one.
+          const pre = request.auth ? preDecisions.get(request.auth) : undefined;
+          if (pre?.decision.allowed && pre.method === "tools/call" && isJSONRPCRequest(body) && body.id === pre.id) {
+            const target = await clientSession.upstream.directTarget();
+            if (target) return relayToolCallDirect(target, body, pre.decision, response, sessionId as string, () => clientSession.upstream.renew());
           }
           await clientSession.transport.handleRequest(request, response, body);
         });

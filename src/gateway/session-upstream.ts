@@ -10,6 +10,8 @@ import {
 } from "@modelcontextprotocol/sdk/types.js";
 import type { Logger } from "pino";
 import type { UpstreamConfig } from "./config.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { DirectTarget } from "./direct-call.js";
 import { upstreamTransport, type Upstream, type UpstreamInfo } from "./upstream.js";
 
 /** The upstream side of one client session. */
@@ -22,6 +24,12 @@ export interface SessionUpstream {
   readonly own: boolean;
   subscribe(uri: string): Promise<void>;
   unsubscribe(uri: string): Promise<void>;
+  /**
+   * Where this session's own upstream MCP session is reached over HTTP, for calls relayed without
+   * the SDK (direct-call.ts); undefined for a shared connection, for a client that declared
+   * sampling, elicitation or roots, or while the connection is not up.
+   */
+  directTarget(): Promise<DirectTarget | undefined>;
   /**
    * The upstream no longer knows this session's connection (HTTP 404, e.g. it restarted): the next
    * request opens a new one (and renews the subscriptions). Nothing for a shared connection.
@@ -111,10 +119,18 @@ export async function openSessionUpstream(
     }
     return current;
   };
+  const plain = Object.keys(capabilities).length === 0;
+  const url = new URL(config.url!);
   return {
     client,
     info,
     own: true,
+    async directTarget() {
+      if (!plain || failed) return undefined;
+      const t = (await current.catch(() => undefined))?.transport;
+      if (!(t instanceof StreamableHTTPClientTransport) || !t.sessionId) return undefined;
+      return { url, headers: { ...config.headers, "mcp-session-id": t.sessionId, ...(t.protocolVersion && { "mcp-protocol-version": t.protocolVersion }) } };
+    },
     async subscribe(uri) {
       await (await client()).subscribeResource({ uri }, limits);
       subscribed.add(uri);
@@ -156,6 +172,7 @@ async function sharedSession(shared: Upstream, hooks: SessionUpstreamHooks): Pro
       if (!mine.delete(uri)) return;
       await shared.unsubscribe(uri);
     },
+    directTarget: async () => undefined,
     renew() {},
     async close() {
       off();

@@ -37,6 +37,8 @@ import { RESOURCE, captureLogger, gatewayCedar } from "./support/gateway-stack.j
 /** The upstream: one McpServer per upstream session; `subscriptions` per upstream session id. */
 async function startUpstream() {
   const subscriptions = new Map<string, Set<string>>();
+  /** The JSON-RPC id of every tools/call the upstream got. */
+  const callIds: (string | number)[] = [];
   const transports = new Map<string, StreamableHTTPServerTransport>();
   const http = createServer(async (req, res) => {
     const sid = req.headers["mcp-session-id"];
@@ -50,9 +52,15 @@ async function startUpstream() {
     server.registerResource("secret", "test://secret", {}, async (uri) => ({ contents: [{ uri: uri.href, text: "secret" }] }));
     server.server.setRequestHandler(SubscribeRequestSchema, async (r) => (mine().add(r.params.uri), {}));
     server.server.setRequestHandler(UnsubscribeRequestSchema, async (r) => (mine().delete(r.params.uri), {}));
-    server.registerTool("echo", { inputSchema: { message: z.string() } }, async ({ message }) => {
+    server.registerTool("echo", { inputSchema: { message: z.string() } }, async ({ message }, extra) => {
+      callIds.push(extra.requestId);
       const text = async (): Promise<string> => {
         switch (message) {
+          case "progress": {
+            const progressToken = extra._meta?.progressToken;
+            if (progressToken !== undefined) await extra.sendNotification({ method: "notifications/progress", params: { progressToken, progress: 1, total: 2 } });
+            return "progressed";
+          }
           case "touch":
             for (const uri of mine()) await server.server.sendResourceUpdated({ uri });
             await server.sendLoggingMessage({ level: "info", data: "touched" });
@@ -91,6 +99,7 @@ async function startUpstream() {
   return {
     url: `http://127.0.0.1:${(http.address() as AddressInfo).port}/mcp`,
     subscriptions,
+    callIds,
     close: () => new Promise<void>((resolve) => (http.close(() => resolve()), http.closeAllConnections())),
   };
 }
@@ -196,6 +205,24 @@ describe("gateway client sessions: subscriptions, notifications and server→cli
     client.setNotificationHandler(ToolListChangedNotificationSchema, () => void changed++);
     await echo(client, "grow");
     await until(() => changed > 0, "tools/list_changed");
+  });
+
+  test("a client with no sampling, elicitation or roots: an allowed call goes straight to its upstream session, same answer, progress relayed", async () => {
+    await closeAll();
+    const client = new Client({ name: "plain-client", version: "1.0.0" });
+    const transport = new StreamableHTTPClientTransport(new URL(gateway.url), { requestInit: { headers: { authorization: `Bearer ${await token()}` } } });
+    await client.connect(transport);
+    clients.push({ client, transport });
+    const result = (await client.callTool({ name: "echo", arguments: { message: "hi" } })) as CallToolResult;
+    assert.deepEqual(result.content, [{ type: "text", text: "hi" }]);
+    assert.equal((result._meta?.["io.mcp-pdp/decision"] as { decision?: string } | undefined)?.decision, "ALLOW");
+    assert.match(String(upstream.callIds.at(-1)), /^mcp-pdp-\d+$/, "relayed under the gateway's own id, not through the SDK client");
+    const progress: number[] = [];
+    const withProgress = (await client.callTool({ name: "echo", arguments: { message: "progress" } }, undefined, { onprogress: (p) => void progress.push(p.progress) })) as CallToolResult;
+    assert.deepEqual(withProgress.content, [{ type: "text", text: "progressed" }]);
+    assert.deepEqual(progress, [1]);
+    const denied = (await client.callTool({ name: "get-env", arguments: {} })) as CallToolResult;
+    assert.equal(denied.isError, true, "a refused call is answered by the gateway");
   });
 
   test("a session id is its owner's only; sessions are bounded (clientSessions.max) and DELETE frees one", async () => {
