@@ -114,6 +114,8 @@ export function mountRoute(app: Express, route: GatewayRoute, resource: string, 
    * Undefined when `clientSessions.max` are open.
    */
   const openClientSession = async (owner: string, identity: CallerIdentity, capabilities: ClientCapabilities): Promise<GatewaySession | undefined> => {
+    // Refused before any upstream connection is opened for it.
+    if (clientSessions.size() >= config.clientSessions.max && (await clientSessions.sweep()) === 0) return undefined;
     const id = randomUUID();
     let server: Server | undefined;
     // A server→client request (sampling, elicitation, roots) goes on the stream of the one request
