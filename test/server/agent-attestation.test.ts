@@ -42,3 +42,32 @@ test("policy sees how the agent was attested: spiffe and act may call an egress 
     await pdp.close();
   }
 });
+
+test("the AuthZEN door: context.agent_attestation lowers the attestation the same way", { timeout: 60_000 }, async () => {
+  const pdp = await startTestPdp({ sessions: { required: false } });
+  try {
+    const userToken = await mintDevToken("user", { audience: SERVER });
+    const workloadToken = await mintDevToken("workload", { subject: NOTIFIER });
+    const evaluate = async (tool: string, extra: Record<string, unknown> = {}) => {
+      const res = await fetch(`http://127.0.0.1:${pdp.app.httpPort}/access/v1/evaluation`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          subject: { type: "identity", id: "alice", properties: { token: userToken } },
+          action: { name: "tools/call" },
+          resource: { type: "tool", id: tool },
+          context: { agent: "dev-client", server_id: SERVER, purpose: "research", workload_token: workloadToken, ...extra },
+        }),
+        signal: AbortSignal.timeout(30_000),
+      });
+      return (await res.json()) as { decision: boolean; context?: { reason_code?: string; reasons?: { policy_id?: string }[] } };
+    };
+    assert.equal((await evaluate("send_message")).decision, true);
+    const refused = await evaluate("send_message", { agent_attestation: "client" });
+    assert.equal(refused.decision, false, JSON.stringify(refused));
+    assert.match(JSON.stringify(refused.context), /high-impact-requires-attested-agent/);
+    assert.equal((await evaluate("search_documents", { agent_attestation: "client" })).decision, true);
+  } finally {
+    await pdp.close();
+  }
+});
