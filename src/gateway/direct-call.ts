@@ -1,7 +1,7 @@
 import http from "node:http";
 import https from "node:https";
 import type { ServerResponse } from "node:http";
-import type { JSONRPCRequest } from "@modelcontextprotocol/sdk/types.js";
+import type { JSONRPCRequest, RequestId } from "@modelcontextprotocol/sdk/types.js";
 import { decisionMeta } from "../pep/denial-result.js";
 import type { PepDecision } from "../pep/pep-decision.js";
 import { UPSTREAM_UNAVAILABLE } from "./relay-server.js";
@@ -30,7 +30,9 @@ let sequence = 0;
  * streamed: the notifications before the result (progress under the client's own token, log
  * messages) pass through as they come. Used only for sessions whose client declared no sampling,
  * elicitation or roots (the upstream then sends no server→client request on the call's stream).
- * `onLost` is called when the upstream no longer knows the session (HTTP 404).
+ * `onLost` is called when the upstream no longer knows the session (HTTP 404). `inFlight` maps the
+ * client's id of each call under way to the gateway's (so that a cancellation can be relayed);
+ * `cancel` tells the upstream that a call was abandoned (the client closed its stream first).
  */
 export function relayToolCallDirect(
   target: DirectTarget,
@@ -39,8 +41,11 @@ export function relayToolCallDirect(
   res: ServerResponse,
   sessionId: string,
   onLost: () => void,
+  inFlight: Map<RequestId, string>,
+  cancel: (upstreamId: string, reason: string) => void,
 ): Promise<void> {
   const upstreamId = `mcp-pdp-${++sequence}`;
+  inFlight.set(request.id, upstreamId);
   const payload = JSON.stringify({ ...request, id: upstreamId });
   const answer = (message: Record<string, unknown>): Record<string, unknown> => {
     const out: Record<string, unknown> = { ...message, id: request.id };
@@ -55,6 +60,7 @@ export function relayToolCallDirect(
     const finish = () => {
       if (done) return;
       done = true;
+      inFlight.delete(request.id);
       resolve();
     };
     const replyJson = (body: unknown) => {
@@ -69,9 +75,12 @@ export function relayToolCallDirect(
       headers: { ...target.headers, "content-type": "application/json", accept: "application/json, text/event-stream", "content-length": Buffer.byteLength(payload) },
     });
     upstream.setTimeout(IDLE_TIMEOUT_MS, () => upstream.destroy(new Error(`no answer for ${IDLE_TIMEOUT_MS} ms`)));
-    // The client went away: so does the upstream call (the upstream sees it cancelled).
+    // The client went away before the answer: the upstream is told the call is cancelled.
     res.on("close", () => {
-      if (!res.writableFinished) upstream.destroy();
+      if (!done && !res.writableFinished) {
+        cancel(upstreamId, "the client closed the call's stream");
+        upstream.destroy();
+      }
       finish();
     });
     upstream.on("error", (err) => replyJson(failure(err.message)));

@@ -4,7 +4,7 @@ import express, { type Express, type Request, type Response } from "express";
 import { decodeJwt } from "jose";
 import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
-import { isInitializeRequest, isJSONRPCRequest, type ClientCapabilities, type RequestId } from "@modelcontextprotocol/sdk/types.js";
+import { isInitializeRequest, isJSONRPCNotification, isJSONRPCRequest, type ClientCapabilities, type RequestId } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import type { Logger } from "pino";
 import { PdpError } from "../errors.js";
@@ -57,6 +57,8 @@ export interface MountedRoute {
 interface GatewaySession extends ClientSessionState {
   readonly transport: StreamableHTTPServerTransport;
   readonly upstream: SessionUpstream;
+  /** Calls relayed directly (direct-call.ts) and under way: the client's id → the gateway's id upstream. */
+  readonly directCalls: Map<RequestId, string>;
   /** The caller of the session's latest request (for messages that carry no credentials). */
   identity: CallerIdentity;
 }
@@ -139,6 +141,7 @@ export function mountRoute(app: Express, route: GatewayRoute, resource: string, 
     const session: GatewaySession = {
       transport,
       upstream: up,
+      directCalls: new Map(),
       identity,
       async close() {
         await transport.close().catch(() => {});
@@ -167,6 +170,12 @@ export function mountRoute(app: Express, route: GatewayRoute, resource: string, 
     await server.connect(guardTransport(transport, { guard, identify, preDecisions, reporter, onReportError }));
     return session;
   };
+  /** Tells the upstream that a call relayed directly is cancelled (over the session's SDK connection). */
+  const cancelUpstream = (session: GatewaySession, requestId: string, reason: string): void =>
+    void session.upstream
+      .client()
+      .then((c) => c.notification({ method: "notifications/cancelled", params: { requestId, reason } }))
+      .catch(() => {});
   const preDecisions = new WeakMap<object, PreDecision>();
   const pepHttp = createHttpHandler({
     guard,
@@ -253,7 +262,18 @@ export function mountRoute(app: Express, route: GatewayRoute, resource: string, 
           const pre = request.auth ? preDecisions.get(request.auth) : undefined;
           if (pre?.decision.allowed && pre.method === "tools/call" && isJSONRPCRequest(body) && body.id === pre.id) {
             const target = await clientSession.upstream.directTarget();
-            if (target) return relayToolCallDirect(target, body, pre.decision, response, sessionId as string, () => clientSession.upstream.renew());
+            if (target) {
+              const session = clientSession;
+              return relayToolCallDirect(target, body, pre.decision, response, sessionId as string, () => session.upstream.renew(), session.directCalls, (id, reason) =>
+                cancelUpstream(session, id, reason),
+              );
+            }
+          }
+          // The client cancels a call relayed directly: tell the upstream, under the gateway's id.
+          if (isJSONRPCNotification(body) && body.method === "notifications/cancelled") {
+            const params = body.params as { requestId?: RequestId; reason?: string } | undefined;
+            const upstreamId = clientSession.directCalls.get(params?.requestId ?? "");
+            if (upstreamId !== undefined) cancelUpstream(clientSession, upstreamId, params?.reason ?? "cancelled by the client");
           }
           await clientSession.transport.handleRequest(request, response, body);
         });

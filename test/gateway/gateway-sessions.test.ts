@@ -39,6 +39,8 @@ async function startUpstream() {
   const subscriptions = new Map<string, Set<string>>();
   /** The JSON-RPC id of every tools/call the upstream got. */
   const callIds: (string | number)[] = [];
+  /** The ids of calls the upstream saw cancelled. */
+  const aborted: (string | number)[] = [];
   const transports = new Map<string, StreamableHTTPServerTransport>();
   const http = createServer(async (req, res) => {
     const sid = req.headers["mcp-session-id"];
@@ -56,6 +58,10 @@ async function startUpstream() {
       callIds.push(extra.requestId);
       const text = async (): Promise<string> => {
         switch (message) {
+          case "wait":
+            await new Promise((resolve) => extra.signal.addEventListener("abort", resolve));
+            aborted.push(extra.requestId);
+            return "aborted";
           case "progress": {
             const progressToken = extra._meta?.progressToken;
             if (progressToken !== undefined) await extra.sendNotification({ method: "notifications/progress", params: { progressToken, progress: 1, total: 2 } });
@@ -100,6 +106,7 @@ async function startUpstream() {
     url: `http://127.0.0.1:${(http.address() as AddressInfo).port}/mcp`,
     subscriptions,
     callIds,
+    aborted,
     close: () => new Promise<void>((resolve) => (http.close(() => resolve()), http.closeAllConnections())),
   };
 }
@@ -223,6 +230,14 @@ describe("gateway client sessions: subscriptions, notifications and server→cli
     assert.deepEqual(progress, [1]);
     const denied = (await client.callTool({ name: "get-env", arguments: {} })) as CallToolResult;
     assert.equal(denied.isError, true, "a refused call is answered by the gateway");
+    // Cancellation reaches the upstream under the gateway's id.
+    const abort = new AbortController();
+    const calls = upstream.callIds.length;
+    const waiting = client.callTool({ name: "echo", arguments: { message: "wait" } }, undefined, { signal: abort.signal });
+    await until(() => upstream.callIds.length > calls, "the waiting call at the upstream");
+    abort.abort("the user gave up");
+    await assert.rejects(waiting);
+    await until(() => upstream.aborted.some((id) => String(id).startsWith("mcp-pdp-")), "the cancellation at the upstream");
   });
 
   test("a session id is its owner's only; sessions are bounded (clientSessions.max) and DELETE frees one", async () => {
