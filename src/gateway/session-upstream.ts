@@ -147,7 +147,10 @@ export async function openSessionUpstream(
     },
     async close() {
       closing = true;
-      await (await current.catch(() => undefined))?.close().catch(() => {});
+      const c = await current.catch(() => undefined);
+      // End the upstream session (HTTP DELETE), so the upstream does not keep it for a client that left.
+      if (c?.transport instanceof StreamableHTTPClientTransport) await c.transport.terminateSession().catch(() => {});
+      await c?.close().catch(() => {});
     },
   };
 }

@@ -97,6 +97,7 @@ async function startUpstream() {
         transports.set(s, transport);
         subscriptions.set(s, new Set());
       },
+      onsessionclosed: (s) => void transports.delete(s),
     });
     await server.connect(transport);
     await transport.handleRequest(req, res);
@@ -107,6 +108,8 @@ async function startUpstream() {
     subscriptions,
     callIds,
     aborted,
+    /** Upstream sessions open now. */
+    open: () => transports.size,
     close: () => new Promise<void>((resolve) => (http.close(() => resolve()), http.closeAllConnections())),
   };
 }
@@ -243,6 +246,7 @@ describe("gateway client sessions: subscriptions, notifications and server→cli
   test("a session id is its owner's only; sessions are bounded (clientSessions.max) and DELETE frees one", async () => {
     await closeAll();
     assert.equal(gateway.routes[0]!.clientSessions.size(), 0, "DELETE ended every session");
+    assert.equal(upstream.open(), 1, "and their upstream sessions: only the gateway's shared one is left");
     const { transport } = await connect();
     const other = await token("mallory");
     const stolen = await fetch(gateway.url, {
