@@ -35,7 +35,7 @@ import { startTestPdp, type TestPdp } from "../support/pdp.js";
 import { RESOURCE, captureLogger, gatewayCedar } from "./support/gateway-stack.js";
 
 /** The upstream: one McpServer per upstream session; `subscriptions` per upstream session id. */
-async function startUpstream() {
+async function startUpstream(options: { json?: boolean } = {}) {
   const subscriptions = new Map<string, Set<string>>();
   /** The JSON-RPC id of every tools/call the upstream got. */
   const callIds: (string | number)[] = [];
@@ -92,6 +92,7 @@ async function startUpstream() {
     });
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
+      ...(options.json && { enableJsonResponse: true }),
       onsessioninitialized: (s) => {
         id = s;
         transports.set(s, transport);
@@ -312,5 +313,31 @@ describe("gateway client sessions over a shared stdio upstream: counted subscrip
     const session = clients[1]!.transport;
     await session.terminateSession();
     assert.equal(await echo(a.client, "subs"), "", "a session that ends drops its subscriptions");
+  });
+});
+
+describe("gateway direct call path against an upstream that answers JSON (enableJsonResponse)", { timeout: 120_000 }, () => {
+  test("the allowed call is relayed directly and answered under the client's id with the decision", async () => {
+    const upstream = await startUpstream({ json: true });
+    const pdp = await startTestPdp({ cedarDir: sessionsCedar() });
+    const config = loadGatewayConfig({ env: {}, overrides: { port: 0, resource: RESOURCE, pdp: { address: pdp.address }, upstream: { url: upstream.url } } });
+    const gateway = await startGateway(config, { logger: captureLogger().logger });
+    const client = new Client({ name: "plain-client", version: "1.0.0" });
+    try {
+      await client.connect(
+        new StreamableHTTPClientTransport(new URL(gateway.url), { requestInit: { headers: { authorization: `Bearer ${await mintDevToken("user", { audience: RESOURCE, clientId: "dev-client" })}` } } }),
+      );
+      for (const message of ["one", "two"]) {
+        const result = (await client.callTool({ name: "echo", arguments: { message } })) as CallToolResult;
+        assert.deepEqual(result.content, [{ type: "text", text: message }]);
+        assert.equal((result._meta?.["io.mcp-pdp/decision"] as { decision?: string } | undefined)?.decision, "ALLOW");
+        assert.match(String(upstream.callIds.at(-1)), /^mcp-pdp-\d+$/);
+      }
+    } finally {
+      await client.close().catch(() => {});
+      await gateway.close();
+      await pdp.close();
+      await upstream.close();
+    }
   });
 });
