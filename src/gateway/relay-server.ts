@@ -75,7 +75,8 @@ export interface RelayServerDeps {
 }
 
 /**
- * One MCP server (the SDK's low-level `Server`) for one HTTP request: every request method the
+ * One MCP server (the SDK's low-level `Server`) for one client session, or for one HTTP request
+ * without a session: every request method the
  * upstream supports is forwarded to it as is (method and params only — never the client's
  * headers or token), its result or JSON-RPC error is returned as is. Progress is relayed under the
  * client's own progress token; a cancelled request cancels the upstream one.
