@@ -82,6 +82,7 @@ export function createAuthorize(deps: AuthorizeDeps): Authorize {
         caller,
         claimAsserters: deps.claimAsserters ?? NO_ASSERTERS,
         now: now(),
+        agentStandIn: ctx.agentStandIn,
       });
       request = { caller, parties, clientId: q.clientId, serverId: q.serverId, purpose: q.purpose, ...call };
       const toolName = call.item.kind === "tool" ? call.item.name : undefined;

@@ -42,6 +42,7 @@ export function cedarInput(request: DecisionRequest, action: PolicyAction, item:
     serverId: request.serverId,
     idp: user.issuer,
     purpose: request.purpose,
+    agentAttestation: request.parties.agentAttestation,
     action,
     ...(item && (item.kind === "resource" ? { resourceUri: item.name } : { tool: item.name })),
     ...(item === request.item && request.resourceUri !== undefined && { resourceUri: request.resourceUri }),

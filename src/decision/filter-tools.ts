@@ -50,7 +50,7 @@ export function createFilterTools(deps: FilterToolsDeps): FilterTools {
       for (const tool of q.tools) checkName(tool);
       const caller = requireCaller(ctx.caller);
       checkCallerIsServer(caller, q.serverId);
-      const parties = await verifyParties(deps.verifier, q, { caller, claimAsserters: deps.claimAsserters ?? NO_ASSERTERS, now: now() });
+      const parties = await verifyParties(deps.verifier, q, { caller, claimAsserters: deps.claimAsserters ?? NO_ASSERTERS, now: now(), agentStandIn: ctx.agentStandIn });
       request = { caller, parties, clientId: q.clientId, serverId: q.serverId, purpose: q.purpose, ...(sessionId !== undefined && { sessionId }) };
       const [session, reported] = await Promise.all([
         loadState(deps.state, request, { required: deps.sessionsRequired, now: now() }),

@@ -104,7 +104,7 @@ export function createOpenSession(deps: OpenSessionDeps): OpenSession {
       const lifetime = Math.min(q.ttlMs || limits.defaultTtlMs, limits.maxTtlMs);
       const caller = requireCaller(ctx.caller);
       checkCallerIsServer(caller, q.serverId);
-      const parties = await verifyParties(deps.verifier, q, { caller, claimAsserters: deps.claimAsserters ?? NO_ASSERTERS, now: now() });
+      const parties = await verifyParties(deps.verifier, q, { caller, claimAsserters: deps.claimAsserters ?? NO_ASSERTERS, now: now(), agentStandIn: ctx.agentStandIn });
       request = { caller, parties, clientId: q.clientId, serverId: q.serverId, purpose: q.purpose };
       await loadState(deps.state, request, { required: false, now: now() });
       const opening = policyOutcome(evaluate(policy, cedarInput(request, "open_session", undefined, { requestedTtlSeconds: Math.ceil(lifetime / 1000) }), ctx.logger));

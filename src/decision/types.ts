@@ -44,6 +44,13 @@ export interface RequestContext {
   readonly logger: Logger;
   /** `process.hrtime.bigint()` when the door received the request (latency in the record). */
   readonly receivedAt: bigint;
+  /**
+   * Set when the enforcement point says the workload token it sends is its own stand-in: the MCP
+   * request attested no agent (a stock client's bearer without `act`, no workload token). Policy
+   * then sees `context.agent_attestation == "client"`. It can only lower the attestation, never
+   * raise it, so a caller need not be trusted to say it.
+   */
+  readonly agentStandIn?: boolean;
 }
 
 /** The fields every delegated question declares (tokens still opaque, nothing verified yet). */
@@ -115,10 +122,20 @@ export interface Arguments {
   readonly digest: string;
 }
 
+/**
+ * How the agent of a request was established (context `agent_attestation`): `spiffe` — a workload
+ * token whose `sub` is the agent's SPIFFE ID (a JWT-SVID), or an agent id asserted by a trusted
+ * caller; `act` — the RFC 8693 `act.sub` of a verified token; `client` — nothing attested it: the
+ * enforcement point presented its own stand-in agent for a caller that sent only an OAuth token.
+ */
+export type AgentAttestation = "spiffe" | "act" | "client";
+
 /** The verified parties of a delegated request. */
 export interface VerifiedParties {
   readonly user: VerifiedUser;
   readonly agent: VerifiedWorkload;
+  /** How the agent was established. */
+  readonly agentAttestation: AgentAttestation;
   /** Set when the parties were asserted by this trusted caller rather than verified from tokens. */
   readonly assertedBy?: string;
 }

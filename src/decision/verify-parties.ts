@@ -1,7 +1,7 @@
 import { PdpError } from "../errors.js";
 import { parseSpiffeId } from "../identity/spiffe.js";
 import type { TokenVerifier, VerifiedCaller, VerifyOptions } from "../identity/types.js";
-import type { AssertedClaims, DelegatedQuestion, VerifiedParties } from "./types.js";
+import type { AgentAttestation, AssertedClaims, DelegatedQuestion, VerifiedParties } from "./types.js";
 
 /** How the parties of a question are established. */
 export interface PartiesOptions extends VerifyOptions {
@@ -11,6 +11,8 @@ export interface PartiesOptions extends VerifyOptions {
   readonly claimAsserters: ReadonlySet<string>;
   /** Clock in ms (asserted claims are "issued" now). */
   readonly now: number;
+  /** The enforcement point presents its own stand-in agent ({@link RequestContext.agentStandIn}). */
+  readonly agentStandIn?: boolean | undefined;
 }
 
 /** No caller may assert claims. */
@@ -26,6 +28,7 @@ function assertedParties(a: AssertedClaims, q: DelegatedQuestion, options: Parti
   return {
     user: { issuer: a.user.issuer, subject: a.user.subject, clientId: q.clientId, audience: [q.serverId], scopes: a.user.scopes, issuedAt: at, expiresAt: at },
     agent: { agentId: spiffe.id, trustDomain: spiffe.trustDomain, issuer: a.user.issuer, delegated: false, issuedAt: at, expiresAt: at },
+    agentAttestation: options.agentStandIn ? "client" : "spiffe",
     assertedBy: options.caller.id,
   };
 }
@@ -33,7 +36,9 @@ function assertedParties(a: AssertedClaims, q: DelegatedQuestion, options: Parti
 /**
  * Verifies both tokens for the protected server, then checks that the declared client (and the
  * declared user subject, where a door declares one) is the token's: a declared field is trusted
- * only when it matches what was verified. A question with asserted claims instead of tokens is
+ * only when it matches what was verified. The agent's attestation comes from the verified token
+ * (`act` for an RFC 8693 `act.sub`, else `spiffe`), lowered to `client` when the enforcement point
+ * says the workload token is its own stand-in. A question with asserted claims instead of tokens is
  * taken only from a caller trusted to assert them.
  */
 export async function verifyParties(verifier: TokenVerifier, q: DelegatedQuestion, options: PartiesOptions): Promise<VerifiedParties> {
@@ -44,5 +49,6 @@ export async function verifyParties(verifier: TokenVerifier, q: DelegatedQuestio
   ]);
   if (!user.clientId || user.clientId !== q.clientId) throw new PdpError("CLIENT_MISMATCH", "client_id does not match the user token's client");
   if (q.userSubject !== undefined && q.userSubject !== user.subject) throw new PdpError("SUBJECT_MISMATCH", "subject.id is not the user token's subject");
-  return { user, agent };
+  const agentAttestation: AgentAttestation = options.agentStandIn ? "client" : agent.delegated ? "act" : "spiffe";
+  return { user, agent, agentAttestation };
 }

@@ -88,6 +88,16 @@ export const gatewayConfigSchema = z
         devAgent: z.string().min(1).optional().meta({ description: "Development: the SPIFFE ID the minted agent token names (default the research assistant)." }),
       })
       .prefault({}),
+    clientSessions: z
+      .strictObject({
+        max: z.int().min(1).default(200).meta({
+          description:
+            "Most client sessions (MCP `Mcp-Session-Id`, opened by `initialize`) kept at once, per endpoint; an `initialize` over it is refused with 503. Each holds its subscriptions and, for an HTTP upstream, its own upstream connection.",
+        }),
+        idleTimeoutSeconds: z.int().min(1).default(600).meta({ description: "A client session with no request and no open stream for this long is closed (the client then gets 404 and initializes again)." }),
+      })
+      .prefault({})
+      .meta({ description: "Per-client sessions: what carries subscriptions, notifications and server→client requests." }),
     listDenied: z.enum(["hide", "show"]).default("hide").meta({
       description:
         "`hide`: tools/list shows only the tools the caller may call (a client that checks the list says \"tool not found\" for the others; a call that reaches the gateway still answers its denial reason). `show`: refused tools stay listed, their description prefixed with the refusal and `_meta` carrying it, so that a call reaches the gateway and the user sees the reason.",
@@ -168,7 +178,7 @@ export function loadGatewayConfig(options: LoadGatewayConfigOptions = {}): Gatew
   const merged: Record<string, unknown> = { ...raw, ...overrides };
   // --upstream-command / --upstream-url replace whatever upstream(s) the file names.
   if (overrides.upstream !== undefined) delete merged.upstreams;
-  for (const key of ["pdp", "agent"] as const) {
+  for (const key of ["pdp", "agent", "clientSessions"] as const) {
     if (overrides[key] !== undefined) merged[key] = { ...(raw[key] as object | undefined), ...(overrides[key] as object) };
   }
   const result = gatewayConfigSchema.safeParse(merged);

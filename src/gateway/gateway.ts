@@ -168,7 +168,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
         http.close(() => resolve());
         http.closeAllConnections();
       });
-      for (const r of routes) await r.upstream.close();
+      for (const r of routes) await r.close();
       await verifier.close();
       if (!deps.pdpClient) pdp.close();
     },

@@ -1,7 +1,11 @@
+import { randomUUID } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
 import express, { type Express, type Request, type Response } from "express";
 import { decodeJwt } from "jose";
+import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+import { isInitializeRequest, isJSONRPCNotification, isJSONRPCRequest, type ClientCapabilities, type RequestId } from "@modelcontextprotocol/sdk/types.js";
+import { z } from "zod";
 import type { Logger } from "pino";
 import { PdpError } from "../errors.js";
 import type { TokenVerifier, VerifiedUser } from "../identity/types.js";
@@ -18,6 +22,12 @@ import { invalidTokenChallenge, protectedResourceMetadata, resourceMetadataUrl }
 import { UPSTREAM_UNAVAILABLE, createRelayServer } from "./relay-server.js";
 import { showDeniedTools } from "./show-denied.js";
 import { createUpstream, type Upstream } from "./upstream.js";
+import { createClientSessions, type ClientSessionState, type ClientSessions } from "./client-sessions.js";
+import { openSessionUpstream, type SessionUpstream } from "./session-upstream.js";
+import { relayToolCallDirect } from "./direct-call.js";
+
+/** Any JSON-RPC result a client returns to a relayed server→client request. */
+const anyResult = z.looseObject({});
 
 /** What every route shares. */
 export interface RouteDeps {
@@ -37,6 +47,20 @@ export interface MountedRoute {
   /** Its protected-resource metadata URL (RFC 9728). */
   readonly resourceMetadataUrl: string;
   readonly upstream: Upstream;
+  /** Its client sessions (MCP `Mcp-Session-Id`). */
+  readonly clientSessions: ClientSessions<GatewaySession>;
+  /** Closes its client sessions and its upstream connection. */
+  close(): Promise<void>;
+}
+
+/** What the gateway keeps for one client session (opened by `initialize`). */
+interface GatewaySession extends ClientSessionState {
+  readonly transport: StreamableHTTPServerTransport;
+  readonly upstream: SessionUpstream;
+  /** Calls relayed directly (direct-call.ts) and under way: the client's id → the gateway's id upstream. */
+  readonly directCalls: Map<RequestId, string>;
+  /** The caller of the session's latest request (for messages that carry no credentials). */
+  identity: CallerIdentity;
 }
 
 /** The `act.sub` of a (verified) token, if it names an actor. */
@@ -80,6 +104,78 @@ export function mountRoute(app: Express, route: GatewayRoute, resource: string, 
   const onReportError = (err: unknown) =>
     logger.warn({ route: route.path, err: err instanceof Error ? err.message : String(err) }, "reporting the upstream's tool definitions to the PDP failed");
   const identities = new WeakMap<IncomingHttpHeaders, CallerIdentity>();
+  /** The caller of each request a client session's transport handles, by the request's AuthInfo. */
+  const authIdentities = new WeakMap<object, CallerIdentity>();
+  const clientSessions = createClientSessions<GatewaySession>({ max: config.clientSessions.max, idleMs: config.clientSessions.idleTimeoutSeconds * 1000 });
+  const clientInfo = { name: "mcp-pdp-gateway", version: "1" };
+
+  /**
+   * A client session: a stateful downstream transport (it mints the `Mcp-Session-Id`), its own
+   * relay server, and its upstream side (its own connection for an HTTP upstream, the shared one
+   * for stdio) whose notifications and server→client requests are relayed to this client.
+   * Undefined when `clientSessions.max` are open.
+   */
+  const openClientSession = async (owner: string, identity: CallerIdentity, capabilities: ClientCapabilities): Promise<GatewaySession | undefined> => {
+    // Refused before any upstream connection is opened for it.
+    if (clientSessions.size() >= config.clientSessions.max && (await clientSessions.sweep()) === 0) return undefined;
+    const id = randomUUID();
+    let server: Server | undefined;
+    // A server→client request (sampling, elicitation, roots) goes on the stream of the one request
+    // being forwarded, when there is exactly one (it is then that call's); else on the GET stream.
+    const inFlight = new Set<RequestId>();
+    const related = () => (inFlight.size === 1 ? { relatedRequestId: [...inFlight][0]! } : {});
+    const up = await openSessionUpstream(
+      route.upstream,
+      upstream,
+      capabilities,
+      {
+        notify: (n) => void server?.notification(n as never).catch(() => {}),
+        request: (r, signal) => server!.request(r as never, anyResult, { signal, ...related() }) as Promise<Record<string, unknown>>,
+        lost: () => void clientSessions.remove(id),
+      },
+      logger.child({ route: route.path }),
+      clientInfo,
+    );
+    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: () => id });
+    let toolList: Record<string, unknown> | undefined;
+    const session: GatewaySession = {
+      transport,
+      upstream: up,
+      directCalls: new Map(),
+      identity,
+      async close() {
+        await transport.close().catch(() => {});
+        await server?.close().catch(() => {});
+        await up.close();
+      },
+    };
+    if (!clientSessions.add(id, owner, session)) {
+      await up.close();
+      return undefined;
+    }
+    const identify = (extra: { authInfo?: object | undefined } | undefined): CallerIdentity =>
+      (extra?.authInfo && authIdentities.get(extra.authInfo)) || session.identity;
+    server = createRelayServer({
+      client: () => up.client(),
+      info: up.info,
+      identify,
+      sessions,
+      subscriptions: up,
+      inFlight,
+      onToolList: (r) => (toolList = r),
+      onSessionLost: () => (up.own ? up.renew() : upstream.reconnect("the upstream answered 404: it no longer knows the gateway's session")),
+    });
+    if (config.listDenied === "show") showDeniedTools(transport, () => toolList, sessions, session.identity);
+    transport.onclose = () => void clientSessions.remove(id);
+    await server.connect(guardTransport(transport, { guard, identify, preDecisions, reporter, onReportError }));
+    return session;
+  };
+  /** Tells the upstream that a call relayed directly is cancelled (over the session's SDK connection). */
+  const cancelUpstream = (session: GatewaySession, requestId: string, reason: string): void =>
+    void session.upstream
+      .client()
+      .then((c) => c.notification({ method: "notifications/cancelled", params: { requestId, reason } }))
+      .catch(() => {});
   const preDecisions = new WeakMap<object, PreDecision>();
   const pepHttp = createHttpHandler({
     guard,
@@ -121,9 +217,22 @@ export function mountRoute(app: Express, route: GatewayRoute, resource: string, 
           .json(rpcError(-32001, `the access token was refused: ${e.message}`, { reasonCode: e.code }));
         return;
       }
-      if (req.method === "GET") {
-        // Stateless: no standalone SSE stream (answers go on each POST's own stream).
-        res.set("allow", "POST, DELETE").status(405).json(rpcError(-32000, "Method not allowed: this gateway is stateless; send requests with POST"));
+      // A client session is only ever its owner's: the same user of the same client.
+      const owner = JSON.stringify([user.issuer, user.subject, user.clientId]);
+      const sessionId = req.headers["mcp-session-id"];
+      const clientSession = typeof sessionId === "string" ? clientSessions.get(sessionId, owner) : undefined;
+      if (typeof sessionId === "string" && !clientSession) {
+        res.status(404).json(rpcError(-32001, "Session not found: initialize again"));
+        return;
+      }
+      if (req.method === "DELETE" && clientSession) {
+        await clientSessions.remove(sessionId as string);
+        res.status(200).end();
+        return;
+      }
+      if (req.method === "GET" && !clientSession) {
+        // Without a client session there is no standalone SSE stream (answers go on each POST's own stream).
+        res.set("allow", "POST, DELETE").status(405).json(rpcError(-32000, "Method not allowed: a GET stream needs a client session (Mcp-Session-Id from initialize)"));
         return;
       }
       // Who asks: the user's token, the client it was issued to, the agent, the purpose (header,
@@ -131,20 +240,65 @@ export function mountRoute(app: Express, route: GatewayRoute, resource: string, 
       // also presented as the workload token: the PDP verifies it as one, from a workload issuer
       // that vouches for act.sub's trust domain), else an X-Workload-Token header, else the
       // gateway's own agent token.
+      // Policy sees which (context.agent_attestation): "act", "spiffe" (the header's JWT-SVID), or
+      // "client" for the gateway's own agent token — nothing but the OAuth client attested the agent.
       const declared = identityFromHeaders(req.headers, { purpose: route.defaultPurpose, clientId: user.clientId });
+      const standIn = !actorOf(token) && !declared.workloadToken;
       const workloadToken = actorOf(token) ? token : declared.workloadToken || (await deps.agentToken());
-      const identity: CallerIdentity = { ...declared, workloadToken };
+      const identity: CallerIdentity = { ...declared, workloadToken, ...(standIn && { agentStandIn: true }) };
       identities.set(req.headers, identity);
       // Task sessions are opened with the upstream's lists as their grant: wait for them.
       if (req.method === "POST") await upstream.ready();
+
+      if (clientSession) {
+        clientSession.identity = identity;
+        await pepHttp(req, res, async (request, response, body) => {
+          if (request.auth) authIdentities.set(request.auth, identity);
+          if (request.method === "GET") {
+            clientSessions.streamOpened(sessionId as string);
+            response.on("close", () => clientSessions.streamClosed(sessionId as string));
+          }
+          // An allowed tools/call goes straight to the session's own upstream session, when it has one.
+          const pre = request.auth ? preDecisions.get(request.auth) : undefined;
+          if (pre?.decision.allowed && pre.method === "tools/call" && isJSONRPCRequest(body) && body.id === pre.id) {
+            const target = await clientSession.upstream.directTarget();
+            if (target) {
+              const session = clientSession;
+              return relayToolCallDirect(target, body, pre.decision, response, sessionId as string, () => session.upstream.renew(), session.directCalls, (id, reason) =>
+                cancelUpstream(session, id, reason),
+              );
+            }
+          }
+          // The client cancels a call relayed directly: tell the upstream, under the gateway's id.
+          if (isJSONRPCNotification(body) && body.method === "notifications/cancelled") {
+            const params = body.params as { requestId?: RequestId; reason?: string } | undefined;
+            const upstreamId = clientSession.directCalls.get(params?.requestId ?? "");
+            if (upstreamId !== undefined) cancelUpstream(clientSession, upstreamId, params?.reason ?? "cancelled by the client");
+          }
+          await clientSession.transport.handleRequest(request, response, body);
+        });
+        return;
+      }
+      if (req.method === "POST" && isInitializeRequest(req.body)) {
+        await pepHttp(req, res, async (request, response, body) => {
+          if (request.auth) authIdentities.set(request.auth, identity);
+          const opened = await openClientSession(owner, identity, (body as { params?: { capabilities?: ClientCapabilities } }).params?.capabilities ?? {});
+          if (!opened) {
+            response.writeHead(503, { "content-type": "application/json" }).end(JSON.stringify(rpcError(-32000, `too many client sessions (${config.clientSessions.max}); try again later`)));
+            return;
+          }
+          await opened.transport.handleRequest(request, response, body);
+        });
+        return;
+      }
 
       await pepHttp(req, res, async (request, response, body) => {
         const { client, info } = await upstream.ready();
         let toolList: Record<string, unknown> | undefined;
         const server = createRelayServer({
-          client,
+          client: async () => client,
           info,
-          identity,
+          identify: () => identity,
           sessions,
           onToolList: (r) => (toolList = r),
           onSessionLost: () => upstream.reconnect("the upstream answered 404: it no longer knows the gateway's session"),
@@ -166,5 +320,15 @@ export function mountRoute(app: Express, route: GatewayRoute, resource: string, 
     }
   });
 
-  return { path: route.path, resource, resourceMetadataUrl: metadataUrl, upstream };
+  return {
+    path: route.path,
+    resource,
+    resourceMetadataUrl: metadataUrl,
+    upstream,
+    clientSessions,
+    async close() {
+      await clientSessions.close();
+      await upstream.close();
+    },
+  };
 }

@@ -4,7 +4,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport, getDefaultEnvironment } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
-import type { Implementation, ServerCapabilities } from "@modelcontextprotocol/sdk/types.js";
+import type { Implementation, Notification, ServerCapabilities } from "@modelcontextprotocol/sdk/types.js";
 import type { Logger } from "pino";
 import type { TaskGrants } from "../pep/task-sessions.js";
 import type { UpstreamConfig } from "./config.js";
@@ -27,6 +27,17 @@ export interface Upstream {
   readonly grants: TaskGrants;
   /** The stdio child's pid (undefined for HTTP, or while it is down). */
   pid(): number | undefined;
+  /**
+   * Calls `listener` with every notification the upstream sends on this shared connection (not
+   * progress: that goes to the request it belongs to). Returns the unsubscribe function.
+   */
+  onNotification(listener: (n: Notification) => void): () => void;
+  /**
+   * `resources/subscribe` on the shared connection, counted: the upstream is asked on the first
+   * subscriber of a URI, `unsubscribe` asks it on the last; subscriptions are renewed after a reconnection.
+   */
+  subscribe(uri: string): Promise<void>;
+  unsubscribe(uri: string): Promise<void>;
   /** How many times the upstream has been (re)connected. */
   connections(): number;
   /**
@@ -52,6 +63,23 @@ async function listAll<T>(page: (cursor?: string) => Promise<{ items: T[]; nextC
   return out;
 }
 
+/** A new transport to the upstream: a spawned stdio child (its stderr logged at debug) or a Streamable HTTP connection. */
+export function upstreamTransport(config: UpstreamConfig, logger: Logger): Transport {
+  if (config.command) {
+    const t = new StdioClientTransport({
+      command: config.command,
+      args: config.args,
+      env: { ...getDefaultEnvironment(), ...config.env },
+      ...(config.cwd && { cwd: config.cwd }),
+      stderr: "pipe",
+    });
+    const stderr = t.stderr as Readable | null;
+    if (stderr) createInterface({ input: stderr }).on("line", (line) => logger.debug({ upstream: "stderr" }, line.slice(0, 2000)));
+    return t;
+  }
+  return new StreamableHTTPClientTransport(new URL(config.url!), { requestInit: { headers: config.headers } });
+}
+
 /**
  * Connects to the upstream (a stdio child or a Streamable HTTP URL) and keeps it connected: when the
  * child exits or the connection fails, it reconnects after a delay that doubles from
@@ -68,21 +96,9 @@ export function createUpstream(config: UpstreamConfig, logger: Logger, clientInf
   let waiters: { resolve: (v: { client: Client; info: UpstreamInfo }) => void }[] = [];
   const grants = { tools: [] as string[], resources: [] as string[], prompts: [] as string[] };
 
-  const newTransport = (): Transport => {
-    if (config.command) {
-      const t = new StdioClientTransport({
-        command: config.command,
-        args: config.args,
-        env: { ...getDefaultEnvironment(), ...config.env },
-        ...(config.cwd && { cwd: config.cwd }),
-        stderr: "pipe",
-      });
-      const stderr = t.stderr as Readable | null;
-      if (stderr) createInterface({ input: stderr }).on("line", (line) => logger.debug({ upstream: "stderr" }, line.slice(0, 2000)));
-      return t;
-    }
-    return new StreamableHTTPClientTransport(new URL(config.url!), { requestInit: { headers: config.headers } });
-  };
+  const newTransport = (): Transport => upstreamTransport(config, logger);
+  const listeners = new Set<(n: Notification) => void>();
+  const subscribed = new Map<string, number>();
 
   const limits = { timeout: config.connectTimeoutMs };
   const refreshGrants = async (client: Client, caps: ServerCapabilities): Promise<void> => {
@@ -90,7 +106,6 @@ export function createUpstream(config: UpstreamConfig, logger: Logger, clientInf
     if (caps.resources) grants.resources = (await listAll(async (cursor) => { const r = await client.listResources(cursor ? { cursor } : {}, limits); return { items: r.resources, nextCursor: r.nextCursor }; })).map((r) => r.uri);
     if (caps.prompts) grants.prompts = (await listAll(async (cursor) => { const r = await client.listPrompts(cursor ? { cursor } : {}, limits); return { items: r.prompts, nextCursor: r.nextCursor }; })).map((p) => p.name);
   };
-
   const schedule = (why: string): void => {
     if (closed || timer) return;
     logger.warn({ upstream: config.command ?? config.url, retryInMs: delay, why }, "upstream down; reconnecting");
@@ -113,7 +128,9 @@ export function createUpstream(config: UpstreamConfig, logger: Logger, clientInf
       if (up) schedule("the upstream connection closed");
     };
     client.fallbackNotificationHandler = async (n) => {
-      if (n.method.endsWith("/list_changed") && current?.client === client) {
+      if (current?.client !== client) return;
+      for (const listener of listeners) listener(n);
+      if (n.method.endsWith("/list_changed")) {
         await refreshGrants(client, current.info.capabilities).catch((err: unknown) => logger.warn({ err }, "upstream list refresh failed"));
       }
     };
@@ -125,6 +142,8 @@ export function createUpstream(config: UpstreamConfig, logger: Logger, clientInf
         ...(client.getInstructions() && { instructions: client.getInstructions()! }),
       };
       await refreshGrants(client, info.capabilities);
+      // A new connection (a restarted child) knows no subscriptions: renew the counted ones.
+      for (const uri of subscribed.keys()) await client.subscribeResource({ uri }, limits).catch((err: unknown) => logger.warn({ err, uri }, "renewing a resource subscription failed"));
       if (closed) return void (await client.close());
       up = true;
       count++;
@@ -155,6 +174,29 @@ export function createUpstream(config: UpstreamConfig, logger: Logger, clientInf
         }, config.connectTimeoutMs);
         waiters.push(waiter);
       });
+    },
+    onNotification(listener) {
+      listeners.add(listener);
+      return () => void listeners.delete(listener);
+    },
+    async subscribe(uri) {
+      const n = subscribed.get(uri) ?? 0;
+      subscribed.set(uri, n + 1);
+      if (n > 0) return;
+      try {
+        await (await this.ready()).client.subscribeResource({ uri }, limits);
+      } catch (err) {
+        if (subscribed.get(uri) === 1) subscribed.delete(uri);
+        else subscribed.set(uri, (subscribed.get(uri) ?? 1) - 1);
+        throw err;
+      }
+    },
+    async unsubscribe(uri) {
+      const n = subscribed.get(uri) ?? 0;
+      if (n === 0) return;
+      if (n > 1) return void subscribed.set(uri, n - 1);
+      subscribed.delete(uri);
+      await current?.client.unsubscribeResource({ uri }, limits);
     },
     pid: () => (current && transport instanceof StdioClientTransport ? (transport.pid ?? undefined) : undefined),
     connections: () => count,

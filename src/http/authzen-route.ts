@@ -56,13 +56,16 @@ function credentials(req: IncomingMessage) {
 export function createAuthzenRoute(deps: AuthzenRouteDeps): RouteHandler {
   const { core } = deps;
 
-  const context = (caller: VerifiedCaller, receivedAt: bigint): RequestContext =>
-    requestContext(caller, deps.logger, { door: "authzen", caller: caller.id }, receivedAt);
+  // `context.agent_attestation` (any value; "client" is the documented one) says the workload token
+  // is the enforcement point's own stand-in: policy then sees agent_attestation == "client". It
+  // can only lower the attestation the PDP derives from the verified token.
+  const context = (caller: VerifiedCaller, receivedAt: bigint, e: AuthzenEvaluation): RequestContext =>
+    requestContext(caller, deps.logger, { door: "authzen", caller: caller.id }, receivedAt, { agentStandIn: e.context.agent_attestation !== undefined });
 
   /** One evaluation through the core: one decision, one record. */
   async function evaluate(e: AuthzenEvaluation, caller: VerifiedCaller, receivedAt: bigint): Promise<AuthzenDecision> {
     const q = toQuestion(e, caller);
-    const ctx = context(caller, receivedAt);
+    const ctx = context(caller, receivedAt, e);
     switch (q.kind) {
       case "authorize":
         return authorizeDecision(await core.authorize(q.question, ctx));

@@ -79,6 +79,7 @@ export function createHttpHandler(deps: HttpHandlerDeps): (req: McpHttpRequest, 
         clientId: identity.clientId,
         serverId: deps.serverId,
         purpose: identity.purpose,
+        ...(identity.agentStandIn && { agentStandIn: true }),
         tools: [],
       });
       if (check.reasonCode !== ReasonCode.ALLOWED) {

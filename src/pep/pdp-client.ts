@@ -1,5 +1,6 @@
-import type { ChannelCredentials } from "@grpc/grpc-js";
+import { Metadata, type ChannelCredentials } from "@grpc/grpc-js";
 import type { JsonObject } from "@bufbuild/protobuf";
+import { AGENT_ATTESTATION_METADATA } from "../grpc/agent-attestation-metadata.js";
 import { createClient, type CallOptions } from "../grpc/client.js";
 import { AuthorizationService, type AuthorizeResponse, type FilterToolsResponse, type ReportToolsResponse } from "../gen/mcppdp/v1/authorization_pb.js";
 import type { Action } from "../gen/mcppdp/v1/common_pb.js";
@@ -54,6 +55,12 @@ export interface PdpIdentity {
    * join its trace. Without it, the host's active OpenTelemetry context is sent, if any.
    */
   readonly trace?: TraceContext;
+  /**
+   * True when `workloadToken` is this enforcement point's own stand-in for an agent the request
+   * did not attest: sent as `mcp-pdp-agent-attestation: client` metadata, so that policy sees
+   * `context.agent_attestation == "client"`.
+   */
+  readonly agentStandIn?: boolean;
 }
 
 /** One Authorize question. */
@@ -107,15 +114,16 @@ export function createPdpClient(options: PdpClientOptions): PdpClient {
   const timeoutMs = options.timeoutMs ?? 1000;
   const openTimeoutMs = options.openSessionTimeoutMs ?? 2000;
 
-  const callOptions = async (deadlineMs: number, trace: TraceContext | undefined): Promise<CallOptions> => {
+  const callOptions = async (deadlineMs: number, trace: TraceContext | undefined, standIn: boolean): Promise<CallOptions> => {
     const t = options.callerToken;
     const bearer = typeof t === "function" ? await t() : t;
-    const metadata = traceMetadata(trace);
+    let metadata = traceMetadata(trace);
+    if (standIn) (metadata ??= new Metadata()).set(AGENT_ATTESTATION_METADATA, "client");
     return { timeoutMs: deadlineMs, ...(bearer && { bearer }), ...(metadata && { metadata }) };
   };
-  const rpc = async <T>(name: string, deadlineMs: number, trace: TraceContext | undefined, call: (o: CallOptions) => Promise<T>): Promise<T> => {
+  const rpc = async <T>(name: string, deadlineMs: number, trace: TraceContext | undefined, call: (o: CallOptions) => Promise<T>, standIn = false): Promise<T> => {
     try {
-      return await call(await callOptions(deadlineMs, trace));
+      return await call(await callOptions(deadlineMs, trace, standIn));
     } catch (err) {
       throw PepError.from(err, name);
     }
@@ -139,6 +147,7 @@ export function createPdpClient(options: PdpClientOptions): PdpClient {
           },
           o,
         ),
+        r.agentStandIn,
       ),
     filterTools: (r) =>
       rpc("FilterTools", timeoutMs, r.trace, (o) =>
@@ -154,6 +163,7 @@ export function createPdpClient(options: PdpClientOptions): PdpClient {
           },
           o,
         ),
+        r.agentStandIn,
       ),
     openSession: (r) =>
       rpc("OpenSession", openTimeoutMs, r.trace, (o) =>
@@ -171,6 +181,7 @@ export function createPdpClient(options: PdpClientOptions): PdpClient {
           },
           o,
         ),
+        r.agentStandIn,
       ),
     reportTools: (serverId, tools) =>
       rpc("ReportTools", openTimeoutMs, undefined, (o) =>

@@ -71,6 +71,7 @@ export function createGuard(deps: GuardDeps): Guard {
     clientId: identity.clientId,
     serverId: deps.serverId,
     purpose: identity.purpose,
+    ...(identity.agentStandIn && { agentStandIn: true }),
   });
 
   const ask = async (identity: CallerIdentity, method: GuardedMethod, params: unknown): Promise<PepDecision> => {

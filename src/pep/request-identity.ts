@@ -38,6 +38,12 @@ export interface CallerIdentity {
   readonly taskSession?: string;
   /** A task id the client presented, if any. */
   readonly taskId?: string;
+  /**
+   * True when `workloadToken` is the enforcement point's own stand-in, not an agent the request
+   * attested (the gateway, for a client that sent only an OAuth bearer without `act`). The PDP is
+   * told, and policy sees `context.agent_attestation == "client"`.
+   */
+  readonly agentStandIn?: boolean;
 }
 
 /** Header values as either Node's `IncomingHttpHeaders` or the SDK's `IsomorphicHeaders`. */

@@ -105,7 +105,7 @@ export function createTaskSessions(options: TaskSessionsOptions): TaskSessions {
     const act = agent.act as { sub?: unknown } | undefined;
     // The token's scopes are part of the context: after a step-up (a token with more scope) the
     // PEP opens a new session, whose grant the PDP evaluates with the new scopes.
-    const material = [user.iss, user.sub, user.scope, user.scp, user.digest, agent.sub, act?.sub, agent.digest, id.clientId, id.purpose, id.taskId ?? "", options.serverId];
+    const material = [user.iss, user.sub, user.scope, user.scp, user.digest, agent.sub, act?.sub, agent.digest, id.clientId, id.purpose, id.taskId ?? "", options.serverId, id.agentStandIn === true];
     return createHash("sha256").update(JSON.stringify(material)).digest("base64url");
   };
 
@@ -123,6 +123,7 @@ export function createTaskSessions(options: TaskSessionsOptions): TaskSessions {
         clientId: id.clientId,
         serverId: options.serverId,
         purpose: id.purpose,
+        ...(id.agentStandIn && { agentStandIn: true }),
         ...options.grants,
         ...(options.ttlSeconds !== undefined && { ttlSeconds: options.ttlSeconds }),
         ...(trace && { trace }),

@@ -50,6 +50,7 @@ export interface DecisionCaseResult {
 }
 
 const ACTIONS: readonly PolicyAction[] = ["open_session", "call_tool", "read_resource", "get_prompt", "approve"];
+const ATTESTATIONS = ["spiffe", "act", "client"] as const;
 const DECISIONS = ["allow", "deny"] as const;
 const OUTCOMES = ["permit", "forbid", "no_permit", "error"] as const;
 
@@ -195,6 +196,9 @@ function toInput(r: Record<string, unknown>, session: SessionFacts | undefined, 
   const approved = r["approved"];
   if (approved !== undefined && typeof approved !== "boolean") return fail(`"approved" must be true or false`);
   const novelty = toNovelty(r["novelty"], fail);
+  // What the gRPC door reports for a verified JWT-SVID, unless the case says otherwise.
+  const attestation = r["agentAttestation"] ?? "spiffe";
+  if (!ATTESTATIONS.includes(attestation as never)) return fail(`"agentAttestation" must be one of ${ATTESTATIONS.join(", ")}`);
   const requester = r["requestingUser"];
   if (requester !== undefined && (!isObject(requester) || typeof requester["issuer"] !== "string" || typeof requester["subject"] !== "string")) {
     return fail(`"requestingUser" must be { "issuer", "subject" }`);
@@ -207,6 +211,7 @@ function toInput(r: Record<string, unknown>, session: SessionFacts | undefined, 
     idp: r["idp"] as string,
     action: action as PolicyAction,
     purpose: r["purpose"] as string,
+    agentAttestation: attestation as NonNullable<DecisionInput["agentAttestation"]>,
     ...(typeof r["tool"] === "string" ? { tool: r["tool"] } : {}),
     ...(typeof r["resourceUri"] === "string" ? { resourceUri: r["resourceUri"] } : {}),
     ...(args !== undefined ? { arguments: args as DecisionInput["arguments"] } : {}),

@@ -230,6 +230,7 @@ export function createEntityBuilder(loaded: LoadedPolicySet): EntityBuilder {
       }
       if (input.approved !== undefined) context["approved"] = input.approved;
       if (input.claimsAsserted) context["claims_asserted"] = true;
+      if (input.agentAttestation !== undefined) context["agent_attestation"] = input.agentAttestation;
       if (input.requestedTtlSeconds !== undefined) {
         if (!Number.isSafeInteger(input.requestedTtlSeconds)) {
           throw new PdpError("INVALID_REQUEST", "requestedTtlSeconds must be a whole number of seconds");

@@ -33,6 +33,12 @@ export interface DecisionInput {
   readonly resourceUri?: string;
   /** Declared purpose of the task. */
   readonly purpose: string;
+  /**
+   * How the agent was established (context `agent_attestation`): `spiffe` (a JWT-SVID), `act` (an
+   * RFC 8693 `act.sub`) or `client` (no agent attested: the enforcement point's stand-in). The
+   * decision core always sets it; absent, the shipped policies treat the agent as unattested.
+   */
+  readonly agentAttestation?: "spiffe" | "act" | "client";
   /** The call's arguments (a JSON object). */
   readonly arguments?: { readonly [key: string]: JsonValue };
   /**

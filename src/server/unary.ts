@@ -5,6 +5,7 @@ import type { Logger } from "pino";
 import { requestContext } from "../decision/request-context.js";
 import type { RequestContext } from "../decision/types.js";
 import { PdpError } from "../errors.js";
+import { AGENT_ATTESTATION_METADATA } from "../grpc/agent-attestation-metadata.js";
 import { serverDefinition, type Decoded } from "../grpc/service-definition.js";
 import { serverSpan, type Tracing } from "../telemetry/tracing.js";
 import type { CallerAuthenticator } from "./caller-auth.js";
@@ -44,7 +45,8 @@ function metadataValue(metadata: grpc.Metadata, key: string): string | undefined
 async function requestContextOf(call: grpc.ServerUnaryCall<unknown, unknown>, deps: ImplementDeps, method: string): Promise<RequestContext> {
   const receivedAt = process.hrtime.bigint();
   const caller = await deps.authenticate(call).catch((err: unknown) => PdpError.from(err, "CALLER_UNAUTHORIZED"));
-  return requestContext(caller, deps.logger, { rpc: method, caller: caller instanceof PdpError ? undefined : caller.id }, receivedAt);
+  const agentStandIn = call.metadata.get(AGENT_ATTESTATION_METADATA).length > 0;
+  return requestContext(caller, deps.logger, { rpc: method, caller: caller instanceof PdpError ? undefined : caller.id }, receivedAt, { agentStandIn });
 }
 
 /**

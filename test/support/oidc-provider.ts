@@ -19,6 +19,12 @@ export interface OidcProviderOptions {
   readonly scopes?: readonly string[];
   /** Access token lifetime in seconds. Default 300. */
   readonly accessTokenTtlSeconds?: number;
+  /**
+   * A second confidential client (`<clientId>-agent`, same secret) whose access tokens carry an
+   * RFC 8693 actor claim `act: { sub: actor }` (added through oidc-provider's `extraTokenClaims`):
+   * a token that names the agent acting for the client.
+   */
+  readonly actor?: string;
 }
 
 /** A running authorization server. */
@@ -31,6 +37,10 @@ export interface OidcProvider {
   readonly clientId: string;
   /** Gets a JWT access token for `resource` by client credentials, optionally asking for `scope`. */
   getToken(resource: string, scope?: string): Promise<string>;
+  /** With `actor`: the second client's id. */
+  readonly actorClientId: string;
+  /** With `actor`: a token of the second client, carrying `act: { sub: actor }`. */
+  getActorToken(resource: string, scope?: string): Promise<string>;
   /** Stops the server. */
   close(): Promise<void>;
 }
@@ -47,11 +57,20 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<O
   const { default: Provider, errors } = (await import(moduleName)) as ProviderModule;
   const clientId = options.clientId ?? "test-client";
   const clientSecret = options.clientSecret ?? "test-secret";
+  const actorClientId = `${clientId}-agent`;
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const provider = new Provider(issuer, {
-    clients: [{ client_id: clientId, client_secret: clientSecret, grant_types: ["client_credentials"], response_types: [], redirect_uris: [] }],
+    clients: [clientId, ...(options.actor ? [actorClientId] : [])].map((id) => ({
+      client_id: id,
+      client_secret: clientSecret,
+      grant_types: ["client_credentials"],
+      response_types: [],
+      redirect_uris: [],
+    })),
+    extraTokenClaims: async (_ctx: unknown, token: { clientId?: string }) =>
+      options.actor && token.clientId === actorClientId ? { act: { sub: options.actor } } : undefined,
     jwks: { keys: [await signingKey("RS256"), await signingKey("ES256")] },
     ttl: { ClientCredentials: options.accessTokenTtlSeconds ?? 300 },
     features: {
@@ -80,6 +99,8 @@ export async function startOidcProvider(options: OidcProviderOptions): Promise<O
     jwksUri: `${issuer}/jwks`,
     clientId,
     getToken: (resource, scope) => requestToken(issuer, clientId, clientSecret, resource, scope),
+    actorClientId,
+    getActorToken: (resource, scope) => requestToken(issuer, actorClientId, clientSecret, resource, scope),
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.closeAllConnections();
