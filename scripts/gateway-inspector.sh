@@ -9,15 +9,17 @@ cd "$(dirname "$0")/.."
 free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 PDP_PORT=$(free_port)
 GW_PORT=$(free_port)
+HTTP_PORT=$(free_port)
 RESOURCE=http://127.0.0.1:8080/mcp   # the demo's resource in the bundled cedar/ (policies/gateway-demo.cedar)
 LOGS=$(mktemp -d)
-node bin/mcp-pdp.js serve --port "$PDP_PORT" >"$LOGS/pdp.log" 2>&1 &
+node bin/mcp-pdp.js serve --port "$PDP_PORT" --http-port "$HTTP_PORT" >"$LOGS/pdp.log" 2>&1 &
 PDP_PID=$!
 node bin/mcp-pdp.js gateway --port "$GW_PORT" --pdp "127.0.0.1:$PDP_PORT" --resource "$RESOURCE" --list-denied show --log-level warn \
   --upstream-command "node node_modules/@modelcontextprotocol/server-everything/dist/index.js stdio" >"$LOGS/gateway.log" 2>&1 &
 GW_PID=$!
 trap 'kill $GW_PID $PDP_PID 2>/dev/null; wait 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do grep -q "mcp-pdp gateway:" "$LOGS/gateway.log" && break; sleep 0.2; done
+# Both must be up before the first call (a gateway without its PDP denies PDP_UNAVAILABLE, fail closed).
+for _ in $(seq 1 300); do grep -q "mcp-pdp serving" "$LOGS/pdp.log" && grep -q "mcp-pdp gateway:" "$LOGS/gateway.log" && break; sleep 0.2; done
 URL=http://127.0.0.1:$GW_PORT/mcp
 TOKEN=$(node bin/mcp-pdp.js dev token user --aud "$RESOURCE")
 inspector() { npx -y @modelcontextprotocol/inspector@2.12 --cli "$URL" --header "Authorization: Bearer $TOKEN" "$@" 2>/dev/null || true; }
