@@ -12,11 +12,8 @@ import { dial, resolveAddress } from "./pdp-client.js";
 import { formatTable, type Column } from "./table.js";
 import { UsageError } from "./usage-error.js";
 
-/** The options of the `audit` subcommands (each takes the ones its help lists). */
-export interface AuditOptions {
-  readonly address?: string | undefined;
-  readonly token?: string | undefined;
-  readonly ca?: string | undefined;
+/** The record filters of `audit query|tail|export` and `policy replay` (`withAuditFilters`). */
+export interface AuditFilterOptions {
   readonly since?: string | undefined;
   readonly until?: string | undefined;
   readonly session?: string | undefined;
@@ -32,6 +29,13 @@ export interface AuditOptions {
   readonly kind?: string | undefined;
   readonly shadowDisagrees?: boolean | undefined;
   readonly firstSeen?: boolean | undefined;
+}
+
+/** The options of the `audit` subcommands (each takes the ones its help lists). */
+export interface AuditOptions extends AuditFilterOptions {
+  readonly address?: string | undefined;
+  readonly token?: string | undefined;
+  readonly ca?: string | undefined;
   readonly limit?: number | undefined;
   readonly interval?: number | undefined;
   readonly follow?: boolean | undefined;

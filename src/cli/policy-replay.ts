@@ -22,35 +22,21 @@ import { loadPolicySet } from "../policy/load-policy-set.js";
 import { replayVersionOfFiles } from "../policy/replay-engine.js";
 import { createRedisConnection, type RedisClient } from "../redis/connection.js";
 import { DEFAULT_KEY_PREFIX } from "../redis/keys.js";
-import { parseTime } from "./audit.js";
+import { parseTime, type AuditFilterOptions } from "./audit.js";
 import { CliFailure, type CliIo } from "./cli-io.js";
 import { ReplayPart, type ReplayPartInit } from "./replay-part.js";
 import { UsageError } from "./usage-error.js";
 
 /** The options of `policy replay`. */
-export interface PolicyReplayOptions {
+export interface PolicyReplayOptions extends AuditFilterOptions {
   readonly candidate: string;
   readonly input?: string | undefined;
   readonly redis?: string | undefined;
   readonly keyPrefix?: string | undefined;
   readonly stream?: string | undefined;
   readonly baseline?: readonly string[] | undefined;
-  readonly since?: string | undefined;
   readonly from?: string | undefined;
-  readonly until?: string | undefined;
   readonly to?: string | undefined;
-  readonly session?: string | undefined;
-  readonly user?: string | undefined;
-  readonly issuer?: string | undefined;
-  readonly agent?: string | undefined;
-  readonly client?: string | undefined;
-  readonly server?: string | undefined;
-  readonly tool?: string | undefined;
-  readonly decision?: "allow" | "deny" | undefined;
-  readonly reason?: string | undefined;
-  readonly policy?: string | undefined;
-  readonly kind?: string | undefined;
-  readonly shadowDisagrees?: boolean | undefined;
   readonly json?: boolean | undefined;
   readonly maxFlips?: number | undefined;
   readonly samples?: number | undefined;
@@ -81,6 +67,7 @@ function filterOf(v: PolicyReplayOptions): { filter: AuditFilter; since?: number
     policyId: v.policy,
     kind: v.kind,
     shadowDisagrees: v.shadowDisagrees || undefined,
+    firstSeen: v.firstSeen || undefined,
   };
   for (const k of Object.keys(f)) if (f[k] === undefined) delete f[k];
   return {

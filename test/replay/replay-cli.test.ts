@@ -64,6 +64,11 @@ test("policy replay: NDJSON and the Redis stream give the same flips; --max-flip
     // Filters as in audit query narrow what is replayed.
     const narrowed = await cli(["policy", "replay", "--input", file, "--candidate", candidate, "--tool", "read_file", "--max-flips", "0", "--json"]);
     assert.equal(narrowed.code, 0, narrowed.err);
+    // --first-seen too (these records carry no firstSeen: nothing is replayed, nothing flips).
+    assert.ok(records.every((x) => !x.firstSeen));
+    const firstSeen = await cli(["policy", "replay", "--input", file, "--candidate", candidate, "--first-seen", "--max-flips", "0", "--json"]);
+    assert.equal(firstSeen.code, 0, firstSeen.err);
+    assert.equal((JSON.parse(firstSeen.out) as ReplayReport).flips.allowToDeny, 0);
 
     // The Redis stream, control versions from the policy archive.
     await new RedisAuditSink({ client, keyPrefix }).write(records);
