@@ -9,30 +9,23 @@
  * fails is refused like a live one: logged with its diagnostics, kept in status and counted; the
  * shadow set in force (or none) stays.
  */
-import type { Logger } from "pino";
 import { PdpError } from "../errors.js";
 import { createCedarEngine } from "./cedar-engine.js";
 import { loadPolicySnapshot, type LoadedPolicySet } from "./load-policy-set.js";
 import { POLICY_DIR, readPolicySnapshot, sameSnapshot, SCHEMA_FILE, type PolicySnapshot } from "./policy-snapshot.js";
 import { watchSettled } from "./settle-watcher.js";
+import type { PolicyManagerOptions } from "./policy-manager.js";
 import type { PolicyEngine } from "./types.js";
 
-/** Options for {@link createShadowPolicy}. */
-export interface ShadowPolicyOptions {
+/**
+ * Options for {@link createShadowPolicy}: the live manager's loading options (watch, settle,
+ * manifest), for the shadow directory; `onLoad` is told about every shadow version that comes into
+ * force (archive it, so its records can be explained).
+ */
+export interface ShadowPolicyOptions
+  extends Pick<PolicyManagerOptions, "logger" | "watch" | "quietMs" | "settleTimeoutMs" | "requireManifest" | "onLoad" | "now"> {
   /** The shadow directory: a policy set (on) or nothing (off). */
   readonly dir: string;
-  readonly logger: Pick<Logger, "info" | "warn" | "error">;
-  /** Watch the directory (as the live one is watched). Default false. */
-  readonly watch?: boolean;
-  /** Watch reloads: quiet period, as `policies.quietMs`. Default 1000. */
-  readonly quietMs?: number;
-  /** Watch reloads: as `policies.settleTimeoutMs`. Default 30000. */
-  readonly settleTimeoutMs?: number;
-  /** Refuse a set without a `SHA256SUMS` manifest, as `policies.requireManifest`. Default false. */
-  readonly requireManifest?: boolean;
-  /** Told about every shadow version that comes into force (archive it, so its records can be explained). */
-  readonly onLoad?: (loaded: LoadedPolicySet) => void;
-  readonly now?: () => Date;
 }
 
 /** The shadow set's state. */
