@@ -30,6 +30,7 @@ const research: DecisionInput = {
   action: "call_tool",
   tool: "search_documents",
   purpose: "research",
+  agentAttestation: "spiffe",
 };
 const session = { callCount: 2, tools: ["search_documents"], labels: [], riskTotal: 2 };
 

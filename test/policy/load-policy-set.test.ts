@@ -57,7 +57,7 @@ test("the shipped set loads, validates, and maps Cedar ids to @id/@reason", () =
     const lines = readFileSync(path.join(shipped, p.file), "utf8").split("\n");
     assert.match(lines[p.line - 1] ?? "", new RegExp(`^@id\\("${p.id}"\\)`), `${p.id} is not at ${p.file}:${p.line}`);
   }
-  assert.equal(loaded.policies.get("policy0")?.file, "policies/approvals.cedar"); // files in sorted order
+  assert.equal(loaded.policies.get("policy0")?.file, "policies/agent-attestation.cedar"); // files in sorted order
   assert.ok(loaded.entities.length > 0);
   assert.ok(loaded.files.includes("schema.cedarschema"));
 });
