@@ -12,6 +12,8 @@ import type { RevocationEvent, RevocationInput, RevocationListener, RevocationRe
 
 /** How long connecting and subscribing the revocation channel may take (setup, not a decision). */
 const SUBSCRIBE_DEADLINE_MS = 5_000;
+/** How many subscriber connections are tried, each within SUBSCRIBE_DEADLINE_MS, before subscribe fails. */
+const SUBSCRIBE_ATTEMPTS = 3;
 
 /** Options for {@link RedisRevocationStore}. */
 export interface RedisRevocationStoreOptions {
@@ -123,13 +125,28 @@ export class RedisRevocationStore implements RevocationStore {
 
   #ensureSubscriber(): Promise<Redis | Cluster> {
     if (!this.#subscriber) {
-      const p = this.#startSubscriber();
+      const p = this.#startSubscriberWithRetry();
       this.#subscriber = p;
       p.catch(() => {
         if (this.#subscriber === p) this.#subscriber = undefined;
       });
     }
     return this.#subscriber;
+  }
+
+  /**
+   * A subscriber connection that does not come up within its setup deadline is dropped and a fresh
+   * one tried, up to {@link SUBSCRIBE_ATTEMPTS} times (seen on a Redis Cluster under load: now and
+   * then the cluster client's subscriber connection never answers SUBSCRIBE; a new client does).
+   */
+  async #startSubscriberWithRetry(): Promise<Redis | Cluster> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#startSubscriber();
+      } catch (err) {
+        if (this.#closed || attempt >= SUBSCRIBE_ATTEMPTS || !(err instanceof PdpError) || err.code !== "STORE_UNAVAILABLE") throw err;
+      }
+    }
   }
 
   async #startSubscriber(): Promise<Redis | Cluster> {
