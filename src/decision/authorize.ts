@@ -98,7 +98,8 @@ export function createAuthorize(deps: AuthorizeDeps): Authorize {
         if (toolName !== undefined) checkPin(session, toolName, current);
       }
       const typedArguments = checkArguments(policy, request);
-      recorded = toolName === undefined ? undefined : recordedArguments(policy.definition(q.serverId, toolName), request.arguments?.value);
+      const known = toolName === undefined ? undefined : policy.definition(q.serverId, toolName);
+      recorded = toolName === undefined ? undefined : recordedArguments(known, request.arguments?.value);
       const novelty = session?.novelty && noveltyFacts(session.novelty, request, tool);
       firstSeen = novelty && firstSeenOfFacts(novelty, tool);
       const input = cedarInput(request, ACTION_OF[call.item.kind], call.item, {
@@ -107,7 +108,6 @@ export function createAuthorize(deps: AuthorizeDeps): Authorize {
         ...(typedArguments !== undefined && { typedArguments }),
         ...(current?.annotations && { toolAnnotations: current.annotations }),
       });
-      const known = toolName === undefined ? undefined : policy.definition(q.serverId, toolName);
       replay = replayFactsOf(input, known?.recordedArguments);
       const result = await applyObligations(evaluate(policy, input, ctx.logger), {
         policy,

@@ -19,6 +19,13 @@ const agents = { "http:": new http.Agent({ keepAlive: true, maxSockets: 256 }), 
 /** Longest silence (no byte from the upstream) of one call, as the SDK client's default request timeout. */
 const IDLE_TIMEOUT_MS = 60_000;
 
+/**
+ * Largest answer (or one SSE event) of one call the gateway holds, in UTF-16 code units of the
+ * decoded text (about bytes for ASCII JSON); past it the call fails and the upstream connection is
+ * dropped — an upstream cannot make the gateway hold an unbounded answer.
+ */
+export const MAX_ANSWER_CHARS = 64 * 1024 * 1024;
+
 let sequence = 0;
 
 /**
@@ -74,6 +81,10 @@ export function relayToolCallDirect(
       agent: agents[target.url.protocol as "http:" | "https:"],
       headers: { ...target.headers, "content-type": "application/json", accept: "application/json, text/event-stream", "content-length": Buffer.byteLength(payload) },
     });
+    const tooLarge = () => {
+      replyJson(failure(`an answer larger than ${MAX_ANSWER_CHARS} characters`));
+      upstream.destroy();
+    };
     upstream.setTimeout(IDLE_TIMEOUT_MS, () => upstream.destroy(new Error(`no answer for ${IDLE_TIMEOUT_MS} ms`)));
     // The client went away before the answer: the upstream is told the call is cancelled.
     res.on("close", () => {
@@ -94,7 +105,10 @@ export function relayToolCallDirect(
       up.setEncoding("utf8");
       if (type.startsWith("application/json")) {
         let text = "";
-        up.on("data", (chunk: string) => (text += chunk));
+        up.on("data", (chunk: string) => {
+          text += chunk;
+          if (text.length > MAX_ANSWER_CHARS) tooLarge();
+        });
         up.on("end", () => {
           try {
             const message = JSON.parse(text) as Record<string, unknown>;
@@ -107,8 +121,15 @@ export function relayToolCallDirect(
       }
       res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive", "mcp-session-id": sessionId });
       let buffer = "";
+      let last = "";
       up.on("data", (chunk: string) => {
-        buffer += chunk.replace(/\r\n/g, "\n");
+        const text = chunk.replace(/\r\n/g, "\n");
+        // The buffer is searched only when what arrived ends an event: a long event is not rescanned per chunk.
+        const ends = (last + text).includes("\n\n");
+        last = text.slice(-1) || last;
+        buffer += text;
+        if (buffer.length > MAX_ANSWER_CHARS) return tooLarge();
+        if (!ends) return;
         for (let end = buffer.indexOf("\n\n"); end >= 0 && !done; end = buffer.indexOf("\n\n")) {
           const event = buffer.slice(0, end);
           buffer = buffer.slice(end + 2);
