@@ -122,6 +122,7 @@ export function createAuthorize(deps: AuthorizeDeps): Authorize {
       if (result.outcome.allow && session) await appendHistory(deps.sessions, session, call.item, tool);
       return {
         outcome: result.outcome,
+        policyInput: { input, approvalUsed: result.outcome.allow && result.approvalId !== undefined },
         value: session ? { sessionExpiresAt: session.expiresAt } : {},
         ...(result.expiredApproval && { expiredApproval: result.expiredApproval }),
       };

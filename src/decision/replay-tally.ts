@@ -6,8 +6,9 @@
  * changed reason, grouped by the policies that decided it under the candidate.
  */
 import type { DecisionRecord } from "../audit/decision-record.js";
-import { unreplayable } from "../policy/replay-facts.js";
-import type { PolicyEngine } from "../policy/types.js";
+import { inputOfFacts, unreplayable } from "../policy/replay-facts.js";
+import type { DecisionInput, PolicyEngine } from "../policy/types.js";
+import { evaluatedTogether } from "./evaluated-together.js";
 import { POLICY_REASON_CODES, replayOutcome, sameEvaluation, sameOutcome, type ReplayResult } from "./replay-outcome.js";
 
 /** The engines a replay evaluates under. */
@@ -89,6 +90,7 @@ export class ReplayTally {
   readonly #control = { checked: 0, reproduced: 0, unavailable: 0, drift: 0 };
   readonly #unavailable = new Set<string>();
   readonly #drift: Drift[] = [];
+  readonly #pairs = new Map<string, readonly [PolicyEngine, PolicyEngine]>();
 
   /**
    * `samples`: decision ids kept per group and drift samples in all (default 5). `controlSample`
@@ -116,23 +118,28 @@ export class ReplayTally {
   /** Replays one record. */
   add(record: DecisionRecord): void {
     this.#read++;
-    // Policy decisions only; one without facts (an older record) is reported not replayable by replayOutcome.
+    // Policy decisions only; one without facts (an older record) is reported not replayable.
     if (record.kind !== "authorize" || !POLICY_REASON_CODES.has(record.reasonCode)) {
       this.#notPolicy++;
       return;
     }
     const recorded = { allow: record.decision === "ALLOW", reasonCode: record.reasonCode, policies: (record.reasons ?? []).map((r) => r.policyId) };
-    if (this.#controlSample < 1 && record.replay && unreplayable(record.replay) === undefined && !inSample(record.decisionId, this.#controlSample)) {
-      const own = this.#engines.control(record.policyVersion);
-      if (own && sameEvaluation(own, this.#engines.candidate, record.replay)) {
-        this.#unchanged++;
-        return;
-      }
+    const why = unreplayable(record.replay);
+    if (why !== undefined) return this.#skip(why);
+    const facts = record.replay!;
+    const input = inputOfFacts(facts);
+    const own = this.#engines.control(record.policyVersion);
+    const same = own !== undefined && sameEvaluation(own, this.#engines.candidate, input);
+    if (same && this.#controlSample < 1 && !inSample(record.decisionId, this.#controlSample)) {
+      this.#unchanged++;
+      return;
     }
-    const candidate = replayOutcome(this.#engines.candidate, record.replay);
+    // Where the two can differ, both are evaluated in one Cedar call when the engines can.
+    const [candidateEngine, control] = own && !same ? this.#together(record.policyVersion, own) : [this.#engines.candidate, own];
+    const candidate = replayOutcome(candidateEngine, facts, input);
     if (!("outcome" in candidate)) return this.#skip(candidate.unreplayable);
     this.#replayed++;
-    this.#checkControl(record, recorded, candidate);
+    this.#checkControl(record, recorded, candidate, control, same ? undefined : input);
     const c = candidate.outcome;
     const now = { allow: c.allow, reasonCode: c.reasonCode, policies: c.reasons.map((r) => r.policyId) };
     if (sameOutcome(recorded, now)) return;
@@ -156,16 +163,22 @@ export class ReplayTally {
     this.#notReplayable.set(why, (this.#notReplayable.get(why) ?? 0) + 1);
   }
 
-  #checkControl(record: DecisionRecord, recorded: { allow: boolean; reasonCode: string; policies: string[] }, candidate: ReplayResult): void {
-    const engine = this.#engines.control(record.policyVersion);
+  /** The candidate and a recorded version, evaluated together (one pair per version). */
+  #together(version: string, own: PolicyEngine): readonly [PolicyEngine, PolicyEngine] {
+    let pair = this.#pairs.get(version);
+    if (!pair) this.#pairs.set(version, (pair = evaluatedTogether(this.#engines.candidate, own)));
+    return pair;
+  }
+
+  /** `input`: the facts' input, or undefined when the control's answer is the candidate's (same evaluation key). */
+  #checkControl(record: DecisionRecord, recorded: { allow: boolean; reasonCode: string; policies: string[] }, candidate: ReplayResult, engine: PolicyEngine | undefined, input: DecisionInput | undefined): void {
     if (!engine) {
       this.#control.unavailable++;
       this.#unavailable.add(record.policyVersion);
       return;
     }
     this.#control.checked++;
-    // Where the candidate cannot differ from the recorded version (same evaluation key), its answer is the control's.
-    const again = sameEvaluation(engine, this.#engines.candidate, record.replay!) ? candidate : replayOutcome(engine, record.replay);
+    const again = input === undefined ? candidate : replayOutcome(engine, record.replay, input);
     const o = "outcome" in again ? again.outcome : undefined;
     const replayed = o && { allow: o.allow, reasonCode: o.reasonCode, policies: o.reasons.map((r) => r.policyId) };
     if (replayed && sameOutcome(recorded, replayed)) {

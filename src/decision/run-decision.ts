@@ -1,14 +1,14 @@
 import { randomUUID } from "node:crypto";
 import type { AuditLog } from "../audit/types.js";
 import { PdpError } from "../errors.js";
-import type { PolicyEngine } from "../policy/types.js";
+import type { DecisionInput, PolicyEngine } from "../policy/types.js";
 import type { ApprovalRecord } from "../session/approval-types.js";
 import type { Admission } from "./admission.js";
 import { noopDecisionObserver, type DecisionObserver } from "./decision-observer.js";
 import { errorOutcome } from "./outcome.js";
-import { POLICY_REASON_CODES, replayOutcome, sameEvaluation, sameOutcome } from "./replay-outcome.js";
+import { evaluatedTogether } from "./evaluated-together.js";
+import { outcomeUnder, POLICY_REASON_CODES, sameEvaluation, sameOutcome } from "./replay-outcome.js";
 import type { ShadowVerdict } from "../audit/decision-record.js";
-import type { ReplayFacts } from "../policy/replay-facts.js";
 import { approvalSubject, toRecord, type RecordSubject } from "./record.js";
 import type { Decided, DecisionKind, Outcome, RequestContext } from "./types.js";
 
@@ -19,6 +19,11 @@ export interface Step<T> {
   readonly value?: T;
   /** An approval that turned out to have expired unused: an audit event of its own. */
   readonly expiredApproval?: ApprovalRecord;
+  /**
+   * The policy input the outcome was decided on, and whether an approval for exactly this call was
+   * used: the shadow set (when on) is evaluated on this very input.
+   */
+  readonly policyInput?: { readonly input: DecisionInput; readonly approvalUsed: boolean };
 }
 
 /**
@@ -57,11 +62,21 @@ export interface DecisionRunnerDeps {
   readonly observer?: DecisionObserver;
   /**
    * The shadow policy set in force (`policies.shadowDir`), or undefined when shadow evaluation is
-   * off. Each decision that policy made is evaluated again under it, after the live answer is
-   * known, from the same facts; a disagreement is recorded and observed — the answer never changes.
+   * off. Each decision that policy made is evaluated under it too, on the same policy input (in
+   * the same Cedar call as the live evaluation where the two sets send Cedar the same request);
+   * a disagreement is recorded and observed — the answer never changes.
    */
   readonly shadow?: () => PolicyEngine | undefined;
   readonly now?: () => Date;
+}
+
+/** How a body ran: its step, the live snapshot it ran under, the shadow set beside it, a failure. */
+interface Attempt<T> {
+  readonly step: Step<T>;
+  readonly policy: PolicyEngine;
+  /** The shadow set as the body's evaluations left it (answers of the same Cedar calls kept). */
+  readonly shadow?: PolicyEngine | undefined;
+  readonly error?: PdpError;
 }
 
 function elapsedUs(since: bigint): number {
@@ -74,14 +89,13 @@ export function createDecisionRunner(deps: DecisionRunnerDeps): RunDecision {
   const observer = deps.observer ?? noopDecisionObserver;
 
   /** The shadow set's answer when it disagrees with `outcome` (never throws: the engine does not). */
-  function shadowOf(kind: DecisionKind, live: PolicyEngine, facts: ReplayFacts | undefined, outcome: Outcome, ctx: RequestContext): ShadowVerdict | undefined {
-    const engine = deps.shadow?.();
-    if (engine === undefined || facts === undefined || !POLICY_REASON_CODES.has(outcome.reasonCode)) return undefined;
-    // The policies that can apply (and all else evaluation reads) are the same in both sets: the same answer, no second evaluation.
-    const same = sameEvaluation(live, engine, facts);
-    const replayed = same ? undefined : replayOutcome(engine, facts);
-    if (replayed && !("outcome" in replayed)) return undefined;
-    const s = replayed ? replayed.outcome : outcome;
+  function shadowOf(kind: DecisionKind, ran: Attempt<unknown>, outcome: Outcome, ctx: RequestContext): ShadowVerdict | undefined {
+    const { shadow: engine, policy: live } = ran;
+    const evaluated = ran.step.policyInput;
+    if (engine === undefined || evaluated === undefined || !POLICY_REASON_CODES.has(outcome.reasonCode)) return undefined;
+    // The policies that can apply (and all else evaluation reads) are the same in both sets: the same answer.
+    const same = sameEvaluation(live, engine, evaluated.input);
+    const s = same ? outcome : outcomeUnder(engine, evaluated.input, evaluated.approvalUsed);
     const agree =
       same ||
       sameOutcome(
@@ -97,12 +111,17 @@ export function createDecisionRunner(deps: DecisionRunnerDeps): RunDecision {
     return { decision: s.allow ? "ALLOW" : "DENY", reasonCode: s.reasonCode, policies: s.reasons.map((r) => r.policyId), version: engine.version };
   }
 
-  /** Runs the body under one snapshot; a superseded snapshot starts it again under the version in force. */
-  async function attempt<T>(body: (policy: PolicyEngine) => Promise<Step<T>>, ctx: RequestContext): Promise<{ step: Step<T>; policy: PolicyEngine; error?: PdpError }> {
+  /**
+   * Runs the body under one snapshot; a superseded snapshot starts it again under the version in
+   * force. With a shadow set, the body's evaluations evaluate it too (see evaluated-together.ts).
+   */
+  async function attempt<T>(body: (policy: PolicyEngine) => Promise<Step<T>>, ctx: RequestContext): Promise<Attempt<T>> {
     for (let n = 1; ; n++) {
       const policy = deps.policy();
+      const shadowSet = deps.shadow?.();
+      const [evaluating, shadow] = shadowSet ? evaluatedTogether(policy, shadowSet) : [policy, undefined];
       try {
-        return { step: await body(policy), policy };
+        return { step: await body(evaluating), policy, shadow };
       } catch (err) {
         if (err instanceof SnapshotSuperseded && n < MAX_ATTEMPTS) continue;
         const error =
@@ -114,7 +133,7 @@ export function createDecisionRunner(deps: DecisionRunnerDeps): RunDecision {
   }
 
   /** Admission first: beyond the bound the answer is DENY OVERLOADED at once, the body never runs. */
-  async function admitted<T>(body: (policy: PolicyEngine) => Promise<Step<T>>, ctx: RequestContext): Promise<{ step: Step<T>; policy: PolicyEngine; error?: PdpError }> {
+  async function admitted<T>(body: (policy: PolicyEngine) => Promise<Step<T>>, ctx: RequestContext): Promise<Attempt<T>> {
     if (!deps.admission.tryEnter()) {
       const error = new PdpError("OVERLOADED", `the PDP is at its bound of ${deps.admission.limit} decisions in flight; retry shortly`);
       return { step: { outcome: errorOutcome(error) }, policy: deps.policy(), error };
@@ -133,7 +152,7 @@ export function createDecisionRunner(deps: DecisionRunnerDeps): RunDecision {
     const facts = subject();
     const version = ran.policy.version;
     let outcome = ran.step.outcome;
-    const shadow = shadowOf(kind, ran.policy, facts.replay, outcome, ctx);
+    const shadow = shadowOf(kind, ran, outcome, ctx);
     const meta = { kind, decisionId: ctx.decisionId, at, version, latencyUs: elapsedUs(ctx.receivedAt), ...(shadow && { shadow }) };
     if (outcome.allow && deps.auditRequired) {
       try {

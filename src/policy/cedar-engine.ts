@@ -9,8 +9,10 @@ import { PdpError } from "../errors.js";
 import { createHash } from "node:crypto";
 import { createEntityBuilder, requestTarget } from "./entity-builder.js";
 import type { LoadedPolicySet, PolicyInfo } from "./load-policy-set.js";
-import type { DecisionInput, DeterminingPolicy, PolicyDecision, PolicyEngine, PolicyStatus } from "./types.js";
+import type { DecisionInput, DeterminingPolicy, EngineParts, PolicyDecision, PolicyEngine, PolicyStatus } from "./types.js";
 import { planPartitions, type PartitionPlan } from "./policy-partition.js";
+import type { CedarRequest } from "./entity-builder.js";
+import { sideAnswer, unionSet, type UnionMember } from "./union-policy-set.js";
 
 /** Options for {@link createCedarEngine}. */
 export interface CedarEngineOptions {
@@ -41,6 +43,29 @@ export const FAILED_FORBID = "this forbid policy failed to evaluate, so the requ
 /** Which engine currently owns each preparse slot in this thread. */
 const slotOwners = new Map<string, object>();
 
+/** What a request evaluates in one version: a partition or the whole set. */
+interface Evaluable {
+  /** Preparse id. */
+  readonly id: string;
+  /** Its Cedar ids (`policy0…`) mapped to the policies. */
+  readonly policies: ReadonlyMap<string, PolicyInfo>;
+  /** The evaluation key (digest of its policies and of all else evaluation reads). */
+  readonly key: string;
+  /** Its policies' texts in order (for {@link PolicyEngine.evaluateBeside}); undefined for a set loaded without per-policy texts. */
+  readonly members: readonly UnionMember[] | undefined;
+}
+
+/** What {@link PolicyEngine.evaluateBeside} of another engine reads of this one. */
+interface EngineInternals {
+  readonly version: string;
+  /** Digest of all that the request sent to Cedar depends on (see {@link baseKey}). */
+  readonly base: string;
+  evaluable(request: CedarRequest): Evaluable;
+}
+
+/** The internals behind each engine's opaque {@link EngineParts}. */
+const internalsOf = new WeakMap<EngineParts, EngineInternals>();
+
 /**
  * Preparses a loaded policy set and its schema and returns an engine for it.
  *
@@ -56,14 +81,23 @@ export function createCedarEngine(loaded: LoadedPolicySet, options: CedarEngineO
   if (schemaAnswer.type === "failure") throw preparseError("schema", schemaAnswer.errors);
   const setAnswer = preparsePolicySet(slot, { staticPolicies: loaded.policyText });
   if (setAnswer.type === "failure") throw preparseError("policy set", setAnswer.errors);
-  const partitions = options.partition === false ? undefined : preparsePartitions(slot, loaded, options.maxPartitions);
-  const owner = {};
-  slotOwners.set(slot, owner);
-
   const builder = createEntityBuilder(loaded);
   const { version, policies } = loaded;
   const base = baseKey(loaded);
-  const wholeKey = `${base}:${partitionKey(loaded.policyText, [...policies.values()])}`;
+  const texts = loaded.scopes && new Map(loaded.scopes.policies.map((p) => [p.cedarId, p.text]));
+  const whole: Evaluable = {
+    id: slot,
+    policies,
+    key: `${base}:${partitionKey(loaded.policyText, [...policies.values()])}`,
+    members: texts && membersOf([...policies.keys()], loaded, texts),
+  };
+  const partitions = options.partition === false ? undefined : preparsePartitions(slot, loaded, base, texts, options.maxPartitions);
+  const owner = {};
+  slotOwners.set(slot, owner);
+  const evaluable = (request: CedarRequest): Evaluable => partitions?.pick(request.action.id, request.resource) ?? whole;
+  const parts: EngineParts = Object.freeze({ version });
+  internalsOf.set(parts, { version, base, evaluable });
+
   const status: PolicyStatus = Object.freeze({
     version,
     loadedAt: loaded.loadedAt,
@@ -71,18 +105,22 @@ export function createCedarEngine(loaded: LoadedPolicySet, options: CedarEngineO
     entityCount: builder.entityCount,
   });
 
+  /** Evaluates a built request on `what` (a partition or the whole set). */
+  const evaluateOn = (request: CedarRequest, what: Evaluable): PolicyDecision =>
+    decide(statefulIsAuthorized(cedarCall(request, what.id, slot)), what.policies, version);
+
   return {
     version,
+    parts,
     tool: (serverId, name) => builder.tool(serverId, name),
     definition: (serverId, name) => builder.definition(serverId, name),
     status: () => status,
     live: () => slotOwners.get(slot) === owner,
     evaluationKey(input: DecisionInput): string | undefined {
-      if (!partitions) return wholeKey;
+      if (!partitions) return whole.key;
       try {
         const t = requestTarget(input);
-        const part = partitions.pick(t.action, t.resource);
-        return part ? `${base}:${part.key}` : wholeKey;
+        return (partitions.pick(t.action, t.resource) ?? whole).key;
       } catch {
         return undefined;
       }
@@ -93,30 +131,55 @@ export function createCedarEngine(loaded: LoadedPolicySet, options: CedarEngineO
           return failed(version, [`preparse slot "${slot}" was taken over by another engine`]);
         }
         const request = builder.build(input);
-        const part = partitions?.pick(request.action.id, request.resource);
-        const answer = statefulIsAuthorized({
-          principal: request.principal,
-          action: request.action,
-          resource: request.resource,
-          context: request.context,
-          entities: request.entities,
-          preparsedPolicySetId: part ? part.id : slot,
-          preparsedSchemaName: slot,
-        });
-        return decide(answer, part ? part.policies : policies, version);
+        return evaluateOn(request, evaluable(request));
       } catch (err) {
         return failed(version, [PdpError.from(err, "POLICY_ERROR").message]);
+      }
+    },
+    evaluateBeside(other: EngineParts, input: DecisionInput): readonly [PolicyDecision, PolicyDecision] | undefined {
+      const that = internalsOf.get(other);
+      // The same base: the other version would send Cedar exactly this request, against the same schema.
+      if (!that || that.base !== base || slotOwners.get(slot) !== owner) return undefined;
+      const both = (d: PolicyDecision): readonly [PolicyDecision, PolicyDecision] => [d, { ...d, version: that.version }];
+      try {
+        const request = builder.build(input);
+        const mine = evaluable(request);
+        const theirs = that.evaluable(request);
+        if (mine.key === theirs.key) return both(evaluateOn(request, mine));
+        if (!mine.members || !theirs.members) return undefined;
+        const union = unionSet({ key: mine.key, members: mine.members }, { key: theirs.key, members: theirs.members });
+        if (!union) return undefined;
+        const answer = statefulIsAuthorized(cedarCall(request, union.id, slot));
+        return [decide(sideAnswer(answer, union.views[0]), union.views[0].policies, version), decide(sideAnswer(answer, union.views[1]), union.views[1].policies, that.version)];
+      } catch (err) {
+        return both(failed(version, [PdpError.from(err, "POLICY_ERROR").message]));
       }
     },
   };
 }
 
-/** A preparsed partition: its preparse id and its own Cedar ids (`policy0…`) mapped to the policies. */
-interface PreparsedPartition {
-  readonly id: string;
-  readonly policies: ReadonlyMap<string, PolicyInfo>;
-  /** Digest of its policies' text and annotations (see {@link partitionKey}). */
-  readonly key: string;
+function cedarCall(request: CedarRequest, setId: string, schema: string) {
+  return {
+    principal: request.principal,
+    action: request.action,
+    resource: request.resource,
+    context: request.context,
+    entities: request.entities,
+    preparsedPolicySetId: setId,
+    preparsedSchemaName: schema,
+  };
+}
+
+/** The texts and infos of policies given by whole-set Cedar id, in that order. */
+function membersOf(cedarIds: readonly string[], loaded: LoadedPolicySet, texts: ReadonlyMap<string, string>): UnionMember[] | undefined {
+  const out: UnionMember[] = [];
+  for (const id of cedarIds) {
+    const text = texts.get(id);
+    const info = loaded.policies.get(id);
+    if (text === undefined || info === undefined) return undefined;
+    out.push({ text, info });
+  }
+  return out;
 }
 
 /** Digest of what an evaluation reads besides the policies: every other file of the version, and which entity types are sent. */
@@ -141,11 +204,13 @@ function partitionKey(text: string, infos: readonly PolicyInfo[]): string {
 function preparsePartitions(
   slot: string,
   loaded: LoadedPolicySet,
+  base: string,
+  texts: ReadonlyMap<string, string> | undefined,
   maxPartitions: number | undefined,
-): { pick(action: string, resource: { type: string; id: string }): PreparsedPartition | undefined } | undefined {
+): { pick(action: string, resource: { type: string; id: string }): Evaluable | undefined } | undefined {
   if (!loaded.scopes) return undefined;
   const plan: PartitionPlan = planPartitions(loaded.scopes, loaded.entities, maxPartitions === undefined ? {} : { maxPartitions });
-  const preparsed = plan.partitions.map((p): PreparsedPartition => {
+  const preparsed = plan.partitions.map((p): Evaluable => {
     const id = `${slot}#${p.index}`;
     const answer = preparsePolicySet(id, { staticPolicies: p.text });
     if (answer.type === "failure") throw preparseError(`policy partition ${p.index}`, answer.errors);
@@ -154,7 +219,7 @@ function preparsePartitions(
       const info = loaded.policies.get(cedarId);
       if (info) local.set(`policy${i}`, info);
     });
-    return { id, policies: local, key: partitionKey(p.text, [...local.values()]) };
+    return { id, policies: local, key: `${base}:${partitionKey(p.text, [...local.values()])}`, members: texts && membersOf(p.cedarIds, loaded, texts) };
   });
   return {
     pick: (action, resource) => {

@@ -155,6 +155,8 @@ export function createPolicyManager(options: PolicyManagerOptions): PolicyManage
       version: inner.version,
       evaluate: (input) => inner.evaluate(input),
       evaluationKey: (input) => inner.evaluationKey?.(input),
+      ...(inner.parts && { parts: inner.parts }),
+      evaluateBeside: (other, input) => inner.evaluateBeside?.(other, input),
       live: () => inner.live(),
       tool: (serverId, name) => inner.tool(serverId, name),
       definition: (serverId, name) => inner.definition(serverId, name),

@@ -194,6 +194,12 @@ export interface PolicyStatus {
   readonly refusals?: number;
 }
 
+/** A policy engine's preparsed parts, opaque outside the engine that made them ({@link PolicyEngine.parts}). */
+export interface EngineParts {
+  /** The version they belong to. */
+  readonly version: string;
+}
+
 /** Evaluates decisions against the current policy set. Synchronous: cedar-wasm is. */
 export interface PolicyEngine {
   /** The current policy version (hash of all files). */
@@ -208,6 +214,20 @@ export interface PolicyEngine {
    * skipped. Undefined when it cannot be told (then evaluate).
    */
   evaluationKey?(input: DecisionInput): string | undefined;
+  /**
+   * This version's preparsed parts, opaque: what another engine's {@link PolicyEngine.evaluateBeside}
+   * needs to evaluate this version in the same Cedar call. Wrappers pass it on unchanged.
+   */
+  readonly parts?: EngineParts;
+  /**
+   * Evaluates this version and another (given by its {@link PolicyEngine.parts}) on one input in
+   * ONE Cedar call — the request is converted into Cedar once — and returns both decisions, each
+   * with the same decision, outcome, reasons and errors that its own `evaluate` gives (errors in
+   * the order of its policies). Undefined when the two cannot share a call (they differ in schema,
+   * entities, tool definitions or entity types sent, or this version can no longer evaluate):
+   * then evaluate each.
+   */
+  evaluateBeside?(other: EngineParts, input: DecisionInput): readonly [PolicyDecision, PolicyDecision] | undefined;
   /**
    * False once this version can no longer evaluate (its preparsed set was replaced by later
    * reloads): a decision that took it as its snapshot must decide again under the version in force.

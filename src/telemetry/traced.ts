@@ -28,6 +28,13 @@ export function tracedPolicy(current: () => PolicyEngine, tracing: Tracing): () 
     version: engine.version,
     evaluate: (input) => childSpan(tracing, "cedar.evaluate", () => engine.evaluate(input), { "mcppdp.policy_version": engine.version, "mcppdp.cedar_action": input.action }),
     evaluationKey: (input) => engine.evaluationKey?.(input),
+    ...(engine.parts && { parts: engine.parts }),
+    evaluateBeside: (other, input) =>
+      childSpan(tracing, "cedar.evaluate", () => engine.evaluateBeside?.(other, input), {
+        "mcppdp.policy_version": engine.version,
+        "mcppdp.cedar_action": input.action,
+        "mcppdp.beside_version": other.version,
+      }),
     live: () => engine.live(),
     tool: (serverId, name) => engine.tool(serverId, name),
     definition: (serverId, name) => engine.definition(serverId, name),

@@ -17,7 +17,7 @@ import { createShadowPolicy } from "../../src/policy/shadow-policy.js";
 import { createPdpMetrics } from "../../src/telemetry/pdp-metrics.js";
 import { rig } from "../decision/support/core-rig.js";
 import { copyCedar } from "../support/pdp.js";
-import { DOCS, forbidding, recordAllArguments, traffic } from "./support/traffic.js";
+import { DOCS, forbidding, recordAllArguments, traffic, WORKSPACE } from "./support/traffic.js";
 
 const silent = pino({ level: "silent" });
 
@@ -113,5 +113,36 @@ test("shadow: an invalid set is refused like a live one and never affects answer
     shadow.close();
     await r.close();
     await plain.close();
+  }
+});
+
+test("shadow evaluates the live input itself: calls whose argument values records withhold are shadowed too, on their values", { timeout: 120_000 }, async () => {
+  // The shipped definitions withhold read_file's path from records; the candidate forbids reading project alpha by that path.
+  const dir = copyCedar();
+  const shadowDir = mkdtempSync(path.join(tmpdir(), "mcp-pdp-shadow-"));
+  fill(
+    shadowDir,
+    copyCedar((d) =>
+      writeFileSync(
+        path.join(d, "policies", "zz-candidate.cedar"),
+        `@id("candidate-no-alpha")\n@reason("project alpha is closed")\nforbid (principal, action == Action::"call_tool", resource == Tool::"${WORKSPACE}#read_file") when {\n  context.args has read_file && context.args.read_file.path like "/projects/alpha/*"\n};\n`,
+      ),
+    ),
+  );
+  const shadow = createShadowPolicy({ dir: shadowDir, logger: silent });
+  assert.equal(shadow.status().on, true, shadow.status().lastError);
+  const r = await rig(dir, 64, { shadow: () => shadow.current() });
+  try {
+    await traffic(r);
+    const reads = r.records.filter((x) => x.kind === "authorize" && x.tool === "read_file");
+    assert.equal(reads.length, 2);
+    for (const x of reads) assert.deepEqual(x.replay?.withheld, ["path"], "the path value is not in the record");
+    const [alpha, etc] = reads;
+    assert.equal(alpha!.decision, "ALLOW");
+    assert.deepEqual(alpha!.shadow, { decision: "DENY", reasonCode: "POLICY_DENIED", policies: ["candidate-no-alpha"], version: shadow.status().version });
+    assert.equal(etc!.shadow, undefined, "/etc/shadow is denied by both sets");
+  } finally {
+    shadow.close();
+    await r.close();
   }
 });
