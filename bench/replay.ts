@@ -8,7 +8,8 @@
  * traffic never calls, e.g. send_message, flips none), with the control from the archive.
  * Prints records/s (wall) and the child's CPU per record.
  *
- *   npm run bench -- --replay [--records 100000] [--control-sample SHARE] [--candidate TOOL]
+ *   npm run bench -- --replay [--records 100000] [--control-sample SHARE] [--candidate TOOL] [--profile DIR]
+ * `--profile DIR`: the CLI runs with `--cpu-prof` (a .cpuprofile per thread in DIR).
  * Redis: REDIS_URL (default redis://127.0.0.1:6379), keys under `bench:<random>:replay:`, deleted at the end.
  */
 import { spawn } from "node:child_process";
@@ -36,7 +37,7 @@ import { policyCopy } from "./lib/policy-dirs.js";
 import { deleteKeys } from "./lib/redis-keys.js";
 
 const { values: opt } = parseArgs({
-  options: { replay: { type: "boolean" }, records: { type: "string", default: "100000" }, sessions: { type: "string", default: "40" }, "control-sample": { type: "string" }, candidate: { type: "string", default: "read_document" } },
+  options: { replay: { type: "boolean" }, records: { type: "string", default: "100000" }, sessions: { type: "string", default: "40" }, "control-sample": { type: "string" }, candidate: { type: "string", default: "read_document" }, profile: { type: "string" } },
 });
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const DOCS = "https://docs.example.com/mcp";
@@ -111,7 +112,7 @@ async function main(): Promise<void> {
     cpSync(dir, candidate, { recursive: true });
     writeFileSync(path.join(candidate, "policies", "zz-candidate.cedar"), `@id("candidate-forbids-${opt.candidate}")\n@reason("withdrawn")\nforbid (principal, action == Action::"call_tool", resource == Tool::"${DOCS}#${opt.candidate}");\n`);
     progress(`replaying ${n} records from the Redis stream (load ${os.loadavg().map((x) => x.toFixed(2)).join(" ")})`);
-    const args = [path.join(packageRoot, "bin", "mcp-pdp.js"), "policy", "replay", "--redis", REDIS_URL, "--key-prefix", prefix, "--candidate", candidate, "--json", ...(opt["control-sample"] ? ["--control-sample", opt["control-sample"]] : [])];
+    const args = [...(opt.profile ? ["--cpu-prof", "--cpu-prof-dir", opt.profile] : []), path.join(packageRoot, "bin", "mcp-pdp.js"), "policy", "replay", "--redis", REDIS_URL, "--key-prefix", prefix, "--candidate", candidate, "--json", ...(opt["control-sample"] ? ["--control-sample", opt["control-sample"]] : [])];
     const w0 = performance.now();
     const { out, err } = await new Promise<{ out: string; err: string }>((resolve, reject) => {
       const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });

@@ -18,13 +18,13 @@ import { RedisPolicyArchive } from "../audit/policy-archive.js";
 import type { AuditFilter } from "../audit/types.js";
 import { mergeReports, type ReplayReport } from "../decision/replay-tally.js";
 import { PdpError } from "../errors.js";
-import { loadPolicySet } from "../policy/load-policy-set.js";
-import { replayVersionOfFiles } from "../policy/replay-engine.js";
+import { digestPolicyDir } from "../policy/load-policy-set.js";
 import { createRedisConnection, type RedisClient } from "../redis/connection.js";
 import { DEFAULT_KEY_PREFIX } from "../redis/keys.js";
 import { parseTime, type AuditFilterOptions } from "./audit.js";
 import { CliFailure, type CliIo } from "./cli-io.js";
 import { ReplayPart, type ReplayPartInit } from "./replay-part.js";
+import type { ReplayWorkerAnswer } from "./replay-worker.js";
 import { UsageError } from "./usage-error.js";
 
 /** The options of `policy replay`. */
@@ -125,8 +125,9 @@ type Files = readonly { readonly path: string; readonly text: string }[] | undef
 
 /** A share of the replay: in this thread, or in a worker thread. */
 interface PartHandle {
-  version(version: string, files: Files): void;
-  /** Resolves once the part can take another batch. */
+  /** An archived version's files; `refused` is told (once per part) when they do not load. */
+  version(version: string, files: Files, refused: (version: string, message: string) => void): void;
+  /** Resolves once the part can take another batch. Rejects with CliFailure when the part refused the candidate or a baseline. */
   batch(lines: string[]): Promise<void>;
   progress(): { read: number; flips: number };
   finish(): Promise<ReplayReport>;
@@ -134,9 +135,17 @@ interface PartHandle {
 }
 
 function localPart(init: ReplayPartInit): PartHandle {
-  const part = new ReplayPart(init);
+  let part: ReplayPart;
+  try {
+    part = new ReplayPart(init);
+  } catch (err) {
+    throw new CliFailure(PdpError.from(err, "POLICY_INVALID").message, 1);
+  }
   return {
-    version: (v, f) => part.version(v, f),
+    version: (v, f, refused) => {
+      const why = part.version(v, f);
+      if (why !== undefined) refused(v, why);
+    },
     batch: async (lines) => part.batch(lines),
     progress: () => part.progress(),
     finish: async () => part.report(),
@@ -147,37 +156,46 @@ function localPart(init: ReplayPartInit): PartHandle {
 /** The worker script beside this module (compiled `.js`, or `.ts` under tsx). */
 const WORKER_URL = new URL(`./replay-worker${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url);
 
-async function workerPart(init: ReplayPartInit): Promise<PartHandle> {
+/** A worker part. Not waited for: messages queue while it loads its versions, and its first batch waits for it. */
+function workerPart(init: ReplayPartInit): PartHandle {
   const worker = new Worker(WORKER_URL, { workerData: init });
   let failure: Error | undefined;
   let progress = { read: 0, flips: 0 };
   const pending: { resolve: () => void; reject: (e: Error) => void }[] = [];
   const inFlight: Promise<void>[] = [];
   let reported: { resolve: (r: ReplayReport) => void; reject: (e: Error) => void } | undefined;
+  let refusedVersion: (version: string, message: string) => void = () => {};
   let ready!: () => void;
   let notReady!: (e: Error) => void;
   const started = new Promise<void>((res, rej) => ((ready = res), (notReady = rej)));
+  started.catch(() => {}); // awaited by the first batch
   const fail = (err: Error) => {
     failure ??= err;
     notReady(err);
     for (const p of pending.splice(0)) p.reject(err);
     reported?.reject(err);
   };
-  worker.on("message", (m: { type: string; read?: number; flips?: number; report?: ReplayReport }) => {
+  worker.on("message", (m: ReplayWorkerAnswer) => {
     if (m.type === "ready") ready();
+    else if (m.type === "refused") fail(new CliFailure(m.message, 1));
+    else if (m.type === "version-refused") refusedVersion(m.version, m.message);
     else if (m.type === "done") {
-      progress = { read: m.read!, flips: m.flips! };
+      progress = { read: m.read, flips: m.flips };
       pending.shift()?.resolve();
-    } else if (m.type === "report") reported?.resolve(m.report!);
+    } else reported?.resolve(m.report);
   });
   worker.on("error", fail);
   worker.on("exit", (code) => {
     if (code !== 0) fail(new Error(`replay worker exited with ${code}`));
+    else if (!reported) fail(failure ?? new Error("replay worker ended early"));
   });
-  await started;
   return {
-    version: (version, files) => worker.postMessage({ type: "version", version, files }),
+    version: (version, files, refused) => {
+      refusedVersion = refused;
+      worker.postMessage({ type: "version", version, files });
+    },
     async batch(lines) {
+      await started;
       if (failure) throw failure;
       const done = new Promise<void>((resolve, reject) => pending.push({ resolve, reject }));
       done.catch(() => {}); // awaited below or at finish; a failure also rejects finish
@@ -187,7 +205,8 @@ async function workerPart(init: ReplayPartInit): Promise<PartHandle> {
       if (inFlight.length >= 2) await inFlight.shift();
     },
     progress: () => progress,
-    finish() {
+    async finish() {
+      await started;
       return new Promise<ReplayReport>((resolve, reject) => {
         if (failure) return reject(failure);
         reported = { resolve, reject };
@@ -202,14 +221,11 @@ async function workerPart(init: ReplayPartInit): Promise<PartHandle> {
 export async function policyReplay(v: PolicyReplayOptions, io: CliIo): Promise<number> {
   if ((v.input === undefined) === (v.redis === undefined)) throw new UsageError("give exactly one of --input FILE (NDJSON from `audit export`) or --redis URL");
   const { filter, since, until } = filterOf(v);
-  // Checked here once (with their diagnostics); each part builds its own engines.
+  // Each part loads (and checks) the candidate and baselines itself, in parallel; a refusal comes back with its diagnostics.
   const known = new Set<string>();
-  for (const [what, dir] of [["candidate", v.candidate], ...(v.baseline ?? []).map((d) => ["baseline", d])] as const) {
-    try {
-      known.add(loadPolicySet(dir).version);
-    } catch (err) {
-      throw new CliFailure(`${what} ${dir} is refused:\n${PdpError.from(err, "POLICY_INVALID").message}`, 1);
-    }
+  for (const dir of [v.candidate, ...(v.baseline ?? [])]) {
+    const digest = digestPolicyDir(dir);
+    if (digest !== undefined) known.add(digest.slice(0, 16));
   }
   const client =
     v.redis === undefined ? undefined : createRedisConnection({ url: v.redis, commandTimeoutMs: 30_000, connectionName: "mcp-pdp-replay", autoPipelining: false, lazyConnect: true });
@@ -240,7 +256,13 @@ export async function policyReplay(v: PolicyReplayOptions, io: CliIo): Promise<n
   const parts: PartHandle[] = [];
   try {
     if (workers <= 1) parts.push(localPart(init));
-    else parts.push(...(await Promise.all(Array.from({ length: workers }, () => workerPart(init)))));
+    else parts.push(...Array.from({ length: workers }, () => workerPart(init)));
+    const refusedVersions = new Set<string>();
+    const refusedOnce = (version: string, message: string) => {
+      if (refusedVersions.has(version)) return;
+      refusedVersions.add(version);
+      io.err(`archived version ${version} does not load; its records get no control: ${message}\n`);
+    };
     const source = client ? streamLines(client, new RedisAuditKeys(prefix, v.stream ?? "decisions").stream, since, until) : ndjsonLines(v.input!);
     let next = 0;
     for await (const batch of source) {
@@ -248,8 +270,8 @@ export async function policyReplay(v: PolicyReplayOptions, io: CliIo): Promise<n
         const version = versionOf(line);
         if (version === undefined || known.has(version)) continue;
         known.add(version);
-        const files = archive ? await archivedFiles(archive, version, io) : undefined;
-        for (const p of parts) p.version(version, files);
+        const files = archive ? await archive.get(version).catch(() => undefined) : undefined;
+        for (const p of parts) p.version(version, files, refusedOnce);
       }
       await parts[next++ % parts.length]!.batch(batch);
       const now = performance.now();
@@ -274,19 +296,6 @@ export async function policyReplay(v: PolicyReplayOptions, io: CliIo): Promise<n
   } finally {
     for (const p of parts) p.terminate();
     client?.disconnect();
-  }
-}
-
-/** An archived version's files, or undefined (said on stderr) when the archive does not hold them or they do not load. */
-async function archivedFiles(archive: RedisPolicyArchive, version: string, io: CliIo): Promise<Files> {
-  const files = await archive.get(version).catch(() => undefined);
-  if (!files) return undefined;
-  try {
-    replayVersionOfFiles(version, files);
-    return files;
-  } catch (err) {
-    io.err(`archived version ${version} does not load; its records get no control: ${PdpError.from(err).message}\n`);
-    return undefined;
   }
 }
 

@@ -10,6 +10,7 @@ import type { AuditFilter } from "../audit/types.js";
 import { ReplayTally, type ReplayReport } from "../decision/replay-tally.js";
 import { replayVersionOfDir, replayVersionOfFiles } from "../policy/replay-engine.js";
 import type { PolicyEngine } from "../policy/types.js";
+import { PdpError } from "../errors.js";
 
 /** What a part is built from (plain data: it crosses to worker threads). */
 export interface ReplayPartInit {
@@ -29,13 +30,20 @@ export class ReplayPart {
   readonly #tally: ReplayTally;
   readonly #init: ReplayPartInit;
 
-  /** Throws PdpError POLICY_INVALID when the candidate or a baseline does not load (the CLI checked them first). */
+  /** Throws PdpError POLICY_INVALID naming the directory (`candidate DIR is refused: …`) when the candidate or a baseline does not load. */
   constructor(init: ReplayPartInit) {
     this.#init = init;
-    const candidate = replayVersionOfDir(init.candidate);
+    const load = (what: string, dir: string) => {
+      try {
+        return replayVersionOfDir(dir);
+      } catch (err) {
+        throw new PdpError("POLICY_INVALID", `${what} ${dir} is refused:\n${PdpError.from(err, "POLICY_INVALID").message}`);
+      }
+    };
+    const candidate = load("candidate", init.candidate);
     this.#versions.set(candidate.loaded.version, candidate.engine);
     for (const dir of init.baselines) {
-      const b = replayVersionOfDir(dir);
+      const b = load("baseline", dir);
       this.#versions.set(b.loaded.version, b.engine);
     }
     this.#tally = new ReplayTally(
@@ -49,18 +57,23 @@ export class ReplayPart {
     return this.#versions.has(version);
   }
 
-  /** An archived version's files (undefined: not available; the part gives its records no control). */
-  version(version: string, files: readonly { readonly path: string; readonly text: string }[] | undefined): void {
-    if (this.#versions.has(version)) return;
+  /**
+   * An archived version's files (undefined: not available; the part gives its records no control).
+   * Returns why the files do not load, when they do not (their records get no control either).
+   */
+  version(version: string, files: readonly { readonly path: string; readonly text: string }[] | undefined): string | undefined {
+    if (this.#versions.has(version)) return undefined;
     let engine: PolicyEngine | undefined;
+    let refused: string | undefined;
     if (files) {
       try {
         engine = replayVersionOfFiles(version, files).engine;
-      } catch {
-        engine = undefined; // the CLI said why, once
+      } catch (err) {
+        refused = PdpError.from(err).message;
       }
     }
     this.#versions.set(version, engine);
+    return refused;
   }
 
   /** Replays records given as JSON lines. */

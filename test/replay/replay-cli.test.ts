@@ -81,6 +81,21 @@ test("policy replay: NDJSON and the Redis stream give the same flips; --max-flip
     assert.equal(rr.flips.allowToDeny, searches);
     assert.equal(rr.control.checked, rr.replayed, "every replayed record got its control from the archive");
     assert.equal(rr.control.drift, 0);
+    // A candidate that does not load is refused with its diagnostics, in worker threads and in this thread.
+    const invalid = copyCedar((d) => writeFileSync(path.join(d, "policies", "zz-bad.cedar"), '@id("bad")\n@reason("r")\nforbid (principal, action, resource) when { context.no_such_field };\n'));
+    for (const workers of ["2", "1"]) {
+      const refused = await cli(["policy", "replay", "--input", file, "--candidate", invalid, "--workers", workers]);
+      assert.equal(refused.code, 1, refused.err);
+      assert.match(refused.err, /candidate .* is refused:\n.*zz-bad\.cedar.*\[bad\]/);
+    }
+    // An archived version whose texts do not load (here: they do not hash to it): said once, its records get no control.
+    await new RedisPolicyArchive({ client, keyPrefix }).put(live.version, live.sources.map((f) => (f.path.startsWith("policies/") ? { ...f, text: `${f.text}\n// changed` } : f)));
+    const unloadable = await cli(["policy", "replay", "--redis", REDIS_URL, "--key-prefix", keyPrefix, "--candidate", candidate, "--json"]);
+    assert.equal(unloadable.code, 0, unloadable.err);
+    assert.equal(unloadable.err.match(/does not load; its records get no control/g)?.length, 1, unloadable.err);
+    const ur = JSON.parse(unloadable.out) as ReplayReport;
+    assert.equal(ur.control.checked, 0);
+    assert.equal(ur.control.unavailable, ur.replayed);
     const usage = await cli(["policy", "replay", "--candidate", candidate]);
     assert.equal(usage.code, 2, usage.err);
   } finally {
