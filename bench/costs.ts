@@ -24,7 +24,7 @@
  *   copy (workspace-tools set, risk 1, no labels). Baseline: `no args`. All on the default PDP.
  * - `shadow` (issue 16): the default PDP; `shadow twice`: `policies.shadowDir` holds the same set plus
  *   one unscoped forbid that never applies — it is in every request's partition, so every decision
- *   is evaluated a second time (the worst case; all agree); `shadow local`: the same set plus a
+ *   needs the shadow set's own answer (the worst case, one call over both sets' union; all agree); `shadow local`: the same set plus a
  *   forbid of a tool nobody calls — the requests' partitions are unchanged, so their shadow answer is
  *   known without a second evaluation (the usual case: a change touches few partitions);
  *   `shadow off`: `policies.shadowDir` set to an empty directory (configured, off).
