@@ -11,6 +11,7 @@
  * satisfied forbid denies, else a satisfied permit allows, else nothing permits — and goes through
  * the same `decide` as a call of its own (an erroring forbid still denies, fail closed).
  */
+import "./v8-guard.js";
 import { policyToJson, preparsePolicySet } from "@cedar-policy/cedar-wasm/nodejs";
 import type { AuthorizationAnswer } from "@cedar-policy/cedar-wasm/nodejs";
 import type { PolicyInfo } from "./load-policy-set.js";
