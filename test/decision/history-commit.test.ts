@@ -23,7 +23,7 @@ import { RedisSessionStore } from "../../src/session/redis-session-store.js";
 import { createStateStores, type StateStores } from "../../src/session/state-stores.js";
 import type { DecisionStateReader } from "../../src/session/types.js";
 import { deleteKeysUnder, REDIS_URL, testClient, uniquePrefix } from "../support/redis.js";
-import { ctx } from "./support/core-rig.js";
+import { ctx, rigSettings } from "./support/core-rig.js";
 import path from "node:path";
 
 const SERVER = "https://docs.example.com/mcp";
@@ -97,14 +97,7 @@ async function replica(prefix: string): Promise<Replica> {
     definitions: stores.definitions,
     audit,
     carryAppend,
-    settings: {
-      limits: { maxArgumentsBytes: 65536 },
-      sessions: { required: true, defaultTtlMs: 600_000, maxTtlMs: 900_000, maxRequestedItems: 100, approvalTtlMs: 600_000 },
-      auditRequired: true,
-      revocationTtlMs: 3_600_000,
-      pdpAudience: config.identity.pdpAudience,
-      maxInFlight: 256,
-    },
+    settings: rigSettings(config.identity.pdpAudience, { maxInFlight: 256, auditRequired: true }),
   });
   return r;
 }
