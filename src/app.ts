@@ -17,6 +17,8 @@ import type { LoadedPolicySet } from "./policy/load-policy-set.js";
 import { createPolicyManager, type PolicyManager, type ReloadResult } from "./policy/policy-manager.js";
 import { createShadowPolicy, type ShadowPolicy } from "./policy/shadow-policy.js";
 import type { PolicyEngine } from "./policy/types.js";
+import type { HistoryAppend } from "./decision/types.js";
+import type { ScriptAttachment } from "./redis/script.js";
 import { createCallerAuthenticator } from "./server/caller-auth.js";
 import { createGrpcServer, serverCredentials } from "./server/grpc-server.js";
 import { createStateStores, type StateStores } from "./session/state-stores.js";
@@ -66,7 +68,10 @@ function auditSinks(config: PdpConfig, stores: StateStores): AuditSinkEntry[] {
     if (name === "pino") return { sink: createPinoAuditSink({ target: config.decisionLog }), required: false };
     if (name === "memory") return { sink: new MemoryAuditSink({ capacity: a.memoryCapacity }), required: true };
     const redis = config.store.redis!;
+    // With audit.required, the sink's script carries an ALLOW's history append where the store allows it.
+    const attached = a.required ? stores.carriedAppend?.script : undefined;
     const sink = new RedisAuditSink({
+      ...(attached && { attached }),
       client: stores.redis!,
       keyPrefix: redis.keyPrefix,
       stream: a.redisStream,
@@ -77,6 +82,17 @@ function auditSinks(config: PdpConfig, stores: StateStores): AuditSinkEntry[] {
   });
 }
 
+/**
+ * With `audit.required`, an ALLOW's history append rides in its durable record's write (one Redis
+ * round trip, both or neither) when the store can attach it (standalone or Sentinel Redis, no
+ * replica confirmation) and the audit's one required sink is the Redis stream on the store's own
+ * connection, built to carry it. Otherwise undefined: the append, then the record (two steps).
+ */
+export function carriedHistory(config: PdpConfig, stores: StateStores, audit: AuditLog): ((append: HistoryAppend) => ScriptAttachment) | undefined {
+  const carried = stores.carriedAppend;
+  if (!config.audit.required || !carried || !audit.carriesAttachments) return undefined;
+  return (append) => carried.attach(append.sessionId, append.call);
+}
 
 /**
  * The composition root: loads and validates the policies (refusing to start on an invalid set),
@@ -135,6 +151,7 @@ export async function startApp(config: PdpConfig, logger: Logger, options: Start
     durableTimeoutMs: config.audit.durableTimeoutMs,
   });
 
+  const carryAppend = carriedHistory(config, stores, audit);
   const { identity, sessions } = config;
   const admission = createAdmission(config.maxInFlight);
   const telemetry = await createTelemetry({
@@ -161,6 +178,7 @@ export async function startApp(config: PdpConfig, logger: Logger, options: Start
   const core = createDecisionCore({
     ...telemetry.parts,
     definitions: stores.definitions,
+    ...(carryAppend && { carryAppend }),
     admission,
     ...(telemetry.observer && { observer: telemetry.observer }),
     ...(shadow && { shadow: () => shadow.current() }),

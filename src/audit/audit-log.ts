@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import { PdpError } from "../errors.js";
 import type { DecisionRecord } from "./decision-record.js";
 import type { ChainVerification } from "./hash-chain.js";
-import type { AuditLog, AuditReader, AuditSink, AuditStats, SinkStats } from "./types.js";
+import type { AttachedWrite, AuditLog, AuditReader, AuditSink, AuditStats, SinkStats } from "./types.js";
 
 /** One sink of an {@link AuditLog}, with how the log treats it. */
 export interface AuditSinkEntry {
@@ -42,7 +42,8 @@ export interface AuditLogOptions {
 }
 
 interface Waiter {
-  resolve(): void;
+  /** Stored; with the attachment's refusal when it was refused (its replacement record stored instead). */
+  resolve(refusal: string | undefined): void;
   reject(err: PdpError): void;
   /** Set when the caller stopped waiting: the record is not written any more (if not yet in flight). */
   cancelled: boolean;
@@ -53,6 +54,8 @@ interface Item {
   /** Estimated size, for the byte bound. */
   readonly bytes: number;
   readonly waiter?: Waiter;
+  /** Written with the record or not at all (only on a sink that carries attachments). */
+  readonly attached?: AttachedWrite;
 }
 
 /** A cheap estimate of a record's serialised size: its strings plus a little per field. */
@@ -110,7 +113,8 @@ const emptyReader: AuditReader = {
 /** An audit log that stores nothing and reads nothing: for tools that decide nothing worth keeping. */
 export const noopAuditLog: AuditLog = {
   append() {},
-  appendDurable: async () => {},
+  appendDurable: async () => undefined,
+  carriesAttachments: false,
   flush: async () => {},
   stats: () => ({ appended: 0, durableFailures: 0, sinks: {} }),
   close: async () => {},
@@ -148,6 +152,7 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
     : lanes.find((l) => l.sink.reader !== undefined);
   if (options.readFrom && !readerLane?.sink.reader) throw new PdpError("CONFIG_INVALID", `audit: sink ${options.readFrom} cannot be queried`);
   const reader = readerLane?.sink.reader ?? emptyReader;
+  const carriesAttachments = required.length === 1 && required[0]!.sink.carriesAttachments === true && required[0]!.sink.writeAttached !== undefined;
 
   let appended = 0;
   let durableFailures = 0;
@@ -201,12 +206,14 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
           continue;
         }
         try {
-          await lane.sink.write(batch.map((i) => i.record));
+          const refusals = batch.some((i) => i.attached)
+            ? await lane.sink.writeAttached!(batch.map((i) => (i.attached ? { record: i.record, attached: i.attached } : { record: i.record })))
+            : await lane.sink.write(batch.map((i) => i.record));
           remove(lane, batch);
           lane.written += batch.length;
           lane.healthy = true;
           delay = retryDelayMs;
-          for (const i of batch) i.waiter?.resolve();
+          batch.forEach((i, n) => i.waiter?.resolve(refusals?.[n]));
         } catch (err) {
           lane.failures++;
           lane.healthy = false;
@@ -275,17 +282,18 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
       for (const lane of lanes) push(lane, { record, bytes });
     },
 
-    async appendDurable(record) {
+    async appendDurable(record, attached) {
       appended++;
       const bytes = recordBytes(record);
+      if (attached && !carriesAttachments) throw new PdpError("AUDIT_UNAVAILABLE", "audit: no single required sink can carry this record's attached write");
       if (required.length === 0) {
         for (const lane of lanes) push(lane, { record, bytes });
-        return;
+        return undefined;
       }
       const waiters: Waiter[] = [];
       const stored = required.map(
         (lane) =>
-          new Promise<void>((resolve, reject) => {
+          new Promise<string | undefined>((resolve, reject) => {
             if (!lane.healthy && lane.backingOff && lane.queue.some((i) => !i.waiter)) {
               // The sink is down and its backlog is already retrying: fail fast.
               reject(unavailable(lane.sink.name, `unavailable (${lane.lastError ?? "write failed"})`));
@@ -293,15 +301,16 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
             }
             const waiter: Waiter = { resolve, reject, cancelled: false };
             waiters.push(waiter);
-            if (!push(lane, { record, bytes, waiter })) reject(unavailable(lane.sink.name, closed ? "closed" : "buffer full"));
+            if (!push(lane, { record, bytes, waiter, ...(attached && { attached }) })) reject(unavailable(lane.sink.name, closed ? "closed" : "buffer full"));
           }),
       );
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new PdpError("AUDIT_UNAVAILABLE", `audit: no durable write within ${durableTimeoutMs} ms`)), durableTimeoutMs);
       });
+      let refusal: string | undefined;
       try {
-        await Promise.race([Promise.all(stored), deadline]);
+        [refusal] = await Promise.race([Promise.all(stored), deadline]);
       } catch (err) {
         for (const w of waiters) w.cancelled = true;
         durableFailures++;
@@ -311,8 +320,13 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
         // Late settlements of the other sinks are not unhandled rejections.
         for (const p of stored) p.catch(() => {});
       }
-      for (const lane of optional) push(lane, { record, bytes });
+      // The other sinks get what the required one stored: the replacement when the attachment was refused.
+      const kept = refusal === undefined || !attached ? record : attached.refused(refusal);
+      for (const lane of optional) push(lane, { record: kept, bytes });
+      return refusal;
     },
+
+    carriesAttachments,
 
     flush,
 

@@ -1,12 +1,12 @@
 import { PdpError } from "../errors.js";
 import type { RedisClient } from "../redis/connection.js";
 import { DEFAULT_KEY_PREFIX } from "../redis/keys.js";
-import { RedisScript } from "../redis/script.js";
+import { RedisScript, type AttachedScript, type ScriptAttachment } from "../redis/script.js";
 import type { ChainedRecord, DecisionRecord } from "./decision-record.js";
 import { linkSerialised, verifyChain, type ChainHead, type ChainVerification, type LinkedRecord, type StoredEntry } from "./hash-chain.js";
 import { decodeCursor, encodeCursor, matchesFilter, msOfEntry, pageLimit, sequenceOfEntry } from "./query-filter.js";
 import { RedisAuditKeys } from "./redis-audit-keys.js";
-import type { AuditFilter, AuditPage, AuditReader, AuditSink, PageRequest, StoredRecord } from "./types.js";
+import type { AttachedWrite, AuditFilter, AuditPage, AuditReader, AuditSink, PageRequest, SinkItem, StoredRecord } from "./types.js";
 
 /** Options for {@link RedisAuditSink}. */
 export interface RedisAuditSinkOptions {
@@ -26,6 +26,12 @@ export interface RedisAuditSinkOptions {
   readonly maxAttempts?: number;
   /** Candidate records one query page may examine before it returns a short page with a cursor. Default 10,000. */
   readonly scanBudget?: number;
+  /**
+   * The Lua of the writes this sink may carry with a record ({@link RedisAuditSink.writeAttached}):
+   * given only when their keys live where this sink's script runs — the same standalone or Sentinel
+   * Redis, never a Cluster (another slot). Default: none.
+   */
+  readonly attached?: AttachedScript;
 }
 
 const DAY_MS = 86_400_000;
@@ -33,23 +39,44 @@ const DAY_MS = 86_400_000;
 /**
  * Appends a batch if the chain head is where the writer thinks it is. Refuses with `dup` when a
  * record of the batch is already stored (a retry after a lost reply), with `conflict` and the real
- * head when another writer moved it. Entry ids are `<ms>-<sequence>` (ms = Redis TIME, never
- * going back), so ids, sequences and the chain all share one order. Trims by length and age, and
- * records the oldest sequence kept as `floor` (so a deleted oldest record is told from a trimmed one).
+ * head when another writer moved it, and with `refused` (position, reason, …) when an attached
+ * write's check refuses it — every attachment is checked before anything is written, so a refusal
+ * leaves everything as it was. Entry ids are `<ms>-<sequence>` (ms = Redis TIME, never going
+ * back), so ids, sequences and the chain all share one order. Trims by length and age, and records
+ * the oldest sequence kept as `floor` (so a deleted oldest record is told from a trimmed one).
  *
- * KEYS: stream, head, n decision keys, index keys. ARGV: expected seq, expected hash, maxLen,
- * retentionMs, n, then per record: seq, hash, json, index count, index KEYS positions.
+ * KEYS: stream, head, n decision keys, the index keys, the attachments' keys. ARGV: expected seq,
+ * expected hash, maxLen, retentionMs, n, index key count, then per record: seq, hash, json, index
+ * count, index KEYS positions, attachment key count, its KEYS positions (none: 0 and nothing
+ * more), its argument count, its arguments.
  */
-const APPEND = new RedisScript(`
+function appendScript(attached: AttachedScript | undefined): RedisScript {
+  const functions = attached
+    ? `${attached.lua}\nlocal attached_check, attached_apply = ${attached.check}, ${attached.apply}\n`
+    : "local attached_check, attached_apply\n";
+  return new RedisScript(`${functions}
 local n = tonumber(ARGV[5])
+local lastIx = 2 + n + tonumber(ARGV[6])
 local recs = {}
 local dups = {}
-local p = 6
+local p = 7
 for i = 1, n do
   local r = { seq = ARGV[p], hash = ARGV[p + 1], json = ARGV[p + 2], ix = {} }
   local ni = tonumber(ARGV[p + 3])
   for j = 1, ni do r.ix[j] = tonumber(ARGV[p + 3 + j]) end
   p = p + 4 + ni
+  local nk = tonumber(ARGV[p])
+  if nk > 0 then
+    r.K = {}
+    for j = 1, nk do r.K[j] = KEYS[tonumber(ARGV[p + j])] end
+    p = p + 1 + nk
+    local na = tonumber(ARGV[p])
+    r.A = {}
+    for j = 1, na do r.A[j] = ARGV[p + j] end
+    p = p + 1 + na
+  else
+    p = p + 1
+  end
   recs[i] = r
   if redis.call('EXISTS', KEYS[2 + i]) == 1 then dups[#dups + 1] = i end
 end
@@ -61,6 +88,22 @@ local head = redis.call('HMGET', KEYS[2], 'seq', 'hash', 'ms')
 local seq = head[1] or '0'
 local hash = head[2] or ''
 if seq ~= ARGV[1] or hash ~= ARGV[2] then return { 'conflict', seq, hash } end
+local refused = {}
+local pending = {}
+for i = 1, n do
+  local r = recs[i]
+  if r.K then
+    local why = attached_check(r.K, r.A, pending)
+    if why then
+      refused[#refused + 1] = i
+      refused[#refused + 1] = why
+    end
+  end
+end
+if #refused > 0 then
+  table.insert(refused, 1, 'refused')
+  return refused
+end
 local t = redis.call('TIME')
 local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local lastMs = tonumber(head[3] or '0')
@@ -77,6 +120,7 @@ for i = 1, n do
     redis.call('ZADD', k, r.seq, id)
     redis.call('PEXPIRE', k, ttl)
   end
+  if r.K then attached_apply(r.K, r.A) end
 end
 redis.call('HSET', KEYS[2], 'seq', recs[n].seq, 'hash', recs[n].hash, 'ms', msText)
 local trimmed = 0
@@ -88,11 +132,15 @@ if trimmed > 0 then
     local fid = first[1][1]
     local floor = string.sub(fid, string.find(fid, '-', 1, true) + 1)
     redis.call('HSET', KEYS[2], 'floor', floor)
-    for k = 3 + n, #KEYS do redis.call('ZREMRANGEBYSCORE', KEYS[k], '-inf', '(' .. floor) end
+    for k = 3 + n, lastIx do redis.call('ZREMRANGEBYSCORE', KEYS[k], '-inf', '(' .. floor) end
   end
 end
 return { 'ok', msText }
 `);
+}
+
+/** The script without attachments (shared by every sink that carries none). */
+const PLAIN_APPEND = appendScript(undefined);
 
 type StreamEntry = [id: string, fields: string[]];
 
@@ -137,6 +185,9 @@ export class RedisAuditSink implements AuditSink, AuditReader {
   #head: ChainHead | undefined;
   /** Appends that had to relink because another writer moved the head. */
   conflicts = 0;
+  /** True when built with `attached`: {@link writeAttached} carries those writes with records. */
+  readonly carriesAttachments: boolean;
+  readonly #script: RedisScript;
 
   constructor(options: RedisAuditSinkOptions) {
     this.#client = options.client;
@@ -146,6 +197,8 @@ export class RedisAuditSink implements AuditSink, AuditReader {
     this.retentionMs = options.retentionMs ?? 7 * DAY_MS;
     this.#maxAttempts = options.maxAttempts ?? 100;
     this.#scanBudget = options.scanBudget ?? 10_000;
+    this.carriesAttachments = options.attached !== undefined;
+    this.#script = options.attached ? appendScript(options.attached) : PLAIN_APPEND;
     if (!Number.isInteger(this.maxLen) || this.maxLen < 0) throw new PdpError("CONFIG_INVALID", "audit redis maxLen must be an integer ≥ 0");
     if (!Number.isInteger(this.retentionMs) || this.retentionMs < 1000) throw new PdpError("CONFIG_INVALID", "audit redis retentionMs must be ≥ 1000");
   }
@@ -156,21 +209,28 @@ export class RedisAuditSink implements AuditSink, AuditReader {
   }
 
   async write(records: readonly DecisionRecord[]): Promise<void> {
-    let pending = [...records];
+    await this.writeAttached(records.map((record) => ({ record })));
+  }
+
+  async writeAttached(batch: readonly SinkItem[]): Promise<(string | undefined)[]> {
+    if (!this.carriesAttachments && batch.some((i) => i.attached)) throw new Error("this audit sink carries no attached writes");
+    const refusals: (string | undefined)[] = batch.map(() => undefined);
+    let pending = batch.map((item, at): { at: number; record: DecisionRecord; attached: AttachedWrite | undefined } => ({ at, record: item.record, attached: item.attached }));
     for (let attempt = 0; attempt < this.#maxAttempts && pending.length > 0; attempt++) {
       const head = this.#head ?? (await this.#readHead()).head;
       const linked: LinkedRecord[] = [];
       let h = head;
-      for (const r of pending) {
-        const l = linkSerialised(r, h, this.keys.name);
+      for (const p of pending) {
+        const l = linkSerialised(p.record, h, this.keys.name);
         linked.push(l);
         h = { sequence: l.record.sequence, hash: l.record.hash };
       }
-      const reply = (await APPEND.run(this.#client, ...this.#scriptArgs(head, linked))) as (string | number)[];
+      const attachments = pending.map((p) => p.attached?.attachment);
+      const reply = (await this.#script.run(this.#client, ...this.#scriptArgs(head, linked, attachments))) as (string | number)[];
       switch (reply[0]) {
         case "ok":
           this.#head = h;
-          return;
+          return refusals;
         case "conflict":
           this.conflicts++;
           this.#head = { sequence: Number(reply[1]), hash: String(reply[2]) };
@@ -182,29 +242,52 @@ export class RedisAuditSink implements AuditSink, AuditReader {
           this.#head = undefined;
           break;
         }
+        case "refused":
+          // Nothing was written: the refused records are replaced, the batch relinked from the same head.
+          for (let j = 1; j + 1 < reply.length; j += 2) {
+            const p = pending[Number(reply[j]) - 1];
+            if (!p?.attached) throw new Error("audit append script refused a record without an attachment");
+            const reason = String(reply[j + 1]);
+            refusals[p.at] = reason;
+            p.record = p.attached.refused(reason);
+            p.attached = undefined;
+          }
+          this.#head = head;
+          break;
         default:
           throw new Error(`audit append script answered ${String(reply[0])}`);
       }
     }
     if (pending.length > 0) throw new Error(`audit append: chain head kept moving (${this.#maxAttempts} attempts)`);
+    return refusals;
   }
 
-  #scriptArgs(head: ChainHead, linked: readonly LinkedRecord[]): [string[], (string | number)[]] {
+  #scriptArgs(head: ChainHead, linked: readonly LinkedRecord[], attachments: readonly (ScriptAttachment | undefined)[]): [string[], (string | number)[]] {
     const keys = [this.keys.stream, this.keys.head, ...linked.map((l) => this.keys.decision(l.record.decisionId))];
     const position = new Map<string, number>();
-    const args: (string | number)[] = [String(head.sequence), head.hash, this.maxLen, this.retentionMs, linked.length];
-    for (const { record: r, json } of linked) {
-      const ix = this.keys.indexesOf(r).map((k) => {
-        let at = position.get(k);
-        if (at === undefined) {
-          keys.push(k);
-          at = keys.length; // 1-based KEYS position
-          position.set(k, at);
-        }
-        return at;
-      });
+    const at = (k: string) => {
+      let p = position.get(k);
+      if (p === undefined) {
+        keys.push(k);
+        p = keys.length; // 1-based KEYS position
+        position.set(k, p);
+      }
+      return p;
+    };
+    // Index keys first (the script trims them), the attachments' keys after.
+    const ixs = linked.map((l) => this.keys.indexesOf(l.record).map(at));
+    const args: (string | number)[] = [String(head.sequence), head.hash, this.maxLen, this.retentionMs, linked.length, keys.length - 2 - linked.length];
+    linked.forEach(({ record: r, json }, i) => {
+      const ix = ixs[i]!;
       args.push(String(r.sequence), r.hash, json, ix.length, ...ix);
-    }
+      const a = attachments[i];
+      if (!a) args.push(0);
+      else {
+        const kp = a.keys.map(at);
+        const aa = a.args();
+        args.push(kp.length, ...kp, aa.length, ...aa);
+      }
+    });
     return [keys, args];
   }
 

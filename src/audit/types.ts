@@ -1,6 +1,7 @@
 /** The audit contracts: sinks, the reader (query, get, verify) and the log that fans out to sinks. */
 import type { ChainedRecord, DecisionRecord } from "./decision-record.js";
 import type { ChainVerification } from "./hash-chain.js";
+import type { ScriptAttachment } from "../redis/script.js";
 
 /**
  * Which records a query wants. Every field narrows (AND); an absent field does not filter.
@@ -69,6 +70,23 @@ export interface AuditReader {
   verifyChain(): Promise<ChainVerification>;
 }
 
+/**
+ * A write that must happen with a durable record or not at all (an ALLOW's history append): the
+ * sink that carries it applies it in the same atomic step as the record, or refuses it — and then
+ * stores `refused(reason)` in the record's place.
+ */
+export interface AttachedWrite {
+  readonly attachment: ScriptAttachment;
+  /** The record stored instead when the attachment is refused (by the refusal the sink's script answered). */
+  readonly refused: (reason: string) => DecisionRecord;
+}
+
+/** A record to write, with what must be written with it. */
+export interface SinkItem {
+  readonly record: DecisionRecord;
+  readonly attached?: AttachedWrite;
+}
+
 /** A destination for decision records. */
 export interface AuditSink {
   /** A short name for stats and logs (`pino`, `redis`, `memory`). Unique within one log. */
@@ -79,6 +97,15 @@ export interface AuditSink {
    * store a record twice.
    */
   write(records: readonly DecisionRecord[]): Promise<void>;
+  /** True when {@link writeAttached} can carry attachments. */
+  readonly carriesAttachments?: boolean;
+  /**
+   * Like `write`, with attachments (sinks with `carriesAttachments`): each attachment is applied in
+   * the same atomic step as its record, or refused — then nothing of that attempt is applied, the
+   * item's `refused(reason)` record takes its place and the batch is written again. Resolves with
+   * the refusal of each item (undefined: applied, or none attached).
+   */
+  writeAttached?(batch: readonly SinkItem[]): Promise<readonly (string | undefined)[]>;
   /** Query access to what this sink stored, when it can be queried. */
   readonly reader?: AuditReader;
   /** Chain appends retried because another writer moved the chain head (the Redis sink counts them). */
@@ -130,8 +157,16 @@ export interface AuditLog extends AuditReader {
    * Resolves once every required sink has stored the record (then queues it for the others);
    * rejects with PdpError `AUDIT_UNAVAILABLE` otherwise — the record is then stored nowhere, so the
    * caller can record the outcome it turns into (e.g. DENY AUDIT_UNAVAILABLE) with `append`.
+   *
+   * With `attached` (only when {@link carriesAttachments}): the record and the attachment are
+   * written together by the one required sink, or neither is. Resolves with the attachment's
+   * refusal when it was refused — the `attached.refused(reason)` record was then stored in the
+   * record's place, durably, and goes to the other sinks — or undefined. A rejection means nothing
+   * was applied (unless Redis applied it and the reply was lost: the doubt of any lost reply).
    */
-  appendDurable(record: DecisionRecord): Promise<void>;
+  appendDurable(record: DecisionRecord, attached?: AttachedWrite): Promise<string | undefined>;
+  /** True when `appendDurable` can carry an attachment: exactly one required sink, and it carries attachments. */
+  readonly carriesAttachments: boolean;
   /** Waits until every buffer is written (or the deadline passes). For shutdown. */
   flush(timeoutMs?: number): Promise<void>;
   /** Counters for health and metrics. */

@@ -1,7 +1,7 @@
 import type { TokenVerifier } from "../identity/types.js";
 import type { ApprovalStore } from "../session/approval-types.js";
 import type { ToolDefinitionStore } from "../session/tool-definition-types.js";
-import type { DecisionStateReader, SessionStore } from "../session/types.js";
+import type { DecisionStateReader } from "../session/types.js";
 import { checkCallerIsServer, requireCaller } from "./check-caller.js";
 import { checkArguments, recordedArguments } from "./check-arguments.js";
 import { checkAuthorize, type CheckedCall, type RequestLimits } from "./check-question.js";
@@ -12,7 +12,7 @@ import { firstSeenOfFacts, noveltyFacts, type FirstSeen } from "./novelty.js";
 import { applyObligations, isHighImpact } from "./obligations.js";
 import { declaredSubject, subjectOf } from "./record.js";
 import type { RunDecision } from "./run-decision.js";
-import { appendHistory, checkGrant } from "./session-grant.js";
+import { checkGrant, historyAppend } from "./session-grant.js";
 import { checkPin, currentDefinition } from "./tool-pins.js";
 import type { AuthorizeQuestion, Decided, DecisionRequest, RequestContext } from "./types.js";
 import { NO_ASSERTERS, verifyParties } from "./verify-parties.js";
@@ -23,7 +23,6 @@ export interface AuthorizeDeps {
   readonly run: RunDecision;
   readonly verifier: TokenVerifier;
   readonly state: DecisionStateReader;
-  readonly sessions: Pick<SessionStore, "appendCall">;
   readonly approvals: Pick<ApprovalStore, "consume" | "request">;
   /** Tool definitions reported by servers (pins, annotations). */
   readonly definitions: Pick<ToolDefinitionStore, "get">;
@@ -50,7 +49,7 @@ export type Authorize = (question: AuthorizeQuestion, ctx: RequestContext) => Pr
  * Builds Authorize: check the fields → the caller → verify the tokens → load the session and
  * revocations (one round trip, with the tool's reported definition) → the grant and the tool's
  * pinned definition → the arguments against the tool's definition →
- * Cedar → obligations → append to the history.
+ * Cedar → obligations → the history append, returned for the runner to commit with the record.
  */
 export function createAuthorize(deps: AuthorizeDeps): Authorize {
   const now = deps.now ?? Date.now;
@@ -119,10 +118,10 @@ export function createAuthorize(deps: AuthorizeDeps): Authorize {
       });
       approvalId = result.approvalId;
       if (result.outcome.allow && result.approvalId !== undefined) replay = { ...replay, approvalUsed: true };
-      if (result.outcome.allow && session) await appendHistory(deps.sessions, session, call.item, tool);
       return {
         outcome: result.outcome,
         policyInput: { input, approvalUsed: result.outcome.allow && result.approvalId !== undefined },
+        ...(result.outcome.allow && session && { append: historyAppend(session, call.item, tool) }),
         value: session ? { sessionExpiresAt: session.expiresAt } : {},
         ...(result.expiredApproval && { expiredApproval: result.expiredApproval }),
       };

@@ -1,4 +1,5 @@
 import type { AuditLog } from "../audit/types.js";
+import type { ScriptAttachment } from "../redis/script.js";
 import type { TokenVerifier } from "../identity/types.js";
 import type { PolicyEngine } from "../policy/types.js";
 import type { ApprovalStore } from "../session/approval-types.js";
@@ -14,6 +15,7 @@ import { createOpenSession, type OpenSession, type SessionLimits } from "./open-
 import { createReportTools, type ReportTools } from "./report-tools.js";
 import { createRevoke, type Revoke } from "./revoke.js";
 import type { DecisionObserver } from "./decision-observer.js";
+import type { HistoryAppend } from "./types.js";
 import { createDecisionRunner } from "./run-decision.js";
 import { createEndSession, createGetSession, type EndSession, type GetSession } from "./session-ops.js";
 
@@ -63,6 +65,12 @@ export interface DecisionCoreDeps {
   /** Tool definitions reported by servers (ReportTools; pins and annotations). */
   readonly definitions: ToolDefinitionStore;
   readonly audit: Pick<AuditLog, "append" | "appendDurable">;
+  /**
+   * With `settings.auditRequired`: turns an ALLOW's history append into an attachment of its durable
+   * record's write (one Redis round trip). Given only where the audit's one required sink runs its
+   * script where the session's keys are (see `carriedHistory` in app.ts). Absent: two steps.
+   */
+  readonly carryAppend?: (append: HistoryAppend) => ScriptAttachment;
   /** First-seen relations (third-party trust expansion); absent: no novelty facts. */
   readonly novelty?: NoveltyStore;
   readonly settings: DecisionCoreSettings;
@@ -83,6 +91,8 @@ export function createDecisionCore(deps: DecisionCoreDeps): DecisionCore {
   const claimAsserters = new Set(s.claimAsserters ?? []);
   const run = createDecisionRunner({
     audit: deps.audit,
+    sessions,
+    ...(deps.carryAppend && { carryAppend: deps.carryAppend }),
     auditRequired: s.auditRequired,
     policy,
     admission: deps.admission ?? createAdmission(s.maxInFlight),
@@ -95,7 +105,6 @@ export function createDecisionCore(deps: DecisionCoreDeps): DecisionCore {
       run,
       verifier,
       state,
-      sessions,
       approvals,
       definitions,
       limits: s.limits,

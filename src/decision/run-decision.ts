@@ -10,7 +10,11 @@ import { evaluatedTogether } from "./evaluated-together.js";
 import { outcomeUnder, POLICY_REASON_CODES, sameEvaluation, sameOutcome } from "./replay-outcome.js";
 import type { ShadowVerdict } from "../audit/decision-record.js";
 import { approvalSubject, toRecord, type RecordSubject } from "./record.js";
-import type { Decided, DecisionKind, Outcome, RequestContext } from "./types.js";
+import type { Decided, DecisionKind, HistoryAppend, Outcome, RequestContext } from "./types.js";
+import type { DecisionRecord } from "../audit/decision-record.js";
+import type { ScriptAttachment } from "../redis/script.js";
+import type { SessionStore } from "../session/types.js";
+import { appendHistory, appendRefusal } from "./session-grant.js";
 
 /** What a decision's body returns. */
 export interface Step<T> {
@@ -24,6 +28,12 @@ export interface Step<T> {
    * used: the shadow set (when on) is evaluated on this very input.
    */
   readonly policyInput?: { readonly input: DecisionInput; readonly approvalUsed: boolean };
+  /**
+   * An ALLOW's history append. The runner commits it, never the body: with the durable record in
+   * the same write when the audit carries it (`carryAppend`), else before the record; a refusal
+   * turns the ALLOW into a DENY with the refusal's reason.
+   */
+  readonly append?: HistoryAppend;
 }
 
 /**
@@ -52,6 +62,13 @@ export type RunDecision = <T>(
 /** What {@link createDecisionRunner} needs. */
 export interface DecisionRunnerDeps {
   readonly audit: Pick<AuditLog, "append" | "appendDurable">;
+  /** Where a history append goes when the audit does not carry it. */
+  readonly sessions: Pick<SessionStore, "appendCall">;
+  /**
+   * With `auditRequired`: the attachment that lets the durable record's write carry the history
+   * append — one round trip, both or neither. Absent: two steps (the append, then the record).
+   */
+  readonly carryAppend?: (append: HistoryAppend) => ScriptAttachment;
   /** Every ALLOW waits for a durable audit write; a failed write turns it into DENY AUDIT_UNAVAILABLE. */
   readonly auditRequired: boolean;
   /** The policy version in force; each decision takes one snapshot of it. */
@@ -87,6 +104,7 @@ function elapsedUs(since: bigint): number {
 export function createDecisionRunner(deps: DecisionRunnerDeps): RunDecision {
   const now = deps.now ?? (() => new Date());
   const observer = deps.observer ?? noopDecisionObserver;
+  const carry = deps.auditRequired ? deps.carryAppend : undefined;
 
   /** The shadow set's answer when it disagrees with `outcome` (never throws: the engine does not). */
   function shadowOf(kind: DecisionKind, ran: Attempt<unknown>, outcome: Outcome, ctx: RequestContext): ShadowVerdict | undefined {
@@ -121,7 +139,10 @@ export function createDecisionRunner(deps: DecisionRunnerDeps): RunDecision {
       const shadowSet = deps.shadow?.();
       const [evaluating, shadow] = shadowSet ? evaluatedTogether(policy, shadowSet) : [policy, undefined];
       try {
-        return { step: await body(evaluating), policy, shadow };
+        const step = await body(evaluating);
+        // Two steps where the audit does not carry the append: it is made here, as the body's last step.
+        if (step.outcome.allow && step.append && !carry) await appendHistory(deps.sessions, step.append);
+        return { step, policy, shadow };
       } catch (err) {
         if (err instanceof SnapshotSuperseded && n < MAX_ATTEMPTS) continue;
         const error =
@@ -154,9 +175,28 @@ export function createDecisionRunner(deps: DecisionRunnerDeps): RunDecision {
     let outcome = ran.step.outcome;
     const shadow = shadowOf(kind, ran, outcome, ctx);
     const meta = { kind, decisionId: ctx.decisionId, at, version, latencyUs: elapsedUs(ctx.receivedAt), ...(shadow && { shadow }) };
+    const append = outcome.allow && carry ? ran.step.append : undefined;
     if (outcome.allow && deps.auditRequired) {
       try {
-        await deps.audit.appendDurable(toRecord(meta, facts, outcome));
+        if (append) {
+          // One write: the record with the history append, or — refused — the DENY record instead.
+          let refusal: { error: PdpError; record: DecisionRecord } | undefined;
+          const refused = (reason: string) => {
+            if (!refusal) {
+              const e = appendRefusal(reason);
+              const { shadow: _shadow, ...plain } = meta;
+              refusal = { error: e, record: toRecord(plain, facts, errorOutcome(e)) };
+            }
+            return refusal.record;
+          };
+          const attachment = carry!(append);
+          const reason = await deps.audit.appendDurable(toRecord(meta, facts, outcome), { attachment, refused });
+          if (reason !== undefined) {
+            refused(reason);
+            error = refusal!.error;
+            outcome = errorOutcome(error);
+          }
+        } else await deps.audit.appendDurable(toRecord(meta, facts, outcome));
       } catch (err) {
         error = PdpError.from(err, "AUDIT_UNAVAILABLE");
         outcome = errorOutcome(error);

@@ -9,12 +9,22 @@ import type { Logger } from "pino";
 import type { PdpError, ReasonCode } from "../errors.js";
 import type { VerifiedCaller, VerifiedUser, VerifiedWorkload } from "../identity/types.js";
 import type { DeterminingPolicy, JsonValue } from "../policy/types.js";
+import type { CallFacts } from "../session/types.js";
 
 /** A JSON object, as tool arguments arrive. */
 export type JsonObject = { readonly [key: string]: JsonValue };
 
 /** What kind of MCP item a question is about. */
 export type ItemKind = "tool" | "resource" | "prompt";
+
+/**
+ * An allowed call's entry in its session's history: an effect the decision returns and the runner
+ * commits only if the answer stays ALLOW — with its durable record where the audit can carry it.
+ */
+export interface HistoryAppend {
+  readonly sessionId: string;
+  readonly call: CallFacts;
+}
 
 /** The MCP item asked for: a tool or prompt by name, a resource by URI. */
 export interface Item {

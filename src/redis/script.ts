@@ -72,3 +72,31 @@ export class RedisScript {
     return value;
   }
 }
+
+/**
+ * A write that rides inside another script (one round trip, one atomic step) — on a Cluster only
+ * when its keys share the carrying script's slot. The carrying script checks it with the Lua of an
+ * {@link AttachedScript} before it writes anything, and applies it only if its own write happens.
+ */
+export interface ScriptAttachment {
+  /** The keys it reads and writes (they join the carrying script's KEYS). */
+  readonly keys: readonly string[];
+  /** Its arguments, computed when the carrying script is sent (each attempt: a fresh clock reading). */
+  args(): ReadonlyArray<string | number>;
+}
+
+/**
+ * Lua that defines two local functions a carrying script calls for each attachment, `K` and `A`
+ * being its keys and arguments (Lua tables):
+ * - `check(K, A, pending)` → nil when it can be applied, else the refusal (a string). `pending` is
+ *   one table shared by every check of one script run, for what earlier attachments of the same
+ *   run will have changed (e.g. calls counted against a budget).
+ * - `apply(K, A)` applies it.
+ */
+export interface AttachedScript {
+  readonly lua: string;
+  /** The name of the check function in `lua`. */
+  readonly check: string;
+  /** The name of the apply function in `lua`. */
+  readonly apply: string;
+}

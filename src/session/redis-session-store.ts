@@ -4,7 +4,7 @@ import type { RedisClient } from "../redis/connection.js";
 import { redisGuard } from "../redis/deadline.js";
 import { pipelineResults } from "../redis/pipeline-results.js";
 import { RedisKeys } from "./redis-keys.js";
-import { RedisScript, replicaConfirmation, type ReplicaConfirmation } from "../redis/script.js";
+import { RedisScript, replicaConfirmation, type AttachedScript, type ReplicaConfirmation, type ScriptAttachment } from "../redis/script.js";
 import { decodeSession, encodeSession } from "./redis-session-codec.js";
 import { userRef } from "./user-ref.js";
 import type {
@@ -57,28 +57,49 @@ redis.call('PEXPIRE', KEYS[1], ttl)
 return 1`);
 
 /**
- * KEYS: session, tools, labels. ARGV: now, maxCalls (-1: none), maxTools, tool, risk, labels….
- * Checks state, expiry and budget, then appends — atomically. The tools/labels keys get the
- * session's REMAINING TTL (PTTL), so nothing is ever extended.
+ * The history append as two Lua functions, shared by this store's own APPEND script and by the
+ * audit append script that carries an ALLOW's append with its durable record (one round trip).
+ * K: session, tools, labels. A: now, maxCalls (-1: none), maxTools, tool, risk, labels….
+ * `append_check` refuses on state, expiry and budget (counting the appends to the same session
+ * earlier in the same script run, in `pending`); `append_apply` appends. The tools/labels keys get
+ * the session's REMAINING TTL (PTTL), so nothing is ever extended.
  */
-const APPEND = new RedisScript(`
-local h = redis.call('HMGET', KEYS[1], 'state', 'expiresAt', 'callCount')
-if not h[1] then return {'unknown'} end
-if h[1] ~= 'active' then return {h[1]} end
-if tonumber(h[2]) <= tonumber(ARGV[1]) then return {'expired'} end
-local max = tonumber(ARGV[2])
-if max >= 0 and tonumber(h[3]) >= max then return {'budget_exhausted'} end
-local pttl = redis.call('PTTL', KEYS[1])
-if pttl < 1 then return {'unknown'} end
-local count = redis.call('HINCRBY', KEYS[1], 'callCount', 1)
-local risk = redis.call('HINCRBYFLOAT', KEYS[1], 'riskTotal', ARGV[5])
-redis.call('RPUSH', KEYS[2], ARGV[4])
-redis.call('LTRIM', KEYS[2], -tonumber(ARGV[3]), -1)
-redis.call('PEXPIRE', KEYS[2], pttl)
-if #ARGV > 5 then
-  redis.call('SADD', KEYS[3], unpack(ARGV, 6))
-  redis.call('PEXPIRE', KEYS[3], pttl)
+const APPEND_LUA = `
+local function append_check(K, A, pending)
+  local h = redis.call('HMGET', K[1], 'state', 'expiresAt', 'callCount')
+  if not h[1] then return 'unknown' end
+  if h[1] ~= 'active' then return h[1] end
+  if tonumber(h[2]) <= tonumber(A[1]) then return 'expired' end
+  local done = pending[K[1]] or 0
+  local max = tonumber(A[2])
+  if max >= 0 and tonumber(h[3]) + done >= max then return 'budget_exhausted' end
+  if redis.call('PTTL', K[1]) < 1 then return 'unknown' end
+  pending[K[1]] = done + 1
+  return nil
 end
+local function append_apply(K, A)
+  local pttl = redis.call('PTTL', K[1])
+  local count = redis.call('HINCRBY', K[1], 'callCount', 1)
+  local risk = redis.call('HINCRBYFLOAT', K[1], 'riskTotal', A[5])
+  redis.call('RPUSH', K[2], A[4])
+  redis.call('LTRIM', K[2], -tonumber(A[3]), -1)
+  redis.call('PEXPIRE', K[2], pttl)
+  if #A > 5 then
+    redis.call('SADD', K[3], unpack(A, 6))
+    redis.call('PEXPIRE', K[3], pttl)
+  end
+  return count, risk
+end
+`;
+
+/** The history append, for a script that carries it (see {@link RedisSessionStore.carryAppend}). */
+export const HISTORY_APPEND: AttachedScript = { lua: APPEND_LUA, check: "append_check", apply: "append_apply" };
+
+/** KEYS: session, tools, labels. ARGV: as `A` above. Checks, then appends — atomically. */
+const APPEND = new RedisScript(`${APPEND_LUA}
+local refusal = append_check(KEYS, ARGV, {})
+if refusal then return {refusal} end
+local count, risk = append_apply(KEYS, ARGV)
 return {'ok', count, risk, redis.call('LRANGE', KEYS[2], 0, -1), redis.call('SMEMBERS', KEYS[3])}`);
 
 /** KEYS: session. ARGV: state, now. Never touches the TTL. */
@@ -89,7 +110,8 @@ if cur == ARGV[1] or cur == 'revoked' then return 'unchanged' end
 redis.call('HSET', KEYS[1], 'state', ARGV[1], 'endedAt', ARGV[2])
 return 'changed'`);
 
-const REFUSALS: readonly AppendRefusal[] = ["unknown", "expired", "ended", "revoked", "budget_exhausted"];
+/** Every refusal an append can answer. */
+export const APPEND_REFUSALS: readonly AppendRefusal[] = ["unknown", "expired", "ended", "revoked", "budget_exhausted"];
 
 /**
  * {@link SessionStore} in Redis, shared by every replica. TTLs are held by Redis (PEXPIRE), the
@@ -151,16 +173,8 @@ export class RedisSessionStore implements SessionStore {
   async appendCall(id: string, call: CallFacts, options: AppendCallOptions = {}): Promise<AppendResult> {
     validateSessionId(id);
     validateCall(call, options.maxCalls);
-    const k = this.#keys;
-    const labels = [...new Set(call.labels)];
-    const reply = await redisGuard("session append", this.#deadline, () =>
-      APPEND.run(
-        this.#client,
-        [k.session(id), k.sessionTools(id), k.sessionLabels(id)],
-        [this.#now(), options.maxCalls ?? -1, this.#maxTools, call.tool, String(call.risk), ...labels],
-        this.#confirm,
-      ),
-    );
+    const a = this.#appendArgs(id, call, options);
+    const reply = await redisGuard("session append", this.#deadline, () => APPEND.run(this.#client, a.keys, a.args(), this.#confirm));
     const r = reply as unknown[];
     if (r[0] === "ok") {
       return {
@@ -168,9 +182,27 @@ export class RedisSessionStore implements SessionStore {
         facts: { callCount: Number(r[1]), riskTotal: Number(r[2]), tools: r[3] as string[], labels: [...(r[4] as string[])].sort() },
       };
     }
-    const reason = REFUSALS.find((x) => x === r[0]);
+    const reason = APPEND_REFUSALS.find((x) => x === r[0]);
     if (!reason) throw new PdpError("STORE_UNAVAILABLE", "unexpected append reply", { cause: new Error(String(r[0])) });
     return { ok: false, reason };
+  }
+
+  /**
+   * The same append as {@link appendCall}, as an attachment for a script that carries it with its
+   * own write (the durable audit record of the ALLOW: {@link HISTORY_APPEND}): checked and applied
+   * in that script, refused with the same reasons. Only where the carrying script may touch this
+   * store's keys — the same standalone or Sentinel Redis, no replica confirmation.
+   */
+  carryAppend(id: string, call: CallFacts, options: AppendCallOptions = {}): ScriptAttachment {
+    validateSessionId(id);
+    validateCall(call, options.maxCalls);
+    return this.#appendArgs(id, call, options);
+  }
+
+  #appendArgs(id: string, call: CallFacts, options: AppendCallOptions): ScriptAttachment {
+    const k = this.#keys;
+    const rest = [options.maxCalls ?? -1, this.#maxTools, call.tool, String(call.risk), ...new Set(call.labels)];
+    return { keys: [k.session(id), k.sessionTools(id), k.sessionLabels(id)], args: () => [this.#now(), ...rest] };
   }
 
   async end(id: string, state: "ended" | "revoked"): Promise<EndResult> {

@@ -12,11 +12,12 @@ import { MemorySessionStore } from "./memory-session-store.js";
 import { createRedisConnection, type RedisClient } from "../redis/connection.js";
 import { RedisDecisionStateReader } from "./redis-decision-state-reader.js";
 import { RedisRevocationStore } from "./redis-revocation-store.js";
-import { RedisSessionStore } from "./redis-session-store.js";
+import { HISTORY_APPEND, RedisSessionStore } from "./redis-session-store.js";
 import { MemoryToolDefinitionStore } from "./memory-tool-definition-store.js";
 import { RedisToolDefinitionStore } from "./redis-tool-definition-store.js";
 import type { ToolDefinitionStore } from "./tool-definition-types.js";
-import type { DecisionStateReader, RevocationStore, SessionStore } from "./types.js";
+import type { CallFacts, DecisionStateReader, RevocationStore, SessionStore } from "./types.js";
+import type { AttachedScript, ScriptAttachment } from "../redis/script.js";
 
 /** The state one PDP process works with: sessions, revocations, and the one-round-trip reader over both. */
 export interface StateStores {
@@ -31,6 +32,14 @@ export interface StateStores {
   readonly novelty?: NoveltyStore;
   /** The Redis connection, shared with the audit stream and policy archive (Redis backend only). */
   readonly redis?: RedisClient;
+  /**
+   * The history append as an attachment of another script on {@link redis} (the durable audit
+   * record's write, one round trip). Present only where such a script may touch a session's keys
+   * and its effect counts once run: a standalone or Sentinel Redis (on a Cluster the session's keys
+   * are in another slot) without `confirmReplicas` (a WAIT that failed after the script ran would
+   * leave an ALLOW record stored for an answer turned DENY).
+   */
+  readonly carriedAppend?: CarriedAppend;
   /** False while the backing store is unreachable (health reports it). */
   healthy(): boolean;
   /** Called with the new value whenever `healthy()` changes. */
@@ -42,6 +51,14 @@ export interface StateStores {
 /** The client's own per-command timeout: a backstop well past the stores' deadline (4×, at least 2 s). */
 export function clientBackstopMs(deadlineMs: number): number {
   return Math.max(2000, 4 * deadlineMs);
+}
+
+/** The session store's history append, carried by another script (see {@link StateStores.carriedAppend}). */
+export interface CarriedAppend {
+  /** The Lua the carrying script runs for it. */
+  readonly script: AttachedScript;
+  /** The attachment for one append (validated as `appendCall` validates). */
+  attach(id: string, call: CallFacts): ScriptAttachment;
 }
 
 /** Builds the configured stores: in-memory for one process, or Redis for any number of replicas. */
@@ -102,6 +119,8 @@ export function createStateStores(config: StoreConfig, logger: Logger, novelty?:
     definitions: new RedisToolDefinitionStore(common),
     ...(noveltyOptions && { novelty: new RedisNoveltyStore({ ...common, ...noveltyOptions }) }),
     redis: client,
+    ...(r.cluster === undefined &&
+      r.confirmReplicas === 0 && { carriedAppend: { script: HISTORY_APPEND, attach: (id: string, call: CallFacts) => sessions.carryAppend(id, call) } }),
     healthy: () => healthy,
     onHealthChange: (l) => void listeners.push(l),
     close: async () => {

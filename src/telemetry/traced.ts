@@ -52,6 +52,6 @@ export function tracedPolicy(current: () => PolicyEngine, tracing: Tracing): () 
 export function tracedAudit(audit: Pick<AuditLog, "append" | "appendDurable">, tracing: Tracing): Pick<AuditLog, "append" | "appendDurable"> {
   return {
     append: (record) => childSpan(tracing, "audit.append", () => audit.append(record)),
-    appendDurable: (record) => childSpan(tracing, "audit.append_durable", () => audit.appendDurable(record)),
+    appendDurable: (record, attached) => childSpan(tracing, "audit.append_durable", () => audit.appendDurable(record, attached)),
   };
 }

@@ -60,7 +60,7 @@ describe("audit log: exactly one stored record per appended record", () => {
     });
     try {
       const records = mixedRecords(3000);
-      const durable: Promise<void>[] = [];
+      const durable: Promise<unknown>[] = [];
       records.forEach((r, i) => {
         if (i % 10 === 0) durable.push(log.appendDurable(r));
         else log.append(r);

@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import { pino } from "pino";
 import type { DecisionRecord } from "../../../src/audit/decision-record.js";
 import { loadConfig } from "../../../src/config/load-config.js";
-import { createDecisionCore, type DecisionCore, type DecisionCoreDeps } from "../../../src/decision/decision-core.js";
+import { createDecisionCore, type DecisionCore, type DecisionCoreDeps, type DecisionCoreSettings } from "../../../src/decision/decision-core.js";
 import type { RequestContext } from "../../../src/decision/types.js";
 import { createTokenVerifier } from "../../../src/identity/token-verifier.js";
 import { createPolicyManager, type PolicyManager } from "../../../src/policy/policy-manager.js";
@@ -72,14 +72,7 @@ export async function rig(dir: string, maxInFlight = 64, extras: RigExtras = {})
     ...(extras.novelty && { novelty: extras.novelty }),
     ...(extras.observer && { observer: extras.observer }),
     audit: { append: (r) => void records.push(r), appendDurable: async (r) => void records.push(r) },
-    settings: {
-      limits: { maxArgumentsBytes: 65536 },
-      sessions: { required: true, defaultTtlMs: 600_000, maxTtlMs: 900_000, maxRequestedItems: 100, approvalTtlMs: 600_000 },
-      auditRequired: false,
-      revocationTtlMs: 3_600_000,
-      pdpAudience: config.identity.pdpAudience,
-      maxInFlight,
-    },
+    settings: rigSettings(config.identity.pdpAudience, { maxInFlight, auditRequired: false }),
   });
   return {
     core,
@@ -101,6 +94,18 @@ export async function rig(dir: string, maxInFlight = 64, extras: RigExtras = {})
       await revocations.close();
       await verifier.close();
     },
+  };
+}
+
+/** The core's settings in a test: sessions required, the rest as given. */
+export function rigSettings(pdpAudience: string, s: Pick<DecisionCoreSettings, "maxInFlight" | "auditRequired">): DecisionCoreSettings {
+  return {
+    limits: { maxArgumentsBytes: 65536 },
+    sessions: { required: true, defaultTtlMs: 600_000, maxTtlMs: 900_000, maxRequestedItems: 100, approvalTtlMs: 600_000 },
+    auditRequired: s.auditRequired,
+    revocationTtlMs: 3_600_000,
+    pdpAudience,
+    maxInFlight: s.maxInFlight,
   };
 }
 
