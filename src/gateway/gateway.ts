@@ -1,4 +1,6 @@
+import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { createServer as createHttpsServer } from "node:https";
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import cors from "cors";
@@ -11,6 +13,7 @@ import { createTokenVerifier } from "../identity/token-verifier.js";
 import type { TokenVerifier } from "../identity/types.js";
 import { createPdpClient, type PdpClient } from "../pep/pdp-client.js";
 import { agentTokenSource } from "./agent-token.js";
+import { peerAgentTokens } from "./peer-agent.js";
 import { routesOf, type GatewayConfig } from "./config.js";
 import { mountRoute, rpcError, type MountedRoute } from "./mcp-route.js";
 import { PROTECTED_RESOURCE_PATH, protectedResourceMetadata } from "./protected-resource.js";
@@ -80,7 +83,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       ...(token && { callerToken: token }),
     });
   const verifier = userVerifier(config);
-  const shared = { config, logger, pdp, verifier, agentToken: agentTokenSource(config) };
+  const shared = { config, logger, pdp, verifier, agentToken: agentTokenSource(config), peerAgentToken: peerAgentTokens(config) };
 
   const app = express();
   app.disable("x-powered-by");
@@ -116,7 +119,17 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     }
     app(req, res);
   };
-  const http: HttpServer = createServer(onRequest);
+  const tls = config.tls;
+  const http: HttpServer = tls
+    ? createHttpsServer(
+        {
+          cert: readFileSync(tls.certFile),
+          key: readFileSync(tls.keyFile),
+          ...(tls.clientCaFile && { ca: readFileSync(tls.clientCaFile), requestCert: true, rejectUnauthorized: tls.requireClientCert }),
+        },
+        onRequest,
+      )
+    : createServer(onRequest);
   await new Promise<void>((resolve, reject) => {
     http.once("error", reject);
     http.listen(config.port, config.host, () => {
@@ -126,7 +139,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   });
   const port = (http.address() as AddressInfo).port;
   const publicHost = config.host === "0.0.0.0" || config.host === "::" ? "localhost" : config.host.includes(":") ? `[${config.host}]` : config.host;
-  const origin = `http://${publicHost}:${port}`;
+  const origin = `${tls ? "https" : "http"}://${publicHost}:${port}`;
   const routes = routesOf(config).map((route) => ({
     ...mountRoute(app, route, route.resource ?? `${origin}${route.path}`, shared),
     url: `${origin}${route.path}`,
@@ -161,7 +174,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     const up = routesOf(config)[i]!.upstream;
     logger.info({ url: r.url, resource: r.resource, upstream: up.command ?? up.url }, "gateway endpoint");
   }
-  logger.info({ pdp: config.pdp.address, mode: config.mode }, "gateway listening");
+  logger.info({ pdp: config.pdp.address, mode: config.mode, tls: Boolean(tls), clientCertificates: tls?.clientCaFile ? (tls.requireClientCert ? "required" : "optional") : "no" }, "gateway listening");
   if (config.mode === "development") logger.warn("gateway in DEVELOPMENT mode: it trusts the development issuer and mints its own agent token");
   if (config.mode === "development" && config.developmentAnyHost)
     logger.warn({ host: config.host }, "gateway in DEVELOPMENT mode on a non-loopback host (developmentAnyHost): anyone who reaches this port can mint tokens — publish it on loopback only");

@@ -27,6 +27,7 @@ import { createClientSessions, type ClientSessionState, type ClientSessions } fr
 import { openSessionUpstream, type SessionUpstream } from "./session-upstream.js";
 import { relayToolCallDirect, type DirectTarget } from "./direct-call.js";
 import { mediaRefusal, plainJsonBody } from "./request-checks.js";
+import { peerSpiffeId } from "./peer-agent.js";
 
 /** Any JSON-RPC result a client returns to a relayed server→client request. */
 const anyResult = z.looseObject({});
@@ -39,6 +40,8 @@ export interface RouteDeps {
   readonly verifier: TokenVerifier;
   /** The gateway's own agent workload token (for callers that present none). */
   readonly agentToken: () => Promise<string>;
+  /** The JWT-SVID for a verified mTLS peer's SPIFFE ID (peer-agent.ts); absent without client certificates. */
+  readonly peerAgentToken?: ((spiffeId: string) => Promise<string>) | undefined;
 }
 
 /** One mounted MCP endpoint. */
@@ -152,16 +155,19 @@ export function mountRoute(app: Express, route: GatewayRoute, resource: string, 
    * Who asks: the user's token, the client it was issued to, the agent, the purpose (header, else
    * the route's default). The agent: the bearer's own RFC 8693 `act` (the token is then also
    * presented as the workload token: the PDP verifies it as one, from a workload issuer that
-   * vouches for act.sub's trust domain), else an X-Workload-Token header, else the gateway's own
-   * agent token. Policy sees which (context.agent_attestation): "act", "spiffe" (the header's
-   * JWT-SVID), or "client" for the gateway's own agent token — nothing but the OAuth client
-   * attested the agent.
+   * vouches for act.sub's trust domain), else an X-Workload-Token header, else the SPIFFE ID of a
+   * verified mTLS client certificate (presented as a JWT-SVID the gateway signs, peer-agent.ts),
+   * else the gateway's own agent token. Policy sees which (context.agent_attestation): "act",
+   * "spiffe" (the header's or the peer's JWT-SVID), or "client" for the gateway's own agent token —
+   * nothing but the OAuth client attested the agent.
    */
-  const callerOf = async (headers: IncomingHttpHeaders, token: string, user: VerifiedUser): Promise<CallerIdentity> => {
-    const declared = identityFromHeaders(headers, { purpose: route.defaultPurpose, clientId: user.clientId });
+  const callerOf = async (req: IncomingMessage, token: string, user: VerifiedUser): Promise<CallerIdentity> => {
+    const declared = identityFromHeaders(req.headers, { purpose: route.defaultPurpose, clientId: user.clientId });
     const actor = actorOf(token) !== undefined;
     if (actor) return { ...declared, workloadToken: token };
     if (declared.workloadToken) return declared;
+    const peer = deps.peerAgentToken && peerSpiffeId(req.socket);
+    if (peer) return { ...declared, workloadToken: await deps.peerAgentToken!(peer) };
     return { ...declared, workloadToken: await deps.agentToken(), agentStandIn: true };
   };
   /** A client session is only ever its owner's: the same user of the same client. */
@@ -304,7 +310,7 @@ export function mountRoute(app: Express, route: GatewayRoute, resource: string, 
         res.status(media.status).json(rpcError(-32000, media.message));
         return;
       }
-      const identity = await callerOf(req.headers, token, user);
+      const identity = await callerOf(req, token, user);
       identities.set(req.headers, identity);
       // Task sessions are opened with the upstream's lists as their grant: wait for them.
       if (req.method === "POST") await upstream.ready();
@@ -413,7 +419,7 @@ export function mountRoute(app: Express, route: GatewayRoute, resource: string, 
       const session = clientSessions.get(sessionId, ownerOf(user));
       const target = session && (await session.upstream.directTarget());
       if (!session || !target) return toGeneral(body);
-      const identity = await callerOf(req.headers, token, user);
+      const identity = await callerOf(req, token, user);
       session.identity = identity;
       await upstream.ready();
       const decision = await guard.decide(identity, "tools/call", body.params);
