@@ -126,6 +126,10 @@ export const gatewayConfigSchema = z
             "Most client sessions (MCP `Mcp-Session-Id`, opened by `initialize`) kept at once, per endpoint; an `initialize` over it is refused with 503. Each holds its subscriptions and, for an HTTP upstream, its own upstream connection.",
         }),
         idleTimeoutSeconds: z.int().min(1).default(600).meta({ description: "A client session with no request and no open stream for this long is closed (the client then gets 404 and initializes again)." }),
+        stdioProcesses: z.int().min(0).default(16).meta({
+          description:
+            "Per stdio endpoint: most children started for client sessions that declared sampling or elicitation (each such session gets a child of its own, so that the child's requests are that client's). Past it a session shares the common child, whose server→client requests are answered with an error. 0: never.",
+        }),
       })
       .prefault({})
       .meta({ description: "Per-client sessions: what carries subscriptions, notifications and server→client requests." }),

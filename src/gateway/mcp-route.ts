@@ -4,7 +4,16 @@ import express, { type Express, type Request, type Response } from "express";
 import { decodeJwt } from "jose";
 import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
-import { isInitializeRequest, isJSONRPCNotification, isJSONRPCRequest, type ClientCapabilities, type JSONRPCRequest, type RequestId } from "@modelcontextprotocol/sdk/types.js";
+import {
+  ErrorCode,
+  McpError,
+  isInitializeRequest,
+  isJSONRPCNotification,
+  isJSONRPCRequest,
+  type ClientCapabilities,
+  type JSONRPCRequest,
+  type RequestId,
+} from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import type { Logger } from "pino";
 import { PdpError } from "../errors.js";
@@ -24,13 +33,16 @@ import { UPSTREAM_UNAVAILABLE, createRelayServer } from "./relay-server.js";
 import { showDeniedTools } from "./show-denied.js";
 import { createUpstream, type Upstream } from "./upstream.js";
 import { createClientSessions, type ClientSessionState, type ClientSessions } from "./client-sessions.js";
-import { openSessionUpstream, type SessionUpstream } from "./session-upstream.js";
+import { openSessionUpstream, processSlots, type SessionUpstream } from "./session-upstream.js";
 import { relayToolCallDirect, type DirectTarget } from "./direct-call.js";
 import { mediaRefusal, plainJsonBody } from "./request-checks.js";
 import { peerSpiffeId } from "./peer-agent.js";
 
 /** Any JSON-RPC result a client returns to a relayed server→client request. */
 const anyResult = z.looseObject({});
+
+/** Most server→client requests (sampling, elicitation, roots) that wait for one client at once. */
+export const MAX_PENDING_CLIENT_REQUESTS = 8;
 
 /** What every route shares. */
 export interface RouteDeps {
@@ -176,11 +188,13 @@ export function mountRoute(app: Express, route: GatewayRoute, resource: string, 
   const authIdentities = new WeakMap<object, CallerIdentity>();
   const clientSessions = createClientSessions<GatewaySession>({ max: config.clientSessions.max, idleMs: config.clientSessions.idleTimeoutSeconds * 1000 });
   const clientInfo = { name: "mcp-pdp-gateway", version: "1" };
+  const stdioSlots = processSlots(config.clientSessions.stdioProcesses);
 
   /**
    * A client session: a stateful downstream transport (it mints the `Mcp-Session-Id`), its own
-   * relay server, and its upstream side (its own connection for an HTTP upstream, the shared one
-   * for stdio) whose notifications and server→client requests are relayed to this client.
+   * relay server, and its upstream side (its own connection for an HTTP upstream, and for a stdio
+   * one when the client declared sampling or elicitation; else the shared child) whose
+   * notifications and server→client requests are relayed to this client.
    * Undefined when `clientSessions.max` are open.
    */
   const openClientSession = async (owner: string, identity: CallerIdentity, capabilities: ClientCapabilities): Promise<GatewaySession | undefined> => {
@@ -190,19 +204,33 @@ export function mountRoute(app: Express, route: GatewayRoute, resource: string, 
     let server: Server | undefined;
     // A server→client request (sampling, elicitation, roots) goes on the stream of the one request
     // being forwarded, when there is exactly one (it is then that call's); else on the GET stream.
+    // At most MAX_PENDING_CLIENT_REQUESTS wait for the client at once, each for the SDK's request
+    // timeout (60 s); past either, the upstream gets an MCP error.
     const inFlight = new Set<RequestId>();
     const related = () => (inFlight.size === 1 ? { relatedRequestId: [...inFlight][0]! } : {});
+    let pending = 0;
+    const request = async (r: { method: string }, signal: AbortSignal): Promise<Record<string, unknown>> => {
+      if (!server) throw new McpError(ErrorCode.InvalidRequest, `${r.method}: the client session is not open yet`);
+      if (pending >= MAX_PENDING_CLIENT_REQUESTS) throw new McpError(ErrorCode.InvalidRequest, `${r.method}: ${MAX_PENDING_CLIENT_REQUESTS} requests already wait for this client`);
+      pending++;
+      try {
+        return (await server.request(r as never, anyResult, { signal, ...related() })) as Record<string, unknown>;
+      } finally {
+        pending--;
+      }
+    };
     const up = await openSessionUpstream(
       route.upstream,
       upstream,
       capabilities,
       {
         notify: (n) => void server?.notification(n as never).catch(() => {}),
-        request: (r, signal) => server!.request(r as never, anyResult, { signal, ...related() }) as Promise<Record<string, unknown>>,
+        request,
         lost: () => void clientSessions.remove(id),
       },
       logger.child({ route: route.path }),
       clientInfo,
+      stdioSlots,
     );
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: () => id });
     let toolList: Record<string, unknown> | undefined;

@@ -85,9 +85,9 @@ export interface GatewayStack {
   close(): Promise<void>;
 }
 
-/** Starts the PDP and the gateway; `upstream` is the gateway's upstream config. */
-export async function startGatewayStack(upstream: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<GatewayStack> {
-  const pdp = await startTestPdp({ cedarDir: gatewayCedar() });
+/** Starts the PDP (on `cedarDir`, default {@link gatewayCedar}) and the gateway; `upstream` is the gateway's upstream config. */
+export async function startGatewayStack(upstream: Record<string, unknown>, extra: Record<string, unknown> = {}, cedarDir = gatewayCedar()): Promise<GatewayStack> {
+  const pdp = await startTestPdp({ cedarDir });
   const clients: Client[] = [];
   const { logger, text } = captureLogger();
   let gateway: Gateway | undefined;
