@@ -23,6 +23,7 @@ import { loadGatewayConfig } from "../../src/gateway/config.js";
 import { startGateway, type Gateway } from "../../src/gateway/gateway.js";
 import { DEV_ISSUER, mintDevToken } from "../../src/identity/dev-issuer.js";
 import { META_DECISION, type PepDecision } from "../../src/pep/index.js";
+import { startJwksServer, type JwksServer } from "../support/jwks-server.js";
 import { startTestPdp, type TestPdp } from "../support/pdp.js";
 import { captureLogger, filesCedar } from "./support/gateway-stack.js";
 
@@ -170,4 +171,134 @@ describe("gateway: the mTLS peer's SPIFFE ID as the agent (real certificates)", 
     assert.equal(decision?.decision, "ALLOW");
     assert.equal(agentId, PEER_AGENT);
   });
+});
+
+/**
+ * Production mode: no development issuer anywhere. A real IdP (a JWKS endpoint on loopback) issues
+ * the user tokens, the gateway's caller token and its stand-in agent token; the gateway signs the
+ * peer's JWT-SVID with `tls.peerAgentSigner`, whose public key a second JWKS endpoint serves. The
+ * PDP (production mode) that lists the signer among its workload issuers for the peer's trust
+ * domain sees a "spiffe" agent; one that does not trust the signer refuses the call.
+ */
+describe("gateway in production mode: the mTLS peer's JWT-SVID signed by tls.peerAgentSigner, verified by the PDP", { timeout: 120_000 }, () => {
+  let dir: string;
+  let files: string;
+  let certs: Record<string, string>;
+  let idp: JwksServer;
+  let signer: JwksServer;
+  const pdps: TestPdp[] = [];
+  const gateways: Gateway[] = [];
+  const clients: Client[] = [];
+  const { logger } = captureLogger();
+  const pem = (name: string) => readFileSync(path.join(dir, name));
+  const now = () => Math.floor(Date.now() / 1000);
+
+  /** A production PDP trusting the IdP for users, callers and the stand-in agent's trust domain, and `signerIssuers` for workloads too. */
+  const startPdp = (signerIssuers: { issuer: string; jwksUri: string; trustDomains: string[] }[]) =>
+    startTestPdp({
+      mode: "production",
+      allowPlaintext: true,
+      cedarDir: filesCedar(RESOURCE, idp.issuer),
+      identity: {
+        userIssuers: [{ issuer: idp.issuer, jwksUri: idp.jwksUri }],
+        workloadIssuers: [{ issuer: idp.issuer, jwksUri: idp.jwksUri, trustDomains: ["dev.mcp-pdp.local"] }, ...signerIssuers],
+        callerIssuers: [{ issuer: idp.issuer, jwksUri: idp.jwksUri }],
+        pdpAudience: "mcp-pdp",
+      },
+    });
+  /** A production gateway in front of `pdp`: user tokens from the IdP, its own caller and stand-in agent tokens, the peer signer's key. */
+  const startProductionGateway = async (pdp: TestPdp): Promise<Gateway> => {
+    const t = { iat: now(), exp: now() + 900 };
+    const gateway = await startGateway(
+      loadGatewayConfig({
+        env: {},
+        overrides: {
+          mode: "production",
+          port: 0,
+          resource: RESOURCE,
+          userIssuers: [{ issuer: idp.issuer, jwksUri: idp.jwksUri }],
+          pdp: { address: pdp.address, timeoutMs: 2000, openSessionTimeoutMs: 4000, callerToken: await idp.sign({ ...t, sub: RESOURCE, aud: "mcp-pdp" }) },
+          agent: { workloadToken: await idp.sign({ ...t, sub: STAND_IN, aud: "mcp-pdp" }) },
+          tls: {
+            certFile: certs.server,
+            keyFile: certs.serverKey,
+            clientCaFile: certs.ca,
+            peerAgentSigner: { issuer: signer.issuer, keyFile: path.join(dir, "signer.jwk") },
+          },
+          upstream: { command: process.execPath, args: [FILESYSTEM, files], restartInitialDelayMs: 50, restartMaxDelayMs: 1000 },
+        },
+      }),
+      { logger },
+    );
+    gateways.push(gateway);
+    return gateway;
+  };
+
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), "mcp-pdp-mtls-prod-"));
+    files = mkdtempSync(path.join(tmpdir(), "mcp-pdp-mtls-prod-files-"));
+    certs = makeCertificates(dir);
+    idp = await startJwksServer();
+    signer = await startJwksServer({ issuer: "https://gateway-signer.example" });
+    writeFileSync(path.join(dir, "signer.jwk"), JSON.stringify(await signer.privateJwk()));
+  });
+  after(async () => {
+    for (const c of clients) await c.close().catch(() => {});
+    for (const g of gateways) await g.close();
+    for (const p of pdps) await p.close();
+    await signer?.close();
+    await idp?.close();
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(files, { recursive: true, force: true });
+  });
+
+  /** write_file (high-impact) by a client presenting `cert`, with a user token from the IdP; and the PDP's record of it. */
+  const write = async (gateway: Gateway, pdp: TestPdp, cert: string | undefined, name: string) => {
+    const token = await idp.sign({ iat: now(), exp: now() + 600, sub: "bob", aud: RESOURCE, client_id: "web-client" });
+    const client = new Client({ name: "stock-client", version: "1.0.0" });
+    const identity = cert ? { cert: pem(`${cert}.pem`), key: pem(`${cert}.key`) } : undefined;
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(gateway.url), { requestInit: { headers: { authorization: `Bearer ${token}` } }, fetch: tlsFetch(pem("ca.pem"), identity) }),
+    );
+    clients.push(client);
+    const result = (await client.callTool({ name: "write_file", arguments: { path: path.join(files, name), content: "written\n" } })) as CallToolResult;
+    const decision = decisionOf(result);
+    const record = (await pdp.records()).find((r) => r.decisionId === decision?.decisionId);
+    return { result, decision, record };
+  };
+
+  test("a PDP that trusts the signer for the peer's trust domain: the agent is the certificate's SPIFFE ID, attestation spiffe, the high-impact tool allowed", async () => {
+    const pdp = await startPdp([{ issuer: signer.issuer, jwksUri: signer.jwksUri, trustDomains: ["dev.mcp-pdp.local"] }]);
+    pdps.push(pdp);
+    const gateway = await startProductionGateway(pdp);
+    const { result, decision, record } = await write(gateway, pdp, "agent", "by-peer.txt");
+    assert.equal(decision?.decision, "ALLOW", textOf(result));
+    assert.equal(record?.agentId, PEER_AGENT);
+    assert.equal(record?.replay?.input.agentAttestation, "spiffe");
+    assert.equal(readFileSync(path.join(files, "by-peer.txt"), "utf8"), "written\n");
+    assert.ok(signer.fetches > 0, "the PDP fetched the signer's JWKS");
+    // Without a certificate the same PDP sees the gateway's own agent (agent.workloadToken, a
+    // research agent too), attested by nothing but the OAuth client: the high-impact tool is refused.
+    const plain = await write(gateway, pdp, undefined, "by-none.txt");
+    assert.equal(plain.decision?.decision, "DENY", textOf(plain.result));
+    assert.ok(plain.decision?.reasons.some((r) => r.policyId === "high-impact-requires-attested-agent"), JSON.stringify(plain.decision));
+    assert.equal(plain.record?.agentId, STAND_IN);
+  });
+
+  for (const [what, trusted, why] of [
+    ["does not list the signer", [], /untrusted token issuer/],
+    ["trusts the signer only for another trust domain", [{ trustDomains: ["other.example.org"] }], /untrusted trust domain/],
+  ] as const) {
+    test(`a PDP that ${what}: the peer's call is refused (fail closed), nothing written`, async () => {
+      const pdp = await startPdp(trusted.map((t) => ({ issuer: signer.issuer, jwksUri: signer.jwksUri, ...t, trustDomains: [...t.trustDomains] })));
+      pdps.push(pdp);
+      const gateway = await startProductionGateway(pdp);
+      const name = `refused-${pdps.length}.txt`;
+      const { result, decision } = await write(gateway, pdp, "agent", name);
+      assert.equal(decision?.decision, "DENY", textOf(result));
+      assert.match(textOf(result), /^DENY TOKEN_INVALID/);
+      assert.match(textOf(result), why);
+      assert.throws(() => readFileSync(path.join(files, name)), /ENOENT/);
+    });
+  }
 });
