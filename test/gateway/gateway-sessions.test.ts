@@ -30,6 +30,7 @@ import {
 import { z } from "zod";
 import { loadGatewayConfig } from "../../src/gateway/config.js";
 import { startGateway, type Gateway } from "../../src/gateway/gateway.js";
+import { MAX_PENDING_CLIENT_REQUESTS } from "../../src/gateway/mcp-route.js";
 import { mintDevToken } from "../../src/identity/dev-issuer.js";
 import { startTestPdp, type TestPdp } from "../support/pdp.js";
 import { RESOURCE, captureLogger, gatewayCedar } from "./support/gateway-stack.js";
@@ -211,6 +212,31 @@ describe("gateway client sessions: subscriptions, notifications and server→cli
     assert.equal((await echo(client, "sample")).text, "sampled: hi from the client");
     assert.equal((await echo(client, "elicit")).text, 'elicited: accept {"name":"alice"}');
     assert.equal((await echo(client, "roots")).text, "roots: file:///work");
+  });
+
+  test(`at most ${MAX_PENDING_CLIENT_REQUESTS} server→client requests wait for one client: one more is answered upstream with an MCP error at once`, async () => {
+    await closeAll();
+    const { client } = await connect();
+    let waiting = 0;
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    client.setRequestHandler(CreateMessageRequestSchema, async () => {
+      waiting++;
+      await released;
+      return { role: "assistant", model: "test", content: { type: "text", text: "late" } };
+    });
+    const calls = Array.from({ length: MAX_PENDING_CLIENT_REQUESTS + 1 }, () => client.callTool({ name: "echo", arguments: { message: "sample" } }) as Promise<CallToolResult>);
+    try {
+      const first = await Promise.race(calls);
+      assert.equal(first.isError, true);
+      assert.match((first.content[0] as { text: string }).text, new RegExp(`${MAX_PENDING_CLIENT_REQUESTS} requests already wait for this client`));
+      await until(() => waiting === MAX_PENDING_CLIENT_REQUESTS, "the others reach the client");
+    } finally {
+      release();
+    }
+    const texts = (await Promise.all(calls)).map((r) => (r.content[0] as { text: string }).text);
+    assert.equal(texts.filter((t) => t === "sampled: late").length, MAX_PENDING_CLIENT_REQUESTS);
+    assert.equal(waiting, MAX_PENDING_CLIENT_REQUESTS);
   });
 
   test("tools/list_changed reaches the client", async () => {
