@@ -7,15 +7,31 @@
  * sends only a development bearer token. Sequential calls (one in flight); each round runs a block
  * of calls on each lane, the order alternating from round to round.
  *
- * Prints p50/p99 per lane, the gateway's p50 minus the direct one, and CPU per call of the gateway
- * process, the PDP and the upstream (from /proc, measured over each lane's blocks only).
- * The shipped `session-call-budget` policy allows 50 calls per session, so the gateway lane starts
- * a new task (`X-Task-Id`) every 40 calls, as a client running many short tasks would; the
- * OpenSession that costs falls in the gateway lane's figures.
+ * A third lane, **decision**, isolates the PDP decision: the bench process itself makes the
+ * gateway's PDP calls for the same calls — the PEP library's guard and task sessions (src/pep, the
+ * code the gateway runs), the same tokens (the user's, and a development agent token standing in
+ * for the agent as the gateway's), the same grants (the upstream's lists), the same task rotation —
+ * against the same PDP, with no MCP and no HTTP. Its p50 is the decision's latency; the bench
+ * process's own CPU over that lane (`process.cpuUsage`) is the decision's client side (the guard,
+ * the task-session map, grpc-js and protobuf), i.e. what the gateway process spends on the decision.
+ *
+ * A fourth lane, **relay**, is the floor: the same SDK client through a bare `node:http` relay
+ * (bench/lib/bare-relay.ts: forwards each request to the upstream and streams the answer back, no
+ * parsing, no checks) — what one more HTTP hop in Node costs on this machine.
+ *
+ * Prints p50/p99 per lane and CPU per call of the gateway process, the PDP, the upstream and the
+ * bench process (from /proc and `process.cpuUsage`, measured over each lane's blocks only), then
+ * the gateway's own overhead: its p50 minus the direct p50 minus the decision's p50, and the
+ * gateway process's CPU per call minus the decision's client-side CPU, as a share of the
+ * upstream's CPU per direct call (the issue's target: ≤ 1 ms and ≤ 25 %).
+ * The shipped `session-call-budget` policy allows 50 calls per session, so the gateway and
+ * decision lanes start a new task (`X-Task-Id`) every 40 calls, as a client running many short
+ * tasks would; the OpenSession that costs falls in both lanes' figures.
  *
  * Options: --rounds N (default 20), --calls N per lane per round (default 50), --warmup N (100),
  * --profile DIR (the gateway process writes a V8 CPU profile there when it stops; summarise it with
- * bench/profile-summary.ts).
+ * bench/profile-summary.ts), --gateway-root DIR (run the gateway from another checkout's
+ * `src/cli/main.ts`, for before/after runs; DIR needs its own or a linked node_modules).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -27,6 +43,10 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { packageRoot } from "../src/config/load-config.js";
 import { mintDevToken } from "../src/identity/dev-issuer.js";
+import { createPdpClient } from "../src/pep/pdp-client.js";
+import { createGuard } from "../src/pep/pep-guard.js";
+import type { CallerIdentity } from "../src/pep/request-identity.js";
+import { createTaskSessions } from "../src/pep/task-sessions.js";
 import { pdpConfig, startPdpProcess, type PdpProcess } from "./lib/pdp-server.js";
 import { cpuSeconds, processTree } from "./lib/processes.js";
 import { ms, Samples } from "./lib/stats.js";
@@ -40,6 +60,7 @@ const ROUNDS = num("rounds", 20);
 const CALLS = num("calls", 50);
 const WARMUP = num("warmup", 100);
 const PROFILE = argv.includes("--profile") ? path.resolve(argv[argv.indexOf("--profile") + 1]!) : undefined;
+const GATEWAY_ROOT = argv.includes("--gateway-root") ? path.resolve(argv[argv.indexOf("--gateway-root") + 1]!) : packageRoot;
 const TASK_CALLS = 40;
 const RESOURCE = "http://127.0.0.1:8080/mcp"; // the demo's server in the bundled cedar/ (policies/gateway-demo.cedar)
 const EVERYTHING = path.join(path.dirname(createRequire(import.meta.url).resolve("@modelcontextprotocol/server-everything/package.json")), "dist", "index.js");
@@ -55,8 +76,8 @@ function freePort(): Promise<number> {
 }
 
 /** Spawns `node args…` and resolves once its output matches `ready`; kills it on `stop()`. */
-function start(name: string, args: string[], env: Record<string, string>, ready: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, args, { cwd: packageRoot, env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+function start(name: string, args: string[], env: Record<string, string>, ready: RegExp, cwd = packageRoot): Promise<{ child: ChildProcess; match: RegExpExecArray; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, args, { cwd, env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env }, stdio: ["ignore", "pipe", "pipe"] });
   const kill = () => child.kill("SIGKILL");
   process.once("exit", kill);
   const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
@@ -91,6 +112,27 @@ function start(name: string, args: string[], env: Record<string, string>, ready:
   });
 }
 
+type Lane = "direct" | "relay" | "gateway" | "decision";
+const LANES: readonly Lane[] = ["direct", "relay", "gateway", "decision"];
+/** Round r: the lanes rotated by r, every other block of rounds reversed. */
+const orderOf = (round: number): Lane[] => {
+  const rotated = LANES.map((_, i) => LANES[(i + round) % LANES.length]!);
+  return Math.floor(round / LANES.length) % 2 === 0 ? rotated : rotated.reverse();
+};
+
+/** Pages through a list method (bounded to 100 pages). */
+async function pages(page: (cursor?: string) => Promise<{ items: string[]; next?: string | undefined }>): Promise<string[]> {
+  const out: string[] = [];
+  let cursor: string | undefined;
+  for (let i = 0; i < 100; i++) {
+    const r = await page(cursor);
+    out.push(...r.items);
+    if (!r.next) break;
+    cursor = r.next;
+  }
+  return out;
+}
+
 interface LaneStats {
   readonly samples: Samples;
   calls: number;
@@ -99,6 +141,7 @@ interface LaneStats {
 }
 
 const started: { stop: () => Promise<void> }[] = [];
+const closers: (() => Promise<void>)[] = [];
 const clients: Client[] = [];
 const temp = mkdtempSync(path.join(os.tmpdir(), "mcp-pdp-bench-gateway-"));
 const t0 = performance.now();
@@ -113,16 +156,23 @@ try {
   started.push(upstream);
   const gateway = await start(
     "mcp-pdp gateway",
-    [...(PROFILE ? ["--cpu-prof", "--cpu-prof-dir", PROFILE] : []), "--import", "tsx", path.join(packageRoot, "src/cli/main.ts"), "gateway", "--port", "0", "--pdp", `127.0.0.1:${pdp.port}`, "--resource", RESOURCE, "--log-level", "warn", "--upstream-url", `http://127.0.0.1:${upPort}/mcp`],
+    [...(PROFILE ? ["--cpu-prof", "--cpu-prof-dir", PROFILE] : []), "--import", "tsx", path.join(GATEWAY_ROOT, "src/cli/main.ts"), "gateway", "--port", "0", "--pdp", `127.0.0.1:${pdp.port}`, "--resource", RESOURCE, "--log-level", "warn", "--upstream-url", `http://127.0.0.1:${upPort}/mcp`],
     {},
     /mcp-pdp gateway: (http:\/\/127\.0\.0\.1:\d+\/mcp)/,
+    GATEWAY_ROOT,
   );
   started.push(gateway);
+
+  const relay = await start("bare relay", ["--import", "tsx", path.join(packageRoot, "bench/lib/bare-relay.ts"), `http://127.0.0.1:${upPort}`], {}, /bare relay listening on port (\d+)/);
+  started.push(relay);
 
   const direct = new Client({ name: "bench-direct", version: "1.0.0" });
   clients.push(direct);
   await direct.connect(new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${upPort}/mcp`)));
   const token = await mintDevToken("user", { audience: RESOURCE, clientId: "bench-client", ttlSeconds: 3600 });
+  const viaRelay = new Client({ name: "bench-relay", version: "1.0.0" });
+  clients.push(viaRelay);
+  await viaRelay.connect(new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${relay.match[1]}/mcp`)));
   let task = 0;
   const viaGateway = new Client({ name: "bench-gateway", version: "1.0.0" });
   clients.push(viaGateway);
@@ -137,32 +187,61 @@ try {
     }),
   );
 
+  // The decision lane: the gateway's PDP calls, made by the same PEP code in this process.
+  const grants = {
+    tools: (await direct.listTools()).tools.map((t) => t.name),
+    resources: await pages(async (cursor) => {
+      const r = await direct.listResources(cursor ? { cursor } : {});
+      return { items: r.resources.map((x) => x.uri), next: r.nextCursor };
+    }),
+    prompts: (await direct.listPrompts()).prompts.map((p) => p.name),
+  };
+  const pdpClient = createPdpClient({ address: `127.0.0.1:${pdp.port}` });
+  closers.push(async () => pdpClient.close());
+  const taskSessions = createTaskSessions({ pdp: pdpClient, serverId: RESOURCE, grants });
+  const guard = createGuard({ pdp: pdpClient, sessions: taskSessions, serverId: RESOURCE });
+  const agentToken = await mintDevToken("workload", { ttlSeconds: 3600 });
+  let decisionTask = 0;
+  const decisionIdentity = (): CallerIdentity => ({
+    userToken: token,
+    workloadToken: agentToken,
+    clientId: "bench-client",
+    purpose: "research",
+    taskId: `bench-decision-${decisionTask}`,
+    agentStandIn: true,
+  });
+
   const pids = {
     gateway: () => processTree(gateway.child.pid!),
     pdp: () => processTree(pdp.child.pid!),
     upstream: () => processTree(upstream.child.pid!),
+    relay: () => processTree(relay.child.pid!),
   };
   let gatewayCalls = 0;
-  const callOnce = async (lane: "direct" | "gateway", i: number): Promise<boolean> => {
-    const client = lane === "direct" ? direct : viaGateway;
+  let decisionCalls = 0;
+  const callOnce = async (lane: Lane, i: number): Promise<boolean> => {
+    if (lane === "decision") {
+      if (decisionCalls++ % TASK_CALLS === 0) decisionTask++;
+      const d = await guard.decide(decisionIdentity(), "tools/call", { name: "echo", arguments: { message: `call ${i}` } });
+      return d.allowed;
+    }
+    const client = lane === "direct" ? direct : lane === "relay" ? viaRelay : viaGateway;
     if (lane === "gateway" && gatewayCalls++ % TASK_CALLS === 0) task++;
     const r = (await client.callTool({ name: "echo", arguments: { message: `call ${i}` } })) as { isError?: boolean; content?: { text?: string }[] };
     return !r.isError && r.content?.[0]?.text === `Echo: call ${i}`;
   };
-  // Warm-up (both lanes, untimed), then check both answer as expected.
-  for (let i = 0; i < WARMUP; i++) {
-    await callOnce("direct", i);
-    await callOnce("gateway", i);
-  }
-  if (!(await callOnce("direct", 0)) || !(await callOnce("gateway", 0))) throw new Error("a warm-up call did not return the upstream's echo");
+  // Warm-up (every lane, untimed), then check that each answers as expected.
+  for (let i = 0; i < WARMUP; i++) for (const lane of LANES) await callOnce(lane, i);
+  for (const lane of LANES) if (!(await callOnce(lane, 0))) throw new Error(`a warm-up call of the ${lane} lane did not answer as expected`);
 
-  const lanes: Record<"direct" | "gateway", LaneStats> = {
-    direct: { samples: new Samples(), calls: 0, cpu: { gateway: 0, pdp: 0, upstream: 0 }, errors: 0 },
-    gateway: { samples: new Samples(), calls: 0, cpu: { gateway: 0, pdp: 0, upstream: 0 }, errors: 0 },
+  const stats = (): LaneStats => ({ samples: new Samples(), calls: 0, cpu: { gateway: 0, pdp: 0, upstream: 0, relay: 0, bench: 0 }, errors: 0 });
+  const lanes: Record<Lane, LaneStats> = { direct: stats(), relay: stats(), gateway: stats(), decision: stats() };
+  const cpuNow = () => {
+    const own = process.cpuUsage();
+    return { gateway: cpuSeconds(pids.gateway()), pdp: cpuSeconds(pids.pdp()), upstream: cpuSeconds(pids.upstream()), relay: cpuSeconds(pids.relay()), bench: (own.user + own.system) / 1e6 };
   };
-  const cpuNow = () => ({ gateway: cpuSeconds(pids.gateway()), pdp: cpuSeconds(pids.pdp()), upstream: cpuSeconds(pids.upstream()) });
   for (let round = 0; round < ROUNDS; round++) {
-    const order: ("direct" | "gateway")[] = round % 2 === 0 ? ["direct", "gateway"] : ["gateway", "direct"];
+    const order = orderOf(round);
     for (const lane of order) {
       const s = lanes[lane];
       const before = cpuNow();
@@ -174,28 +253,44 @@ try {
         if (!ok) s.errors++;
       }
       const after = cpuNow();
-      for (const k of ["gateway", "pdp", "upstream"] as const) s.cpu[k]! += after[k] - before[k];
+      for (const k of ["gateway", "pdp", "upstream", "relay", "bench"] as const) s.cpu[k]! += after[k] - before[k];
     }
   }
 
-  const us = (seconds: number, calls: number) => `${((seconds / calls) * 1e6).toFixed(0)} µs`;
-  console.log("\n| lane | calls | p50 | p99 | gateway CPU / call | PDP CPU / call | upstream CPU / call | not the expected echo |");
-  console.log("|---|---:|---:|---:|---:|---:|---:|---:|");
-  for (const lane of ["direct", "gateway"] as const) {
+  const perCall = (lane: Lane, k: string) => lanes[lane].cpu[k]! / lanes[lane].calls;
+  const us = (seconds: number) => `${(seconds * 1e6).toFixed(0)} µs`;
+  console.log("\n| lane | calls | p50 | p99 | gateway CPU / call | PDP CPU / call | upstream CPU / call | bare relay CPU / call | bench process CPU / call | not the expected answer |");
+  console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+  for (const lane of LANES) {
     const s = lanes[lane];
     const sum = s.samples.summary();
-    console.log(`| ${lane} | ${s.calls} | ${ms(sum.p50)} | ${ms(sum.p99)} | ${us(s.cpu.gateway!, s.calls)} | ${us(s.cpu.pdp!, s.calls)} | ${us(s.cpu.upstream!, s.calls)} | ${s.errors} |`);
+    const cols = (["gateway", "pdp", "upstream", "relay", "bench"] as const).map((k) => us(perCall(lane, k))).join(" | ");
+    console.log(`| ${lane} | ${s.calls} | ${ms(sum.p50)} | ${ms(sum.p99)} | ${cols} | ${s.errors} |`);
   }
   const d = lanes.direct.samples.summary();
   const g = lanes.gateway.samples.summary();
-  const upstreamPerCall = lanes.direct.cpu.upstream! / lanes.direct.calls;
-  const gatewayPerCall = lanes.gateway.cpu.gateway! / lanes.gateway.calls;
+  const dec = lanes.decision.samples.summary();
+  const upstreamPerCall = perCall("direct", "upstream");
+  const gatewayPerCall = perCall("gateway", "gateway");
+  const decisionClient = perCall("decision", "bench");
+  const ownCpu = gatewayPerCall - decisionClient;
+  const pct = (x: number) => `${((x / upstreamPerCall) * 100).toFixed(0)} %`;
   console.log(
-    `\ngateway p50 − direct p50 = ${ms(g.p50 - d.p50)} (includes the PDP decision: Authorize over gRPC, and an OpenSession every ${TASK_CALLS} calls); ` +
-      `gateway process CPU per call = ${((gatewayPerCall / upstreamPerCall) * 100).toFixed(0)} % of the upstream's CPU per direct call`,
+    `\nlatency: gateway p50 − direct p50 = ${ms(g.p50 - d.p50)}; the decision's p50 = ${ms(dec.p50)} (Authorize, and an OpenSession every ${TASK_CALLS} calls); ` +
+      `the gateway's own = ${ms(g.p50 - d.p50 - dec.p50)} (target ≤ 1 ms)`,
+  );
+  console.log(
+    `CPU: gateway process per call = ${us(gatewayPerCall)} (${pct(gatewayPerCall)} of the upstream's ${us(upstreamPerCall)} per direct call); the decision's client side = ${us(decisionClient)}; ` +
+      `the gateway's own = ${us(ownCpu)} = ${pct(ownCpu)} of the upstream's CPU per direct call (target ≤ 25 %)`,
+  );
+  const r = lanes.relay.samples.summary();
+  const relayPerCall = perCall("relay", "relay");
+  console.log(
+    `floor (a bare node:http relay, no parsing, no checks): p50 − direct p50 = ${ms(r.p50 - d.p50)}; its CPU per call = ${us(relayPerCall)} = ${pct(relayPerCall)} of the upstream's CPU per direct call`,
   );
   console.log(`load average at the end ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}; ${((performance.now() - t0) / 1000).toFixed(0)} s in total`);
 } finally {
+  for (const close of closers) await close().catch(() => {});
   for (const c of clients) await c.close().catch(() => {});
   for (const s of started.reverse()) await s.stop().catch(() => {});
   rmSync(temp, { recursive: true, force: true });

@@ -1,7 +1,7 @@
 /**
  * Summarises V8 CPU profiles (`.cpuprofile`, e.g. from `npm run bench -- --profile DIR`): self time
  * by function and by file/package, and inclusive time of the functions named on the command line.
- *   node --import tsx bench/profile-summary.ts FILE.cpuprofile [--top 40] [--inclusive src/audit/,ioredis,…]
+ *   node --import tsx bench/profile-summary.ts FILE.cpuprofile [--top 40] [--inclusive src/audit/,ioredis,…] [--skip-seconds N]
  * `--inclusive`: for each pattern, the share of busy (non-idle) samples with a frame whose URL or
  * function name contains it anywhere on the stack (inclusive time; categories may overlap).
  */
@@ -13,9 +13,15 @@ interface Node {
   callFrame: { functionName: string; url: string; lineNumber: number };
   children?: number[];
 }
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: "string", default: "40" }, inclusive: { type: "string" } } });
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: "string", default: "40" }, inclusive: { type: "string" }, "skip-seconds": { type: "string", default: "0" } } });
 for (const file of positionals) {
   const p = JSON.parse(readFileSync(file, "utf8")) as { nodes: Node[]; samples: number[]; timeDeltas: number[] };
+  // Leave out the first --skip-seconds of samples.
+  const skipUs = Number(values["skip-seconds"]) * 1e6;
+  let first = 0;
+  for (let at = 0; first < p.timeDeltas.length && at + (p.timeDeltas[first] ?? 0) < skipUs; first++) at += p.timeDeltas[first] ?? 0;
+  p.samples = p.samples.slice(first);
+  p.timeDeltas = p.timeDeltas.slice(first);
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const selfUs = new Map<number, number>();
   p.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (p.timeDeltas[i] ?? 0)));

@@ -42,6 +42,37 @@ const routeSchema = z.strictObject({
   upstream: upstreamSchema,
 });
 
+/**
+ * TLS on the gateway's listener and, with `clientCaFile`, the mTLS peer as the agent: a client
+ * certificate that verifies against that CA and names one SPIFFE ID (URI SAN `spiffe://…`) names
+ * the agent when the bearer has no `act` and no X-Workload-Token is sent. The PDP verifies agents
+ * from workload tokens, so the gateway presents the peer as a short-lived JWT-SVID (sub = the
+ * SPIFFE ID) signed by `peerAgentSigner` — an issuer the PDP trusts as a workload issuer for that
+ * trust domain — or, in development mode, by the development issuer.
+ */
+const tlsSchema = z.strictObject({
+  certFile: z.string().min(1).meta({ relativePath: true, description: "The gateway's server certificate (PEM, with its chain)." }),
+  keyFile: z.string().min(1).meta({ relativePath: true, description: "Its private key (PEM)." }),
+  clientCaFile: z.string().min(1).optional().meta({
+    relativePath: true,
+    description: "CA certificates (PEM) that client certificates must chain to. Set: clients are asked for a certificate, and a verified one's SPIFFE ID may name the agent.",
+  }),
+  requireClientCert: z.boolean().default(false).meta({
+    description: "With clientCaFile: refuse, at the TLS handshake, a client without a certificate that verifies. False: such a client is served, with no peer identity.",
+  }),
+  peerAgentSigner: z
+    .strictObject({
+      issuer: z.url().meta({ description: "`iss` of the JWT-SVIDs the gateway signs for verified peers (a workload issuer the PDP trusts for their trust domains)." }),
+      keyFile: z.string().min(1).meta({ relativePath: true, description: "Its private key: a JWK (JSON) with `d`." }),
+      alg: z.enum(["ES256", "ES384", "RS256", "PS256", "EdDSA"]).default("ES256").meta({ description: "Signing algorithm." }),
+      kid: z.string().min(1).optional().meta({ description: "`kid` in the header (default: the JWK's own)." }),
+      audience: z.string().min(1).default("mcp-pdp").meta({ description: "`aud` of the signed tokens (the PDP)." }),
+      ttlSeconds: z.int().min(30).max(3600).default(300).meta({ description: "Lifetime of each signed token (a new one a minute before it ends)." }),
+    })
+    .optional()
+    .meta({ description: "Signs the peer's JWT-SVID (production mode needs it with clientCaFile; development mode uses the development issuer)." }),
+});
+
 /** The gateway configuration as written in the file. */
 export const gatewayConfigSchema = z
   .strictObject({
@@ -95,6 +126,10 @@ export const gatewayConfigSchema = z
             "Most client sessions (MCP `Mcp-Session-Id`, opened by `initialize`) kept at once, per endpoint; an `initialize` over it is refused with 503. Each holds its subscriptions and, for an HTTP upstream, its own upstream connection.",
         }),
         idleTimeoutSeconds: z.int().min(1).default(600).meta({ description: "A client session with no request and no open stream for this long is closed (the client then gets 404 and initializes again)." }),
+        stdioProcesses: z.int().min(0).default(16).meta({
+          description:
+            "Per stdio endpoint: most children started for client sessions that declared sampling or elicitation (each such session gets a child of its own, so that the child's requests are that client's). Past it a session shares the common child, whose server→client requests are answered with an error. 0: never.",
+        }),
       })
       .prefault({})
       .meta({ description: "Per-client sessions: what carries subscriptions, notifications and server→client requests." }),
@@ -104,6 +139,7 @@ export const gatewayConfigSchema = z
     }),
     defaultPurpose: z.string().min(1).default("research").meta({ description: "Purpose when the client sends no `X-Task-Purpose` header." }),
     sessionTtlSeconds: z.int().min(1).optional().meta({ description: "Requested lifetime of the task sessions the gateway opens (the PDP caps it)." }),
+    tls: tlsSchema.optional().meta({ description: "TLS on the listener, and the mTLS peer's SPIFFE ID as the agent (see the README's gateway section)." }),
     upstream: upstreamSchema.optional().meta({ description: "The MCP server behind the gateway (at `path`, as `resource`)." }),
     upstreams: z.array(routeSchema).min(1).optional().meta({ description: "Several MCP servers, each at its own path (instead of `upstream`)." }),
   })
@@ -116,6 +152,8 @@ export const gatewayConfigSchema = z
         ctx.addIssue({ code: "custom", path: ["host"], message: `development mode listens on loopback only, not on "${c.host}" (developmentAnyHost: true inside a container only)` });
       return;
     }
+    if (c.tls?.clientCaFile && !c.tls.peerAgentSigner)
+      ctx.addIssue({ code: "custom", path: ["tls", "peerAgentSigner"], message: "production mode needs tls.peerAgentSigner with tls.clientCaFile (the PDP verifies the peer's agent from the token it signs)" });
     if (!c.agent.workloadToken && !c.agent.workloadTokenFile) ctx.addIssue({ code: "custom", path: ["agent"], message: "production mode needs agent.workloadToken or agent.workloadTokenFile" });
     if (c.userIssuers.length === 0) ctx.addIssue({ code: "custom", path: ["userIssuers"], message: "production mode needs userIssuers" });
     if (c.userIssuers.some((i) => i.issuer === DEV_ISSUER)) ctx.addIssue({ code: "custom", path: ["userIssuers"], message: "the development issuer is refused outside development mode" });
@@ -178,7 +216,7 @@ export function loadGatewayConfig(options: LoadGatewayConfigOptions = {}): Gatew
   const merged: Record<string, unknown> = { ...raw, ...overrides };
   // --upstream-command / --upstream-url replace whatever upstream(s) the file names.
   if (overrides.upstream !== undefined) delete merged.upstreams;
-  for (const key of ["pdp", "agent", "clientSessions"] as const) {
+  for (const key of ["pdp", "agent", "clientSessions", "tls"] as const) {
     if (overrides[key] !== undefined) merged[key] = { ...(raw[key] as object | undefined), ...(overrides[key] as object) };
   }
   const result = gatewayConfigSchema.safeParse(merged);
@@ -200,6 +238,15 @@ export function loadGatewayConfig(options: LoadGatewayConfigOptions = {}): Gatew
     },
     userIssuers: config.userIssuers.map((i) => (i.jwksFile ? { ...i, jwksFile: resolve(i.jwksFile)! } : i)),
     agent: { ...config.agent, ...(config.agent.workloadTokenFile && { workloadTokenFile: resolve(config.agent.workloadTokenFile) }) },
+    ...(config.tls && {
+      tls: {
+        ...config.tls,
+        certFile: resolve(config.tls.certFile)!,
+        keyFile: resolve(config.tls.keyFile)!,
+        ...(config.tls.clientCaFile && { clientCaFile: resolve(config.tls.clientCaFile) }),
+        ...(config.tls.peerAgentSigner && { peerAgentSigner: { ...config.tls.peerAgentSigner, keyFile: resolve(config.tls.peerAgentSigner.keyFile)! } }),
+      },
+    }),
     authorizationServers: config.authorizationServers.length > 0 || config.mode !== "development" ? config.authorizationServers : [DEV_ISSUER],
   };
 }

@@ -1,5 +1,7 @@
+import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import type { Server as HttpServer } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import cors from "cors";
 import express, { type NextFunction, type Request, type Response } from "express";
@@ -11,9 +13,11 @@ import { createTokenVerifier } from "../identity/token-verifier.js";
 import type { TokenVerifier } from "../identity/types.js";
 import { createPdpClient, type PdpClient } from "../pep/pdp-client.js";
 import { agentTokenSource } from "./agent-token.js";
+import { peerAgentTokens } from "./peer-agent.js";
 import { routesOf, type GatewayConfig } from "./config.js";
 import { mountRoute, rpcError, type MountedRoute } from "./mcp-route.js";
 import { PROTECTED_RESOURCE_PATH, protectedResourceMetadata } from "./protected-resource.js";
+import { EXPOSED_HEADERS, corsHeaders, hostAllowed, originAllowed, pathOf } from "./request-checks.js";
 import type { Upstream } from "./upstream.js";
 
 /** A running gateway. */
@@ -79,7 +83,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       ...(token && { callerToken: token }),
     });
   const verifier = userVerifier(config);
-  const shared = { config, logger, pdp, verifier, agentToken: agentTokenSource(config) };
+  const shared = { config, logger, pdp, verifier, agentToken: agentTokenSource(config), peerAgentToken: peerAgentTokens(config) };
 
   const app = express();
   app.disable("x-powered-by");
@@ -87,15 +91,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   app.use(hostHeaderValidation(config.allowedHosts));
   app.use((req: Request, res: Response, next: NextFunction) => {
     const origin = req.headers.origin;
-    if (origin === undefined) return next();
-    let host = "";
-    try {
-      host = new URL(origin).hostname;
-    } catch {
-      // an unparseable origin is refused below
-    }
-    const ok = config.allowedOrigins.length > 0 ? config.allowedOrigins.includes(origin) : host !== "" && config.allowedHosts.includes(host);
-    if (ok) return next();
+    if (origin === undefined || originAllowed(origin, config)) return next();
     res.status(403).json(rpcError(-32000, `Invalid Origin header: ${origin}`));
   });
   // Browser clients from an allowed origin (checked above) may read the answers, including the
@@ -105,22 +101,50 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       origin: true,
       methods: ["GET", "POST", "DELETE"],
       allowedHeaders: ["authorization", "content-type", "accept", "mcp-protocol-version", "mcp-session-id", "last-event-id", "x-task-purpose", "x-task-id", "x-task-session", "x-workload-token", "x-mcp-client-id"],
-      exposedHeaders: ["www-authenticate", "mcp-session-id", "x-task-session"],
+      exposedHeaders: [...EXPOSED_HEADERS],
       maxAge: 600,
     }),
   );
 
   // The default resource URIs need the real port when port is 0: listen first, mount after.
-  const http: HttpServer = await new Promise((resolve, reject) => {
-    const s = app.listen(config.port, config.host, (err?: Error) => (err ? reject(err) : resolve(s)));
+  // The hot path: an allowed `tools/call` of a client session, relayed straight to its upstream
+  // session, is served on plain node:http (mcp-route.ts, `fastPost`) once the Host and Origin
+  // checks pass; every other request, and any request the hot path does not take, goes to express.
+  const fast = new Map<string, MountedRoute["fastPost"]>();
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    const post = req.method === "POST" ? fast.get(pathOf(req.url)) : undefined;
+    if (post && hostAllowed(req.headers.host, config.allowedHosts) && (req.headers.origin === undefined || originAllowed(req.headers.origin, config))) {
+      corsHeaders(res, req.headers.origin);
+      if (post(req, res, app)) return;
+    }
+    app(req, res);
+  };
+  const tls = config.tls;
+  const http: HttpServer = tls
+    ? createHttpsServer(
+        {
+          cert: readFileSync(tls.certFile),
+          key: readFileSync(tls.keyFile),
+          ...(tls.clientCaFile && { ca: readFileSync(tls.clientCaFile), requestCert: true, rejectUnauthorized: tls.requireClientCert }),
+        },
+        onRequest,
+      )
+    : createServer(onRequest);
+  await new Promise<void>((resolve, reject) => {
+    http.once("error", reject);
+    http.listen(config.port, config.host, () => {
+      http.off("error", reject);
+      resolve();
+    });
   });
   const port = (http.address() as AddressInfo).port;
   const publicHost = config.host === "0.0.0.0" || config.host === "::" ? "localhost" : config.host.includes(":") ? `[${config.host}]` : config.host;
-  const origin = `http://${publicHost}:${port}`;
+  const origin = `${tls ? "https" : "http"}://${publicHost}:${port}`;
   const routes = routesOf(config).map((route) => ({
     ...mountRoute(app, route, route.resource ?? `${origin}${route.path}`, shared),
     url: `${origin}${route.path}`,
   }));
+  for (const r of routes) fast.set(r.path, r.fastPost);
   // RFC 9728's root form describes a resource at the root; with one endpoint, serve its metadata
   // there too, for clients that look only there.
   if (routes.length === 1) {
@@ -150,7 +174,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     const up = routesOf(config)[i]!.upstream;
     logger.info({ url: r.url, resource: r.resource, upstream: up.command ?? up.url }, "gateway endpoint");
   }
-  logger.info({ pdp: config.pdp.address, mode: config.mode }, "gateway listening");
+  logger.info({ pdp: config.pdp.address, mode: config.mode, tls: Boolean(tls), clientCertificates: tls?.clientCaFile ? (tls.requireClientCert ? "required" : "optional") : "no" }, "gateway listening");
   if (config.mode === "development") logger.warn("gateway in DEVELOPMENT mode: it trusts the development issuer and mints its own agent token");
   if (config.mode === "development" && config.developmentAnyHost)
     logger.warn({ host: config.host }, "gateway in DEVELOPMENT mode on a non-loopback host (developmentAnyHost): anyone who reaches this port can mint tokens — publish it on loopback only");

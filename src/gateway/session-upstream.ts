@@ -49,15 +49,49 @@ export interface SessionUpstreamHooks {
   lost(): void;
 }
 
+/** The stdio children a route may start for client sessions of their own (`clientSessions.stdioProcesses`). */
+export interface ProcessSlots {
+  /** Takes a slot: false when all are taken. */
+  take(): boolean;
+  /** Gives a taken slot back. */
+  give(): void;
+}
+
+/** At most `max` slots. */
+export function processSlots(max: number): ProcessSlots {
+  let taken = 0;
+  return {
+    take: () => (taken < max ? (taken++, true) : false),
+    give: () => void (taken = Math.max(0, taken - 1)),
+  };
+}
+
 /**
- * The upstream connection of a client session. An HTTP upstream gets a connection (an upstream MCP
- * session) of its own per client session, declaring the client's own sampling, elicitation and
- * roots capabilities: every notification and server→client request on it is the client's, and is
- * relayed. A stdio upstream is one child process shared by every client: the session shares its
- * connection, receives the notifications addressed to everyone (list changes, log messages) and the
- * `resources/updated` of the URIs it subscribed to (subscriptions are counted across sessions);
- * server→client requests cannot be told apart there, so that shared connection declares no
- * client capability and the upstream sends none.
+ * The client capabilities the gateway relays: what the client declared of sampling, elicitation
+ * and — to an HTTP upstream only — roots. A stdio child's roots configure that process
+ * (server-filesystem replaces the directories on its command line with them): the operator's
+ * command line, not the client, sets its scope.
+ */
+function relayedClientCapabilities(declared: ClientCapabilities, roots: boolean): ClientCapabilities {
+  return {
+    ...(declared.sampling && { sampling: declared.sampling }),
+    ...(declared.elicitation && { elicitation: declared.elicitation }),
+    ...(roots && declared.roots && { roots: declared.roots }),
+  };
+}
+
+/**
+ * The upstream connection of a client session. A client session that declared sampling or
+ * elicitation (or roots, to an HTTP upstream) gets a connection of its own, declaring those same
+ * capabilities: for an HTTP upstream an upstream MCP session, for a stdio upstream a child process
+ * of its own (at most `slots` of them). Every notification and server→client request on it is that client's, and is
+ * relayed. Any other session shares the route's common connection (a stdio upstream's one child,
+ * or an HTTP upstream's shared session — and a plain client of an HTTP upstream gets a session of
+ * its own too, for the direct call path): it receives the notifications addressed to everyone
+ * (list changes, log messages) and the `resources/updated` of the URIs it subscribed to
+ * (subscriptions are counted across sessions). A server→client request on a shared connection
+ * cannot be told apart — a stdio pipe carries nothing that names the client request it serves —
+ * so the shared connection answers each with an MCP error (upstream.ts).
  */
 export async function openSessionUpstream(
   config: UpstreamConfig,
@@ -66,13 +100,37 @@ export async function openSessionUpstream(
   hooks: SessionUpstreamHooks,
   logger: Logger,
   clientInfo: Implementation,
+  slots: ProcessSlots,
 ): Promise<SessionUpstream> {
-  if (config.command) return sharedSession(shared, hooks);
-  const capabilities: ClientCapabilities = {
-    ...(clientCapabilities.sampling && { sampling: clientCapabilities.sampling }),
-    ...(clientCapabilities.elicitation && { elicitation: clientCapabilities.elicitation }),
-    ...(clientCapabilities.roots && { roots: clientCapabilities.roots }),
+  const capabilities = relayedClientCapabilities(clientCapabilities, !config.command);
+  const plain = Object.keys(capabilities).length === 0;
+  if (config.command && plain) return sharedSession(shared, hooks);
+  if (config.command && !slots.take()) {
+    logger.warn({ upstream: config.command }, "clientSessions.stdioProcesses reached: this client session shares the common child (the child's sampling and elicitation requests are refused)");
+    return sharedSession(shared, hooks);
+  }
+  let given = !config.command;
+  const giveBack = (): void => {
+    if (!given) slots.give();
+    given = true;
   };
+  try {
+    return await ownSession(config, capabilities, hooks, logger, clientInfo, giveBack);
+  } catch (err) {
+    giveBack();
+    throw err;
+  }
+}
+
+/** A connection of the session's own (an upstream MCP session, or a stdio child); `ended` runs once it is closed or lost. */
+async function ownSession(
+  config: UpstreamConfig,
+  capabilities: ClientCapabilities,
+  hooks: SessionUpstreamHooks,
+  logger: Logger,
+  clientInfo: Implementation,
+  ended: () => void,
+): Promise<SessionUpstream> {
   const limits = { timeout: config.connectTimeoutMs };
   const subscribed = new Set<string>();
   const retired = new WeakSet<Client>();
@@ -85,7 +143,9 @@ export async function openSessionUpstream(
     if (capabilities.roots) client.setRequestHandler(ListRootsRequestSchema, (r, extra) => hooks.request(r, extra.signal) as never);
     client.fallbackNotificationHandler = async (n) => hooks.notify(n);
     client.onclose = () => {
-      if (!closing && !retired.has(client)) hooks.lost();
+      if (closing || retired.has(client)) return;
+      ended();
+      hooks.lost();
     };
     try {
       await client.connect(upstreamTransport(config, logger), { timeout: config.connectTimeoutMs });
@@ -120,7 +180,6 @@ export async function openSessionUpstream(
     return current;
   };
   const plain = Object.keys(capabilities).length === 0;
-  const url = new URL(config.url!);
   return {
     client,
     info,
@@ -129,7 +188,7 @@ export async function openSessionUpstream(
       if (!plain || failed) return undefined;
       const t = (await current.catch(() => undefined))?.transport;
       if (!(t instanceof StreamableHTTPClientTransport) || !t.sessionId) return undefined;
-      return { url, headers: { ...config.headers, "mcp-session-id": t.sessionId, ...(t.protocolVersion && { "mcp-protocol-version": t.protocolVersion }) } };
+      return { url: new URL(config.url!), headers: { ...config.headers, "mcp-session-id": t.sessionId, ...(t.protocolVersion && { "mcp-protocol-version": t.protocolVersion }) } };
     },
     async subscribe(uri) {
       await (await client()).subscribeResource({ uri }, limits);
@@ -151,6 +210,7 @@ export async function openSessionUpstream(
       // End the upstream session (HTTP DELETE), so the upstream does not keep it for a client that left.
       if (c?.transport instanceof StreamableHTTPClientTransport) await c.transport.terminateSession().catch(() => {});
       await c?.close().catch(() => {});
+      ended();
     },
   };
 }

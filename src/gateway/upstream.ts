@@ -4,7 +4,15 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport, getDefaultEnvironment } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
-import type { Implementation, Notification, ServerCapabilities } from "@modelcontextprotocol/sdk/types.js";
+import {
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
+  ErrorCode,
+  McpError,
+  type Implementation,
+  type Notification,
+  type ServerCapabilities,
+} from "@modelcontextprotocol/sdk/types.js";
 import type { Logger } from "pino";
 import type { TaskGrants } from "../pep/task-sessions.js";
 import type { UpstreamConfig } from "./config.js";
@@ -49,6 +57,14 @@ export interface Upstream {
 }
 
 class NotReady extends Error {}
+
+/** The answer to a server→client request on the shared connection: no one client made it. */
+function refuse(method: string): never {
+  throw new McpError(
+    ErrorCode.InvalidRequest,
+    `${method} is refused by the mcp-pdp gateway: this connection is shared by several clients, and a request on it cannot be relayed to the one it is meant for (a client that declares the capability gets a connection of its own)`,
+  );
+}
 
 /** Pages through a list method (tools/list, resources/list, prompts/list). Bounded to 100 pages. */
 async function listAll<T>(page: (cursor?: string) => Promise<{ items: T[]; nextCursor?: string | undefined }>): Promise<T[]> {
@@ -119,7 +135,14 @@ export function createUpstream(config: UpstreamConfig, logger: Logger, clientInf
 
   const connect = async (): Promise<void> => {
     if (closed) return;
-    const client = new Client(clientInfo, { capabilities: {} });
+    // Sampling and elicitation are declared so that the upstream lists everything it offers (a
+    // task session is granted from this list; server-everything lists its sampling tools only to a
+    // client that can sample), but no request on this connection can be told to be one client's:
+    // each is answered with an error. A client that declared them has a connection of its own
+    // (session-upstream.ts), where they are relayed.
+    const client = new Client(clientInfo, { capabilities: { sampling: {}, elicitation: { form: {}, url: {} } } });
+    client.setRequestHandler(CreateMessageRequestSchema, () => refuse("sampling/createMessage"));
+    client.setRequestHandler(ElicitRequestSchema, () => refuse("elicitation/create"));
     const t = newTransport();
     transport = t;
     let up = false;

@@ -4,7 +4,7 @@ import { isJSONRPCRequest, type JSONRPCRequest } from "@modelcontextprotocol/sdk
 import { ReasonCode } from "../gen/mcppdp/v1/common_pb.js";
 import { authChallenge, forbiddenError, stepUpChallenge } from "./denial-result.js";
 import type { PdpClient } from "./pdp-client.js";
-import { reasonCodeName } from "./pep-decision.js";
+import { reasonCodeName, type PepDecision } from "./pep-decision.js";
 import { PepError } from "./pep-error.js";
 import { isGuardedMethod, type Guard } from "./pep-guard.js";
 import type { PreDecision } from "./guard-transport.js";
@@ -51,6 +51,18 @@ async function readBody(req: IncomingMessage, limit: number): Promise<string | u
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks).toString("utf8");
+}
+
+/**
+ * Answers a request refused for `INSUFFICIENT_SCOPE`: HTTP 403 with `WWW-Authenticate: Bearer
+ * error="insufficient_scope", scope="…", resource_metadata="…"` (the MCP authorization spec's
+ * step-up) and a JSON-RPC error carrying the decision.
+ */
+export function sendStepUp(res: ServerResponse, id: JSONRPCRequest["id"], decision: PepDecision, resourceMetadataUrl: string | undefined): void {
+  const error = forbiddenError(decision);
+  sendJson(res, 403, rpcError(id, error.code, error.message, error.data), {
+    "www-authenticate": stepUpChallenge(decision.stepUp?.scopes ?? [], resourceMetadataUrl),
+  });
 }
 
 /**
@@ -118,13 +130,7 @@ export function createHttpHandler(deps: HttpHandlerDeps): (req: McpHttpRequest, 
     }
     if (isJSONRPCRequest(body) && isGuardedMethod(body.method)) {
       const decision = await deps.guard.decide(identity, body.method, body.params);
-      if (!decision.allowed && decision.reasonCode === "INSUFFICIENT_SCOPE") {
-        const scopes = decision.stepUp?.scopes ?? [];
-        const error = forbiddenError(decision);
-        return sendJson(res, 403, rpcError(body.id, error.code, error.message, error.data), {
-          "www-authenticate": stepUpChallenge(scopes, deps.resourceMetadataUrl),
-        });
-      }
+      if (!decision.allowed && decision.reasonCode === "INSUFFICIENT_SCOPE") return sendStepUp(res, body.id, decision, deps.resourceMetadataUrl);
       deps.preDecisions.set(authInfo, { id: body.id, method: body.method, decision });
       if (decision.taskSession) res.setHeader(PEP_HEADERS.taskSession, decision.taskSession);
     }

@@ -92,6 +92,9 @@ function claimsOf(token: string): Record<string, unknown> {
   }
 }
 
+/** Most identity → key computations remembered (cleared when full). */
+const MAX_REMEMBERED_KEYS = 1000;
+
 /** Creates the per-context task-session map. */
 export function createTaskSessions(options: TaskSessionsOptions): TaskSessions {
   const now = options.now ?? Date.now;
@@ -99,14 +102,22 @@ export function createTaskSessions(options: TaskSessionsOptions): TaskSessions {
   const entries = new Map<string, Entry>();
   const opening = new Map<string, Promise<SessionLease>>();
 
+  /** The last keys computed, by the identity's fields (a caller presents the same tokens call after call). */
+  const keys = new Map<string, string>();
   const keyOf = (id: CallerIdentity): string => {
+    const fields = `${id.userToken}\n${id.workloadToken}\n${id.clientId}\n${id.purpose}\n${id.taskId ?? ""}\n${id.agentStandIn === true}`;
+    const known = keys.get(fields);
+    if (known !== undefined) return known;
     const user = claimsOf(id.userToken);
     const agent = claimsOf(id.workloadToken);
     const act = agent.act as { sub?: unknown } | undefined;
     // The token's scopes are part of the context: after a step-up (a token with more scope) the
     // PEP opens a new session, whose grant the PDP evaluates with the new scopes.
     const material = [user.iss, user.sub, user.scope, user.scp, user.digest, agent.sub, act?.sub, agent.digest, id.clientId, id.purpose, id.taskId ?? "", options.serverId, id.agentStandIn === true];
-    return createHash("sha256").update(JSON.stringify(material)).digest("base64url");
+    const key = createHash("sha256").update(JSON.stringify(material)).digest("base64url");
+    if (keys.size >= MAX_REMEMBERED_KEYS) keys.clear();
+    keys.set(fields, key);
+    return key;
   };
 
   const remember = (key: string, entry: Entry): void => {

@@ -20,8 +20,8 @@ import { startGateway, type Gateway } from "../../src/gateway/gateway.js";
 import { devIdentityConfig } from "../../src/identity/dev-issuer.js";
 import { META_DECISION, type PepDecision } from "../../src/pep/index.js";
 import { startOidcProvider, type OidcProvider } from "../support/oidc-provider.js";
-import { copyCedar, editJson, startTestPdp, type TestPdp } from "../support/pdp.js";
-import { captureLogger } from "./support/gateway-stack.js";
+import { startTestPdp, type TestPdp } from "../support/pdp.js";
+import { captureLogger, filesCedar } from "./support/gateway-stack.js";
 
 const RESOURCE = "https://files.example/mcp";
 const AGENT = "spiffe://dev.mcp-pdp.local/agent/research-assistant";
@@ -29,40 +29,6 @@ const FILESYSTEM = path.join(path.dirname(createRequire(import.meta.url).resolve
 
 const decisionOf = (r: { _meta?: Record<string, unknown> }) => r._meta?.[META_DECISION] as PepDecision | undefined;
 const textOf = (r: CallToolResult) => (r.content[0] as { text: string }).text;
-
-/**
- * The bundled cedar/ (with its agent-attestation policy) plus the files server: it trusts the
- * OAuth server; research agents may open research sessions there; `read_text_file` and
- * `write_file` are in the research tool set, `write_file` labelled `egress` (high-impact).
- */
-function filesCedar(issuer: string): string {
-  return copyCedar((dir) => {
-    editJson(path.join(dir, "entities", "servers.json"), (entities: unknown[]) => {
-      entities.push({
-        uid: { type: "Server", id: RESOURCE },
-        attrs: { vendor: "example", broker: false, trusted_idps: [{ __entity: { type: "IdentityProvider", id: issuer } }], max_session_ttl_seconds: 900 },
-        parents: [],
-      });
-    });
-    editJson(path.join(dir, "entities", "tools.json"), (entities: unknown[]) => {
-      const research = [{ type: "ToolSet", id: "research-tools" }];
-      const tool = (name: string, labels: string[], impact: string) => ({
-        uid: { type: "Tool", id: `${RESOURCE}#${name}` },
-        attrs: { name, server: { __entity: { type: "Server", id: RESOURCE } }, risk: 1, labels, impact },
-        parents: research,
-      });
-      entities.push(tool("read_text_file", [], "read"), tool("write_file", ["egress"], "write"));
-    });
-    writeFileSync(
-      path.join(dir, "policies", "gateway-files.cedar"),
-      `@id("session-research-agents-files")
-@reason("research agents may open sessions on the files server for research")
-permit (principal in AgentGroup::"research-agents", action == Action::"open_session", resource == Server::"${RESOURCE}")
-when { context.purpose == "research" };
-`,
-    );
-  });
-}
 
 describe("gateway: agent attestation decides high-impact tools (tokens from oidc-provider)", { timeout: 120_000 }, () => {
   let oauth: OidcProvider | undefined;
@@ -78,7 +44,7 @@ describe("gateway: agent attestation decides high-impact tools (tokens from oidc
     oauth = await startOidcProvider({ resources: [RESOURCE], actor: AGENT });
     const dev = devIdentityConfig();
     pdp = await startTestPdp({
-      cedarDir: filesCedar(oauth.issuer),
+      cedarDir: filesCedar(RESOURCE, oauth.issuer),
       identity: {
         ...dev,
         userIssuers: [{ issuer: oauth.issuer, jwksUri: oauth.jwksUri }],

@@ -85,3 +85,21 @@ test("several upstreams: each at its own path; paths unique; production needs ea
   );
   assert.throws(() => loadGatewayConfig({ env: {}, overrides: { upstreams: [{ path: "/a/", upstream }] } }), /no trailing slash/);
 });
+
+test("tls: strict keys, file names resolved against the config file, production needs a peer-agent signer with client certificates", () => {
+  assert.throws(() => loadGatewayConfig({ env: {}, overrides: { upstream, tls: { certFile: "c.pem", keyFile: "k.pem", clientCA: "x" } } }), /clientCA/);
+  const dir = mkdtempSync(path.join(tmpdir(), "mcp-pdp-gw-tls-"));
+  const file = path.join(dir, "gateway.json");
+  writeFileSync(file, JSON.stringify({ upstream, tls: { certFile: "c.pem", keyFile: "k.pem", clientCaFile: "ca.pem" } }));
+  const c = loadGatewayConfig({ env: {}, file });
+  assert.equal(c.tls?.clientCaFile, path.join(dir, "ca.pem"));
+  assert.equal(c.tls?.requireClientCert, false);
+  const production = { upstream, mode: "production", resource: "https://gw.example/mcp", agent: { workloadToken: "t" }, userIssuers: [{ issuer: "https://idp.example", jwksUri: "https://idp.example/jwks" }] };
+  assert.throws(() => loadGatewayConfig({ env: {}, overrides: { ...production, tls: { certFile: "c.pem", keyFile: "k.pem", clientCaFile: "ca.pem" } } }), /peerAgentSigner/);
+  const signed = loadGatewayConfig({
+    env: {},
+    overrides: { ...production, tls: { certFile: "c.pem", keyFile: "k.pem", clientCaFile: "ca.pem", peerAgentSigner: { issuer: "https://gw.example", keyFile: "signer.jwk" } } },
+  });
+  assert.equal(signed.tls?.peerAgentSigner?.alg, "ES256");
+  assert.equal(signed.tls?.peerAgentSigner?.ttlSeconds, 300);
+});

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { writeFileSync } from "node:fs";
-import { createServer } from "node:http";
+import { createServer, request as httpRequest } from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -30,6 +30,7 @@ import {
 import { z } from "zod";
 import { loadGatewayConfig } from "../../src/gateway/config.js";
 import { startGateway, type Gateway } from "../../src/gateway/gateway.js";
+import { MAX_PENDING_CLIENT_REQUESTS } from "../../src/gateway/mcp-route.js";
 import { mintDevToken } from "../../src/identity/dev-issuer.js";
 import { startTestPdp, type TestPdp } from "../support/pdp.js";
 import { RESOURCE, captureLogger, gatewayCedar } from "./support/gateway-stack.js";
@@ -89,6 +90,10 @@ async function startUpstream(options: { json?: boolean } = {}) {
         }
       };
       return { content: [{ type: "text", text: await text() }] };
+    });
+    server.registerTool("get-tiny-image", { inputSchema: {} }, async (_args, extra) => {
+      callIds.push(extra.requestId);
+      return { content: [{ type: "text", text: "an image" }] };
     });
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
@@ -209,6 +214,31 @@ describe("gateway client sessions: subscriptions, notifications and server→cli
     assert.equal((await echo(client, "roots")).text, "roots: file:///work");
   });
 
+  test(`at most ${MAX_PENDING_CLIENT_REQUESTS} server→client requests wait for one client: one more is answered upstream with an MCP error at once`, async () => {
+    await closeAll();
+    const { client } = await connect();
+    let waiting = 0;
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    client.setRequestHandler(CreateMessageRequestSchema, async () => {
+      waiting++;
+      await released;
+      return { role: "assistant", model: "test", content: { type: "text", text: "late" } };
+    });
+    const calls = Array.from({ length: MAX_PENDING_CLIENT_REQUESTS + 1 }, () => client.callTool({ name: "echo", arguments: { message: "sample" } }) as Promise<CallToolResult>);
+    try {
+      const first = await Promise.race(calls);
+      assert.equal(first.isError, true);
+      assert.match((first.content[0] as { text: string }).text, new RegExp(`${MAX_PENDING_CLIENT_REQUESTS} requests already wait for this client`));
+      await until(() => waiting === MAX_PENDING_CLIENT_REQUESTS, "the others reach the client");
+    } finally {
+      release();
+    }
+    const texts = (await Promise.all(calls)).map((r) => (r.content[0] as { text: string }).text);
+    assert.equal(texts.filter((t) => t === "sampled: late").length, MAX_PENDING_CLIENT_REQUESTS);
+    assert.equal(waiting, MAX_PENDING_CLIENT_REQUESTS);
+  });
+
   test("tools/list_changed reaches the client", async () => {
     await closeAll();
     const { client } = await connect();
@@ -242,6 +272,97 @@ describe("gateway client sessions: subscriptions, notifications and server→cli
     abort.abort("the user gave up");
     await assert.rejects(waiting);
     await until(() => upstream.aborted.some((id) => String(id).startsWith("mcp-pdp-")), "the cancellation at the upstream");
+  });
+
+  test("the hot path (a tools/call straight to the upstream session) keeps every check of the general path", async () => {
+    await closeAll();
+    const client = new Client({ name: "plain-client", version: "1.0.0" });
+    const transport = new StreamableHTTPClientTransport(new URL(gateway.url), { requestInit: { headers: { authorization: `Bearer ${await token()}` } } });
+    await client.connect(transport);
+    clients.push({ client, transport });
+    const sessionId = transport.sessionId!;
+    // node:http, not fetch: fetch cannot send another Host.
+    const post = async (body: string, headers: Record<string, string> = {}, bearer?: string) => {
+      const all: Record<string, string> = {
+        authorization: `Bearer ${bearer ?? (await token())}`,
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+        "mcp-session-id": sessionId,
+        "mcp-protocol-version": "2025-06-18",
+        ...headers,
+      };
+      if (all.authorization === "Bearer ") delete all.authorization;
+      return new Promise<{ status: number; headers: Headers; text: string }>((resolve, reject) => {
+        const req = httpRequest(gateway.url, { method: "POST", headers: all }, (res) => {
+          let text = "";
+          res.setEncoding("utf8");
+          res.on("data", (d: string) => (text += d));
+          res.on("end", () => {
+            const h = new Headers();
+            for (const [k, v] of Object.entries(res.headers)) if (typeof v === "string") h.set(k, v);
+            resolve({ status: res.statusCode ?? 0, headers: h, text });
+          });
+        });
+        req.on("error", reject);
+        req.end(body);
+      });
+    };
+    const call = (name: string, id = 7) => JSON.stringify({ jsonrpc: "2.0", id, method: "tools/call", params: { name, arguments: name === "echo" ? { message: "hot" } : {} } });
+    const calls = upstream.callIds.length;
+
+    const allowed = await post(call("echo"));
+    assert.equal(allowed.status, 200);
+    assert.match(allowed.text, /"text":"hot"/);
+    assert.equal(upstream.callIds.length, calls + 1);
+    assert.match(String(upstream.callIds.at(-1)), /^mcp-pdp-\d+$/, "this call took the direct path");
+    // The CORS headers of the general path (a ping, answered by the SDK transport behind express).
+    const origin = "http://localhost:3000";
+    const ping = await post(JSON.stringify({ jsonrpc: "2.0", id: 8, method: "ping" }), { origin });
+    const hot = await post(call("echo", 9), { origin });
+    assert.equal(hot.status, 200);
+    for (const h of ["access-control-allow-origin", "vary", "access-control-expose-headers"]) assert.equal(hot.headers.get(h), ping.headers.get(h), h);
+    assert.equal(hot.headers.get("access-control-allow-origin"), origin);
+
+    // Every refusal, and nothing reaches the upstream.
+    const before = upstream.callIds.length;
+    const badHost = await post(call("echo"), { host: "evil.example" });
+    assert.equal(badHost.status, 403, "Host not allowed (DNS rebinding)");
+    assert.match(badHost.text, /Invalid Host/);
+    const badOrigin = await post(call("echo"), { origin: "http://evil.example" });
+    assert.equal(badOrigin.status, 403);
+    assert.match(badOrigin.text, /Invalid Origin header/);
+    const noToken = await post(call("echo"), {}, "");
+    assert.equal(noToken.status, 401);
+    assert.match(noToken.headers.get("www-authenticate") ?? "", /resource_metadata=/);
+    const badToken = await post(call("echo"), {}, "not.a.token");
+    assert.equal(badToken.status, 401);
+    const stolen = await post(call("echo"), {}, await token("mallory"));
+    assert.equal(stolen.status, 404, "another user's token does not reach the session");
+    const unknown = await post(call("echo"), { "mcp-session-id": "no-such-session" });
+    assert.equal(unknown.status, 404);
+    const malformed = await post("{not json");
+    assert.equal(malformed.status, 400);
+    assert.match(malformed.text, /Parse error/);
+    const scalar = await post("42");
+    assert.equal(scalar.status, 400, "a JSON scalar is refused as express's strict parser refuses it");
+    const huge = await post(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "echo", arguments: { message: "x".repeat(5 * 1024 * 1024) } } }));
+    assert.equal(huge.status, 413);
+    const wrongType = await post(call("echo"), { "content-type": "text/plain" });
+    assert.equal(wrongType.status, 415, "as the SDK transport answers (the direct path meets no SDK transport)");
+    const wrongAccept = await post(call("echo"), { accept: "application/json" });
+    assert.equal(wrongAccept.status, 406);
+    const denied = await post(call("get-env"));
+    assert.equal(denied.status, 200);
+    const deniedResult = (JSON.parse(denied.text.startsWith("{") ? denied.text : denied.text.split("data: ")[1]!) as { result: CallToolResult }).result;
+    assert.equal(deniedResult.isError, true);
+    assert.match(String((deniedResult.content[0] as { text: string }).text), /DENY/);
+    const stepUp = await post(call("get-tiny-image"));
+    assert.equal(stepUp.status, 403, "a call that needs a scope the token lacks is HTTP 403");
+    assert.match(stepUp.headers.get("www-authenticate") ?? "", /error="insufficient_scope", scope="images.read"/);
+    assert.equal(upstream.callIds.length, before, "no refused call reached the upstream");
+    const withScope = await post(call("get-tiny-image"), {}, await mintDevToken("user", { audience: RESOURCE, clientId: "dev-client", subject: "alice", scopes: ["images.read"] }));
+    assert.equal(withScope.status, 200);
+    assert.match(withScope.text, /an image/);
   });
 
   test("a session id is its owner's only; sessions are bounded (clientSessions.max) and DELETE frees one", async () => {

@@ -63,6 +63,8 @@ export interface JwksServer {
   publicKeyPem(): Promise<Uint8Array>;
   /** The current public JWK. */
   publicJwk(): Promise<JWK>;
+  /** The current private JWK (with `d`, `kid` and `alg`): for a signer under test that publishes its keys here. */
+  privateJwk(): Promise<JWK>;
   /** Stops the server. */
   close(): Promise<void>;
 }
@@ -156,6 +158,7 @@ export async function startJwksServer(options: JwksServerOptions = {}): Promise<
     unsigned: (claims) => new UnsecuredJWT({ iss: issuer, ...claims }).encode(),
     publicKeyPem: async () => new TextEncoder().encode(await exportSPKI(current.publicKey)),
     publicJwk: async () => ({ ...current.publicJwk }),
+    privateJwk: async () => ({ ...(await exportJWK(current.privateKey)), kid: current.kid, alg }),
     close: stopListening,
   };
 }

@@ -85,9 +85,9 @@ export interface GatewayStack {
   close(): Promise<void>;
 }
 
-/** Starts the PDP and the gateway; `upstream` is the gateway's upstream config. */
-export async function startGatewayStack(upstream: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<GatewayStack> {
-  const pdp = await startTestPdp({ cedarDir: gatewayCedar() });
+/** Starts the PDP (on `cedarDir`, default {@link gatewayCedar}) and the gateway; `upstream` is the gateway's upstream config. */
+export async function startGatewayStack(upstream: Record<string, unknown>, extra: Record<string, unknown> = {}, cedarDir = gatewayCedar()): Promise<GatewayStack> {
+  const pdp = await startTestPdp({ cedarDir });
   const clients: Client[] = [];
   const { logger, text } = captureLogger();
   let gateway: Gateway | undefined;
@@ -134,4 +134,38 @@ export async function startGatewayStack(upstream: Record<string, unknown>, extra
       await pdp.close();
     },
   };
+}
+
+/**
+ * The bundled cedar/ (with its agent-attestation policy) plus a files server at `resource` that
+ * trusts `issuer`: research agents may open research sessions there; `read_text_file` and
+ * `write_file` are in the research tool set, `write_file` labelled `egress` (high-impact).
+ */
+export function filesCedar(resource: string, issuer: string): string {
+  return copyCedar((dir) => {
+    editJson(path.join(dir, "entities", "servers.json"), (entities: unknown[]) => {
+      entities.push({
+        uid: { type: "Server", id: resource },
+        attrs: { vendor: "example", broker: false, trusted_idps: [{ __entity: { type: "IdentityProvider", id: issuer } }], max_session_ttl_seconds: 900 },
+        parents: [],
+      });
+    });
+    editJson(path.join(dir, "entities", "tools.json"), (entities: unknown[]) => {
+      const research = [{ type: "ToolSet", id: "research-tools" }];
+      const tool = (name: string, labels: string[], impact: string) => ({
+        uid: { type: "Tool", id: `${resource}#${name}` },
+        attrs: { name, server: { __entity: { type: "Server", id: resource } }, risk: 1, labels, impact },
+        parents: research,
+      });
+      entities.push(tool("read_text_file", [], "read"), tool("write_file", ["egress"], "write"));
+    });
+    writeFileSync(
+      path.join(dir, "policies", "gateway-files.cedar"),
+      `@id("session-research-agents-files")
+@reason("research agents may open sessions on the files server for research")
+permit (principal in AgentGroup::"research-agents", action == Action::"open_session", resource == Server::"${resource}")
+when { context.purpose == "research" };
+`,
+    );
+  });
 }
