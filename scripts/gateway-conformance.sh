@@ -22,6 +22,7 @@ PDP_PORT=$(free_port)
 UP_PORT=$(free_port)
 GW_PORT=$(free_port)
 PX_PORT=$(free_port)
+HTTP_PORT=$(free_port)   # the PDP's HTTP port (AuthZEN, metrics): not the default 50052, which may be taken
 RESOURCE=http://127.0.0.1:8080/mcp   # the demo's resource in the bundled cedar/ (policies/gateway-demo.cedar)
 LOGS=$(mktemp -d)
 OUT=${OUT:-$LOGS/results}
@@ -29,8 +30,9 @@ PIDS=()
 trap 'kill "${PIDS[@]}" 2>/dev/null; wait 2>/dev/null || true' EXIT
 wait_for() { for _ in $(seq 1 150); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.2; done; echo "timed out waiting for $1" >&2; cat "$1" >&2; exit 1; }
 
-node bin/mcp-pdp.js serve --port "$PDP_PORT" >"$LOGS/pdp.log" 2>&1 &
+node bin/mcp-pdp.js serve --port "$PDP_PORT" --http-port "$HTTP_PORT" >"$LOGS/pdp.log" 2>&1 &
 PIDS+=($!)
+wait_for "$LOGS/pdp.log" "mcp-pdp serving"   # a PDP that cannot start would turn every decision into UNAVAILABLE
 PORT=$UP_PORT node node_modules/@modelcontextprotocol/server-everything/dist/index.js streamableHttp >"$LOGS/upstream.log" 2>&1 &
 PIDS+=($!)
 wait_for "$LOGS/upstream.log" "listening on port"
