@@ -14,6 +14,7 @@ import type { Connections } from "../lib/driver.js";
 import type { CerbosModel } from "./cedar-to-cerbos.js";
 import type { CerbosClient } from "./cerbos.js";
 import { ask, recordCall, type Question, type SessionFacts } from "./cerbos-target.js";
+import { rng } from "../../test/policy/support/random-requests.js";
 
 const ISSUER = "https://dev-issuer.mcp-pdp.invalid";
 const PURPOSES = ["research", "notify", "hr-case", "ops", "billing", "support", "release", "sales"];
@@ -34,18 +35,6 @@ export interface Agreement {
   /** mcp-pdp's answers in the sample, by action and reason code. */
   readonly reasons: Record<string, number>;
   readonly mismatches: readonly string[];
-}
-
-/** A small deterministic generator (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Asks mcp-pdp and every peer `tasks` tasks' questions; returns counts and every disagreement. */

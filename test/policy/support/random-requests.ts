@@ -6,7 +6,7 @@
 import type { DecisionInput, LoadedPolicySet, PolicyAction } from "../../../src/policy/index.js";
 
 /** A small deterministic PRNG (mulberry32), so a failure can be replayed from its seed. */
-function rng(seed: number): () => number {
+export function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
