@@ -23,7 +23,10 @@
  * bench process (from /proc and `process.cpuUsage`, measured over each lane's blocks only), then
  * the gateway's own overhead: its p50 minus the direct p50 minus the decision's p50, and the
  * gateway process's CPU per call minus the decision's client-side CPU, as a share of the
- * upstream's CPU per direct call (the issue's target: ≤ 1 ms and ≤ 25 %).
+ * upstream's CPU per direct call (the issue's target: ≤ 1 ms and ≤ 25 %). Also per lane, each
+ * process's run-queue wait per call (its threads runnable while no CPU was free, from
+ * /proc/…/schedstat): on a 2-core machine the gateway lane has four processes in one chain, and
+ * what its latency holds beyond their CPU is mostly this wait, not a timer or a socket.
  * The shipped `session-call-budget` policy allows 50 calls per session, so the gateway and
  * decision lanes start a new task (`X-Task-Id`) every 40 calls, as a client running many short
  * tasks would; the OpenSession that costs falls in both lanes' figures.
@@ -48,7 +51,7 @@ import { createGuard } from "../src/pep/pep-guard.js";
 import type { CallerIdentity } from "../src/pep/request-identity.js";
 import { createTaskSessions } from "../src/pep/task-sessions.js";
 import { pdpConfig, startPdpProcess, type PdpProcess } from "./lib/pdp-server.js";
-import { cpuSeconds, processTree } from "./lib/processes.js";
+import { cpuSeconds, processTree, runQueueSeconds } from "./lib/processes.js";
 import { ms, Samples } from "./lib/stats.js";
 
 const argv = process.argv.slice(2);
@@ -137,6 +140,8 @@ interface LaneStats {
   readonly samples: Samples;
   calls: number;
   cpu: Record<string, number>;
+  /** Run-queue wait (runnable, no CPU free) of each process, from schedstat. */
+  wait: Record<string, number>;
   errors: number;
 }
 
@@ -234,8 +239,15 @@ try {
   for (let i = 0; i < WARMUP; i++) for (const lane of LANES) await callOnce(lane, i);
   for (const lane of LANES) if (!(await callOnce(lane, 0))) throw new Error(`a warm-up call of the ${lane} lane did not answer as expected`);
 
-  const stats = (): LaneStats => ({ samples: new Samples(), calls: 0, cpu: { gateway: 0, pdp: 0, upstream: 0, relay: 0, bench: 0 }, errors: 0 });
+  const stats = (): LaneStats => ({ samples: new Samples(), calls: 0, cpu: { gateway: 0, pdp: 0, upstream: 0, relay: 0, bench: 0 }, wait: { gateway: 0, pdp: 0, upstream: 0, relay: 0, bench: 0 }, errors: 0 });
   const lanes: Record<Lane, LaneStats> = { direct: stats(), relay: stats(), gateway: stats(), decision: stats() };
+  const waitNow = () => ({
+    gateway: runQueueSeconds(pids.gateway()),
+    pdp: runQueueSeconds(pids.pdp()),
+    upstream: runQueueSeconds(pids.upstream()),
+    relay: runQueueSeconds(pids.relay()),
+    bench: runQueueSeconds([process.pid]),
+  });
   const cpuNow = () => {
     const own = process.cpuUsage();
     return { gateway: cpuSeconds(pids.gateway()), pdp: cpuSeconds(pids.pdp()), upstream: cpuSeconds(pids.upstream()), relay: cpuSeconds(pids.relay()), bench: (own.user + own.system) / 1e6 };
@@ -244,6 +256,7 @@ try {
     const order = orderOf(round);
     for (const lane of order) {
       const s = lanes[lane];
+      const waitBefore = waitNow();
       const before = cpuNow();
       for (let i = 0; i < CALLS; i++) {
         const t = performance.now();
@@ -253,7 +266,11 @@ try {
         if (!ok) s.errors++;
       }
       const after = cpuNow();
-      for (const k of ["gateway", "pdp", "upstream", "relay", "bench"] as const) s.cpu[k]! += after[k] - before[k];
+      const waitAfter = waitNow();
+      for (const k of ["gateway", "pdp", "upstream", "relay", "bench"] as const) {
+        s.cpu[k]! += after[k] - before[k];
+        s.wait[k]! += waitAfter[k] - waitBefore[k];
+      }
     }
   }
 
@@ -267,6 +284,8 @@ try {
     const cols = (["gateway", "pdp", "upstream", "relay", "bench"] as const).map((k) => us(perCall(lane, k))).join(" | ");
     console.log(`| ${lane} | ${s.calls} | ${ms(sum.p50)} | ${ms(sum.p99)} | ${cols} | ${s.errors} |`);
   }
+  console.log("\nrun-queue wait per call (threads runnable while no CPU was free, /proc/…/schedstat):");
+  for (const lane of LANES) console.log(`  ${lane}: ` + (["gateway", "pdp", "upstream", "relay", "bench"] as const).map((k) => `${k} ${us(lanes[lane].wait[k]! / lanes[lane].calls)}`).join(", "));
   const d = lanes.direct.samples.summary();
   const g = lanes.gateway.samples.summary();
   const dec = lanes.decision.samples.summary();

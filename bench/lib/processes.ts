@@ -87,6 +87,28 @@ export function processTree(pid: number): number[] {
   return out;
 }
 
+/**
+ * Seconds the threads of these pids have spent so far runnable but waiting for a CPU (the run
+ * queue; the second field of /proc/PID/task/TID/schedstat). 0 where the kernel does not keep it.
+ */
+export function runQueueSeconds(pids: readonly number[]): number {
+  let total = 0;
+  for (const pid of pids) {
+    try {
+      for (const tid of readdirSync(`/proc/${pid}/task`)) {
+        try {
+          total += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[1] ?? 0) / 1e9;
+        } catch {
+          // thread gone
+        }
+      }
+    } catch {
+      // gone
+    }
+  }
+  return total;
+}
+
 /** CPU seconds (user + system) used so far by these pids. */
 export function cpuSeconds(pids: readonly number[]): number {
   const tick = 100; // CLK_TCK on Linux

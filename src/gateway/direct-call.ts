@@ -35,7 +35,8 @@ let sequence = 0;
  * with the decision in its `_meta` — the same answer the SDK relay gives, without an SDK server,
  * an SDK client and `fetch` per call (the gateway's own cost; bench/RESULTS.md). An SSE answer is
  * streamed: the notifications before the result (progress under the client's own token, log
- * messages) pass through as they come. Used only for sessions whose client declared no sampling,
+ * messages) pass through as they come; a result that comes before any notification is answered
+ * as one JSON body (the client accepts both), which the client reads without an SSE parser. Used only for sessions whose client declared no sampling,
  * elicitation or roots (the upstream then sends no server→client request on the call's stream).
  * `onLost` is called when the upstream no longer knows the session (HTTP 404). `inFlight` maps the
  * client's id of each call under way to the gateway's (so that a cancellation can be relayed);
@@ -73,7 +74,10 @@ export function relayToolCallDirect(
     const replyJson = (body: unknown) => {
       if (res.headersSent) {
         if (!res.writableEnded) res.end(`event: message\ndata: ${JSON.stringify(body)}\n\n`);
-      } else res.writeHead(200, { "content-type": "application/json", "mcp-session-id": sessionId }).end(JSON.stringify(body));
+      } else {
+        const text = JSON.stringify(body);
+        res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(text), "mcp-session-id": sessionId }).end(text);
+      }
       finish();
     };
     const upstream = (target.url.protocol === "https:" ? https : http).request(target.url, {
@@ -119,7 +123,11 @@ export function relayToolCallDirect(
         });
         return;
       }
-      res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive", "mcp-session-id": sessionId });
+      // The client's stream is opened at the first notification; an answer that comes alone goes
+      // back as one JSON body (the client asked for either): one write, no SSE for it to parse.
+      const openStream = () => {
+        if (!res.headersSent) res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive", "mcp-session-id": sessionId });
+      };
       let buffer = "";
       let last = "";
       up.on("data", (chunk: string) => {
@@ -147,12 +155,14 @@ export function relayToolCallDirect(
           }
           if (message.id === upstreamId && ("result" in message || "error" in message)) {
             // The upstream ends this stream after its answer; the connection stays for the next call.
-            res.end(`event: message\ndata: ${JSON.stringify(answer(message))}\n\n`);
-            finish();
+            replyJson(answer(message));
             return;
           }
           // Notifications of this call (progress, log messages) pass through as they are.
-          if (!("id" in message)) res.write(`event: message\ndata: ${data}\n\n`);
+          if (!("id" in message)) {
+            openStream();
+            res.write(`event: message\ndata: ${data}\n\n`);
+          }
         }
       });
       up.on("end", () => {

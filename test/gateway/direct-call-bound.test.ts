@@ -4,25 +4,16 @@
  * failed with an MCP error, its connection dropped — the gateway does not hold the rest.
  */
 import assert from "node:assert/strict";
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import { test } from "node:test";
-import { MAX_ANSWER_CHARS, relayToolCallDirect } from "../../src/gateway/direct-call.js";
-import type { PepDecision } from "../../src/pep/pep-decision.js";
-
-const ALLOW: PepDecision = { allowed: true, decision: "ALLOW", reasonCode: "ALLOWED", reasons: [], message: "ok", decisionId: "d", policyVersion: "v" };
-
-async function listen(server: http.Server): Promise<string> {
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`;
-}
+import { MAX_ANSWER_CHARS } from "../../src/gateway/direct-call.js";
+import { directCallPair } from "./support/direct-call-pair.js";
 
 for (const type of ["application/json", "text/event-stream"]) {
   test(`an upstream ${type} answer past the bound fails the call and is not held`, { timeout: 60_000 }, async () => {
     let sent = 0;
     let upstreamClosed = false;
     const chunk = "x".repeat(1024 * 1024);
-    const upstream = http.createServer((req, res) => {
+    const { gatewayUrl, close } = await directCallPair((req, res) => {
       req.resume();
       res.writeHead(200, { "content-type": type });
       if (type === "text/event-stream") res.write("event: message\ndata: ");
@@ -36,22 +27,7 @@ for (const type of ["application/json", "text/event-stream"]) {
         res.end();
       };
       pump();
-    });
-    const gateway = http.createServer((req, res) => {
-      req.resume();
-      void relayToolCallDirect(
-        { url: new URL(upstreamUrl), headers: {} },
-        { jsonrpc: "2.0", id: 7, method: "tools/call", params: { name: "big" } },
-        ALLOW,
-        res,
-        "session-1",
-        () => {},
-        new Map(),
-        () => {},
-      );
-    });
-    const upstreamUrl = await listen(upstream);
-    const gatewayUrl = await listen(gateway);
+    }, { name: "big" });
     try {
       const answer = await fetch(gatewayUrl, { method: "POST", body: "{}", signal: AbortSignal.timeout(50_000) });
       const text = await answer.text();
@@ -63,9 +39,7 @@ for (const type of ["application/json", "text/event-stream"]) {
       assert.ok(upstreamClosed, "the upstream connection is dropped");
       assert.ok(sent <= 2 * MAX_ANSWER_CHARS, `the upstream sent ${sent} characters`);
     } finally {
-      upstream.closeAllConnections();
-      gateway.closeAllConnections();
-      await Promise.all([new Promise((r) => upstream.close(r)), new Promise((r) => gateway.close(r))]);
+      await close();
     }
   });
 }
