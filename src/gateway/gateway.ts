@@ -73,6 +73,8 @@ function callerToken(config: GatewayConfig): string | (() => Promise<string>) | 
  */
 export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Promise<Gateway> {
   const { logger } = deps;
+  // Before anything is opened: a signer key that does not import stops the start here.
+  const peerAgentToken = await peerAgentTokens(config);
   const token = callerToken(config);
   const pdp =
     deps.pdpClient ??
@@ -83,7 +85,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       ...(token && { callerToken: token }),
     });
   const verifier = userVerifier(config);
-  const shared = { config, logger, pdp, verifier, agentToken: agentTokenSource(config), peerAgentToken: peerAgentTokens(config) };
+  const shared = { config, logger, pdp, verifier, agentToken: agentTokenSource(config), peerAgentToken };
 
   const app = express();
   app.disable("x-powered-by");

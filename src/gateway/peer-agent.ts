@@ -40,8 +40,9 @@ const MAX_PEER_TOKENS = 1000;
  * The JWT-SVID the gateway presents to the PDP for a verified mTLS peer: `sub` = its SPIFFE ID,
  * signed by `tls.peerAgentSigner` (in development mode without one, by the development issuer),
  * kept until a minute before it expires. Undefined when the listener verifies no client certificates.
+ * @throws PdpError `CONFIG_INVALID` for a signer key that is not a private key of its `alg`.
  */
-export function peerAgentTokens(config: GatewayConfig, now: () => number = () => Date.now() / 1000): ((spiffeId: string) => Promise<string>) | undefined {
+export async function peerAgentTokens(config: GatewayConfig, now: () => number = () => Date.now() / 1000): Promise<((spiffeId: string) => Promise<string>) | undefined> {
   const tls = config.tls;
   if (!tls?.clientCaFile) return undefined;
   const signer = tls.peerAgentSigner;
@@ -50,7 +51,10 @@ export function peerAgentTokens(config: GatewayConfig, now: () => number = () =>
   if (signer) {
     const jwk = JSON.parse(readFileSync(signer.keyFile, "utf8")) as JWK;
     if (!jwk.d) throw new PdpError("CONFIG_INVALID", `config: tls.peerAgentSigner.keyFile holds no private key (a JWK with "d")`);
-    const key = importJWK(jwk, signer.alg);
+    // Imported at start: a key that does not import stops the gateway with its reason (not at a peer's first call).
+    const key = await importJWK(jwk, signer.alg).catch((err: unknown) => {
+      throw new PdpError("CONFIG_INVALID", `config: tls.peerAgentSigner.keyFile does not import as a ${signer.alg} key: ${err instanceof Error ? err.message : String(err)}`);
+    });
     const kid = signer.kid ?? jwk.kid;
     sign = async (spiffeId) => {
       const iat = Math.floor(now());
@@ -62,7 +66,7 @@ export function peerAgentTokens(config: GatewayConfig, now: () => number = () =>
         .setIssuedAt(iat)
         .setExpirationTime(iat + signer.ttlSeconds)
         .setJti(crypto.randomUUID())
-        .sign(await key);
+        .sign(key);
     };
   } else sign = (spiffeId) => mintDevToken("workload", { subject: spiffeId, ttlSeconds: 300 });
 

@@ -180,6 +180,8 @@ async function ownSession(
     return current;
   };
   const plain = Object.keys(capabilities).length === 0;
+  // The direct target of the upstream session in use, made once per upstream session (not per call).
+  let target: (DirectTarget & { readonly sessionId: string }) | undefined;
   return {
     client,
     info,
@@ -188,7 +190,11 @@ async function ownSession(
       if (!plain || failed) return undefined;
       const t = (await current.catch(() => undefined))?.transport;
       if (!(t instanceof StreamableHTTPClientTransport) || !t.sessionId) return undefined;
-      return { url: new URL(config.url!), headers: { ...config.headers, "mcp-session-id": t.sessionId, ...(t.protocolVersion && { "mcp-protocol-version": t.protocolVersion }) } };
+      if (target?.sessionId !== t.sessionId) {
+        const headers = { ...config.headers, "mcp-session-id": t.sessionId, ...(t.protocolVersion && { "mcp-protocol-version": t.protocolVersion }) };
+        target = { sessionId: t.sessionId, url: new URL(config.url!), headers };
+      }
+      return target;
     },
     async subscribe(uri) {
       await (await client()).subscribeResource({ uri }, limits);

@@ -1,11 +1,14 @@
 /** The gateway's config: defaults, CLI-style overrides, production's requirements, the command splitter. */
 import assert from "node:assert/strict";
+import { generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import { loadGatewayConfig, routesOf, splitCommand } from "../../src/gateway/config.js";
 import { resourceMetadataUrl } from "../../src/gateway/protected-resource.js";
+import { peerAgentTokens } from "../../src/gateway/peer-agent.js";
+import { PdpError } from "../../src/errors.js";
 
 const upstream = { command: "node", args: ["server.js"] };
 
@@ -102,4 +105,25 @@ test("tls: strict keys, file names resolved against the config file, production 
   });
   assert.equal(signed.tls?.peerAgentSigner?.alg, "ES256");
   assert.equal(signed.tls?.peerAgentSigner?.ttlSeconds, 300);
+});
+
+test("a peer signer key that does not import as its alg stops the start (CONFIG_INVALID), not a peer's first call", async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "mcp-pdp-gw-signer-"));
+  const keyFile = path.join(dir, "signer.jwk");
+  // An Ed25519 private JWK, declared ES256: it parses as JSON and has "d", but does not import.
+  const { privateKey } = generateKeyPairSync("ed25519");
+  writeFileSync(keyFile, JSON.stringify(privateKey.export({ format: "jwk" })));
+  const production = { upstream, mode: "production", resource: "https://gw.example/mcp", agent: { workloadToken: "t" }, userIssuers: [{ issuer: "https://idp.example", jwksUri: "https://idp.example/jwks" }] };
+  const config = loadGatewayConfig({
+    env: {},
+    overrides: { ...production, tls: { certFile: "c.pem", keyFile: "k.pem", clientCaFile: "ca.pem", peerAgentSigner: { issuer: "https://gw.example", keyFile } } },
+  });
+  await assert.rejects(peerAgentTokens(config), (err: unknown) => err instanceof PdpError && err.code === "CONFIG_INVALID" && /does not import as a ES256 key/.test(err.message));
+  // The same key declared EdDSA signs.
+  const eddsa = loadGatewayConfig({
+    env: {},
+    overrides: { ...production, tls: { certFile: "c.pem", keyFile: "k.pem", clientCaFile: "ca.pem", peerAgentSigner: { issuer: "https://gw.example", keyFile, alg: "EdDSA" } } },
+  });
+  const sign = await peerAgentTokens(eddsa);
+  assert.match(await sign!("spiffe://example.org/agent"), /^ey/);
 });
